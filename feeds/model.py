@@ -1,0 +1,137 @@
+"""The shared schema: every item, from a seed file or a feed, becomes an `Item`.
+
+Datetimes are timezone-aware UTC; collections are tuples so items are hashable
+and immutable. `Item.content_hash` leaves out volatile fields (dates, sources)
+so that a re-fetch with a new timestamp is not an update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+# Fixed namespace for item ids: uuid5(ITEM_NAMESPACE, identity key).
+# Changing it would change every id ever published, so it never changes.
+ITEM_NAMESPACE = uuid.UUID("6f1b8f6e-3c55-5d0a-9a7e-2b1f0c7d4e21")
+
+
+def item_id(identity_key: str) -> str:
+    """Stable id for an identity key (same key, same id, on every machine)."""
+    return str(uuid.uuid5(ITEM_NAMESPACE, identity_key))
+
+
+def atom_id(item_uuid: str) -> str:
+    """The absolute IRI published as an Atom entry id."""
+    return f"urn:uuid:{item_uuid}"
+
+
+def require_utc(value: datetime) -> datetime:
+    """Return `value` in UTC; naive datetimes are a programming error."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: partyfeeds only handles aware datetimes")
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One source that carried an item, with that source's own link to it."""
+
+    source_id: str
+    title: str
+    link: str | None = None
+    party: str | None = None  # set for a party's own feed: its link wins as the main link
+    kind: str = "feed"  # "feed" or "seed"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One normalised news item."""
+
+    id: str
+    title: str
+    link: str | None
+    summary: str
+    content: str
+    published: datetime
+    updated: datetime
+    language: str | None = None
+    authors: tuple[str, ...] = ()
+    sources: tuple[SourceRef, ...] = ()
+    parties: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    categories: tuple[str, ...] = field(default=())  # the item's own category terms, as given
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "published", require_utc(self.published))
+        object.__setattr__(self, "updated", require_utc(self.updated))
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what a reader sees, without dates and sources."""
+        stable = [
+            self.title, self.link, self.summary, self.content, self.language,
+            list(self.authors), list(self.parties), list(self.topics),
+        ]
+        encoded = json.dumps(stable, ensure_ascii=False, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A configured feed source (from the config file, validated there)."""
+
+    id: str
+    url: str
+    party: str | None = None  # None for an aggregator that carries many parties
+    language: str | None = None
+    interval_seconds: int = 3600
+    enabled: bool = True
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the store remembers about a source between runs."""
+
+    source_id: str
+    url: str  # current URL: a permanent redirect seen consistently replaces it
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    next_fetch: datetime | None = None
+    retired: bool = False  # 410 Gone
+    moved_to: str | None = None  # a permanent redirect target not yet confirmed
+    moved_count: int = 0
+    item_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """Site-wide publishing settings."""
+
+    title: str
+    base_url: str  # absolute, ends with "/"
+    author_name: str
+    author_uri: str | None = None
+    author_email: str | None = None
+    entries_per_feed: int = 50
+    hub_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to publish: which items it holds and how it is titled."""
+
+    path: str  # relative to the output dir, e.g. "party/kke.atom"
+    kind: str  # "all" | "party" | "topic"
+    key: str | None  # party code or topic id; None for "all"
+    title: str
+    subtitle: str
+    website: str | None = None  # the party's own site, for party feeds

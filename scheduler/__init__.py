@@ -1,0 +1,1 @@
+"""partyfeeds daemon: reads config, runs the pipeline on a schedule, CLI."""
