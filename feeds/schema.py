@@ -1,0 +1,79 @@
+"""The SQLite schema, as numbered migrations applied in order.
+
+`PRAGMA user_version` records how many migrations a database has had; a
+database newer than this code is refused rather than guessed at. Add a
+migration by appending SQL to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: items, how they are found again, their sources and tags; source state.
+    """
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        link TEXT,
+        summary TEXT NOT NULL,
+        content TEXT NOT NULL,
+        published TEXT NOT NULL,          -- UTC, ISO 8601 with "Z"
+        updated TEXT NOT NULL,
+        language TEXT,
+        authors TEXT NOT NULL,            -- JSON list
+        parties TEXT NOT NULL,            -- JSON list, sorted
+        topics TEXT NOT NULL,             -- JSON list, sorted
+        categories TEXT NOT NULL,         -- JSON list, as the source gave them
+        revision TEXT NOT NULL DEFAULT '',
+        first_seen TEXT NOT NULL
+    );
+    CREATE INDEX items_by_updated ON items (updated DESC, id DESC);
+    CREATE TABLE item_sources (
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        source_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        link TEXT,
+        party TEXT,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (item_id, source_id)
+    );
+    CREATE INDEX item_sources_by_source ON item_sources (source_id);
+    CREATE TABLE item_keys (
+        key TEXT PRIMARY KEY,
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX item_keys_by_item ON item_keys (item_id);
+    CREATE TABLE item_bands (
+        band INTEGER NOT NULL,
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        PRIMARY KEY (band, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_bands_by_item ON item_bands (item_id);
+    -- One row per (party or topic, item); `updated` is repeated so a feed's
+    -- newest entries come straight off the primary key, without a sort.
+    CREATE TABLE item_tags (
+        facet TEXT NOT NULL,              -- 'party' or 'topic'
+        tag TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        PRIMARY KEY (facet, tag, updated, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_tags_by_item ON item_tags (item_id);
+    CREATE TABLE sources (
+        source_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        error_count INTEGER NOT NULL DEFAULT 0,
+        next_fetch TEXT,
+        retired INTEGER NOT NULL DEFAULT 0,
+        moved_to TEXT,
+        moved_count INTEGER NOT NULL DEFAULT 0,
+        item_count INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+)

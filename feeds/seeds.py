@@ -1,0 +1,233 @@
+"""Seed documents: hand-kept items in `.txt` and `.yaml` files.
+
+A `.txt` file holds one item per paragraph (paragraphs are separated by blank
+lines), like `seeds/seed-headlines.txt`. A `.yaml` file holds a list of items,
+each a mapping with `title` and/or `text`, and optional `link`, `published`,
+`updated`, `language`, `authors`, `parties`, `topics`.
+
+A seed item's identity is its normalised text, so its id is the same on every
+run and machine. A trailing revision marker such as "(updated)" is stripped
+before the id is derived: the marked text is a revision of the same item.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from feeds.errors import SeedError
+from feeds.model import Item, SourceRef, item_id
+from feeds.yamldoc import LineDict, LineList, parse_yaml
+
+SEED_SUFFIXES = (".txt", ".yaml", ".yml")
+MAX_TEXT_CHARS = 20_000
+REVISION_MARKER = re.compile(r"\s*[(\[]\s*(?:updated|update|revised)\s*[)\]]\s*$", re.IGNORECASE)
+# Characters XML 1.0 forbids, plus the replacement character of a bad decode.
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+YAML_KEYS = frozenset({"title", "text", "link", "published", "updated", "language", "authors",
+                       "parties", "topics"})
+
+
+@dataclass(frozen=True, slots=True)
+class SeedItem:
+    """An item read from a seed document, before tagging and storing."""
+
+    item: Item
+    path: str
+    line: int
+    revision: str  # the revision marker as written ("" when none): a new one is a new revision
+    explicit_parties: tuple[str, ...] | None = None
+    explicit_topics: tuple[str, ...] | None = None
+
+
+def identity_text(text: str) -> str:
+    """The text a seed item's id derives from: NFKC, case-folded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def split_revision(text: str) -> tuple[str, str]:
+    """Split a trailing "(updated)" marker off `text`: (text, marker or "")."""
+    match = REVISION_MARKER.search(text)
+    if not match:
+        return text, ""
+    return text[: match.start()].rstrip(), match.group().strip()
+
+
+def seed_files(paths: Iterable[Path]) -> list[Path]:
+    """Every seed document under `paths` (files or directories), sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in path.rglob("*") if p.is_file() and p.suffix in SEED_SUFFIXES)
+        else:
+            found.append(path)
+    return sorted(found)
+
+
+def read_seed_file(path: Path, now: datetime) -> list[SeedItem]:
+    """Read one seed document; any problem raises SeedError naming file and line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SeedError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
+    text = _decode(raw, str(path))
+    if path.suffix == ".txt":
+        return list(_read_text(text, str(path), now))
+    if path.suffix in (".yaml", ".yml"):
+        return list(_read_yaml(text, str(path), now))
+    raise SeedError(f"unknown seed document type {path.suffix!r} (want {', '.join(SEED_SUFFIXES)})",
+                    path=str(path))
+
+
+def _decode(raw: bytes, path: str) -> str:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SeedError(f"not UTF-8 (byte {raw[exc.start]:#04x})", path=path, line=line) from exc
+    bad = FORBIDDEN_CHARS.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise SeedError(f"control character U+{ord(bad.group()):04X} is not allowed", path=path, line=line)
+    return text
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, paragraph text) for each paragraph."""
+    start, lines = 0, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            start = start or number
+            lines.append(line.strip())
+        elif lines:
+            yield start, " ".join(lines)
+            start, lines = 0, []
+    if lines:
+        yield start, " ".join(lines)
+
+
+def _read_text(text: str, path: str, now: datetime) -> Iterator[SeedItem]:
+    for line, paragraph in _paragraphs(text):
+        body, marker = split_revision(" ".join(paragraph.split()))
+        _check_length(body, path, line)
+        item = _make_item(body, body, path, now)
+        yield SeedItem(item, path, line, marker)
+
+
+def _check_length(text: str, path: str, line: int | None) -> None:
+    if not text:
+        raise SeedError("item has no text", path=path, line=line)
+    if len(text) > MAX_TEXT_CHARS:
+        raise SeedError(f"item text is {len(text)} characters (limit {MAX_TEXT_CHARS})", path=path, line=line)
+
+
+def _make_item(title: str, summary: str, path: str, now: datetime, **fields: Any) -> Item:
+    published = fields.pop("published", None) or now
+    updated = fields.pop("updated", None) or published
+    link = fields.pop("link", None)
+    source = SourceRef(source_id=f"seed:{Path(path).name}", title=f"Seed: {Path(path).name}",
+                       link=link, kind="seed")
+    return Item(id=item_id("seed\x1f" + identity_text(title)), title=title, link=link, summary=summary,
+                content="", published=published, updated=max(updated, published), sources=(source,),
+                **fields)
+
+
+def _read_yaml(text: str, path: str, now: datetime) -> Iterator[SeedItem]:
+    document = parse_yaml(text, path, SeedError)
+    if isinstance(document, LineDict) and set(document) == {"items"}:
+        document = document["items"]
+    if document is None:
+        return
+    if not isinstance(document, LineList):
+        raise SeedError("expected a list of items (or a mapping with only `items:`)", path=path,
+                        line=getattr(document, "line", 1))
+    for index, entry in enumerate(document):
+        yield _yaml_item(entry, path, document.line_of(index), now)
+
+
+def _yaml_item(entry: Any, path: str, line: int | None, now: datetime) -> SeedItem:
+    if not isinstance(entry, LineDict):
+        raise SeedError("each item must be a mapping", path=path, line=line)
+    unknown = sorted(set(map(str, entry)) - YAML_KEYS)
+    if unknown:
+        raise SeedError(f"unknown key (allowed: {', '.join(sorted(YAML_KEYS))})", path=path,
+                        line=entry.line_of(unknown[0]), key=unknown[0])
+    text = _string(entry, "text", path) or ""
+    title, marker = split_revision(" ".join((_string(entry, "title", path) or text).split()))
+    _check_length(title, path, entry.line)
+    fields: dict[str, Any] = {
+        "link": _string(entry, "link", path),
+        "language": _string(entry, "language", path),
+        "published": _date(entry, "published", path),
+        "updated": _date(entry, "updated", path),
+        "authors": _strings(entry, "authors", path) or (),
+    }
+    item = _make_item(title, text or title, path, now, **fields)
+    return SeedItem(item, path, entry.line or 0, marker,
+                    _strings(entry, "parties", path), _strings(entry, "topics", path))
+
+
+def _string(entry: LineDict, key: str, path: str) -> str | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SeedError(f"must be text, not {type(value).__name__}", path=path, line=entry.line_of(key),
+                        key=key)
+    return value.strip() or None
+
+
+def _strings(entry: LineDict, key: str, path: str) -> tuple[str, ...] | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise SeedError("must be a list of text", path=path, line=entry.line_of(key), key=key)
+    return tuple(v.strip() for v in value)
+
+
+def _date(entry: LineDict, key: str, path: str) -> datetime | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise SeedError(f"not a date: {value!r} (use ISO 8601, e.g. 2017-12-07T10:00:00Z)", path=path,
+                        line=entry.line_of(key), key=key)
+    return parsed
+
+
+def parse_date(value: object) -> datetime | None:
+    """A UTC datetime from YAML's date/datetime or an ISO 8601 / RFC 822 string."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        parsed = _parse_date_text(value.strip())
+        if parsed is None:
+            return None
+    else:
+        return None
+    if parsed.tzinfo is None:  # a date without an offset is taken as UTC
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_date_text(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None

@@ -1,0 +1,230 @@
+"""SQLite storage of items and source state.
+
+Items live here, not in memory: publishing reads each feed's newest entries
+straight off an index. Datetimes are stored as UTC ISO 8601 text ending in
+"Z", so text order is time order. Writes happen inside `transaction()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from feeds.errors import StoreError
+from feeds.model import Item, SourceRef, SourceState
+from feeds.schema import MIGRATIONS
+
+_ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
+                 "topics, categories, revision, first_seen")
+
+
+def to_text(value: datetime | None) -> str | None:
+    """UTC ISO text that sorts in time order."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_text(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as stored, with what the store keeps beside it."""
+
+    item: Item
+    revision: str
+    first_seen: datetime
+
+
+class Store:
+    """The partyfeeds database. Use as a context manager to close it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: database schema version {version} is newer than this "
+                             f"partyfeeds ({len(MIGRATIONS)}); upgrade partyfeeds")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            # executescript commits first, so the version bump rides in the same script.
+            self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- items ---------------------------------------------------------------
+
+    def find_by_keys(self, keys: Sequence[str]) -> str | None:
+        """The id of the item known under any of `keys` (first key wins)."""
+        for key in keys:
+            row = self._db.execute("SELECT item_id FROM item_keys WHERE key = ?", (key,)).fetchone()
+            if row:
+                return str(row[0])
+        return None
+
+    def candidates(self, bands: Sequence[int], limit: int = 50) -> list[Item]:
+        """Items that share an LSH band with `bands`, newest first."""
+        if not bands:
+            return []
+        marks = ",".join("?" * len(bands))
+        rows = self._db.execute(
+            f"SELECT DISTINCT i.id FROM item_bands b JOIN items i ON i.id = b.item_id "
+            f"WHERE b.band IN ({marks}) ORDER BY i.updated DESC, i.id DESC LIMIT ?", (*bands, limit),
+        ).fetchall()
+        return [stored.item for stored in self.get_many([r[0] for r in rows])]
+
+    def get(self, item_id: str) -> StoredItem | None:
+        found = self.get_many([item_id])
+        return found[0] if found else None
+
+    def get_many(self, ids: Sequence[str]) -> list[StoredItem]:
+        """Stored items for `ids`, in the order given (missing ids skipped)."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
+        sources = self._sources_of(ids)
+        by_id = {row[0]: _row_to_stored(row, sources.get(row[0], ())) for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _sources_of(self, ids: Sequence[str]) -> dict[str, tuple[SourceRef, ...]]:
+        marks = ",".join("?" * len(ids))
+        found: dict[str, list[SourceRef]] = {}
+        for item_id, source_id, title, link, party, kind in self._db.execute(
+            f"SELECT item_id, source_id, title, link, party, kind FROM item_sources "
+            f"WHERE item_id IN ({marks}) ORDER BY item_id, position", ids,
+        ):
+            found.setdefault(item_id, []).append(SourceRef(source_id, title, link, party, kind))
+        return {k: tuple(v) for k, v in found.items()}
+
+    def save(self, item: Item, *, keys: Iterable[str], bands: Sequence[int], revision: str,
+             first_seen: datetime) -> None:
+        """Insert or replace `item` with its keys, bands, sources and tags."""
+        db = self._db
+        db.execute(
+            f"INSERT OR REPLACE INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)})",
+            (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
+             to_text(item.updated), item.language, _json(item.authors), _json(item.parties),
+             _json(item.topics), _json(item.categories), revision, to_text(first_seen)),
+        )
+        for table in ("item_sources", "item_bands", "item_tags"):
+            db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
+        db.executemany(
+            "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)],
+        )
+        db.executemany("INSERT OR REPLACE INTO item_keys VALUES (?, ?)", [(k, item.id) for k in keys])
+        db.executemany("INSERT OR IGNORE INTO item_bands VALUES (?, ?)", [(b, item.id) for b in bands])
+        updated = to_text(item.updated)
+        tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
+        db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
+                       [(facet, tag, updated, item.id) for facet, tag in tags])
+
+    def count_items(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
+
+    def latest(self, limit: int, facet: str | None = None, tag: str | None = None) -> list[Item]:
+        """The newest `limit` items overall, or of one party or topic."""
+        if facet is None:
+            rows = self._db.execute("SELECT id FROM items ORDER BY updated DESC, id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._db.execute(
+                "SELECT item_id FROM item_tags WHERE facet = ? AND tag = ? "
+                "ORDER BY updated DESC, item_id DESC LIMIT ?", (facet, tag, limit))
+        return [stored.item for stored in self.get_many([r[0] for r in rows])]
+
+    def tag_counts(self) -> dict[tuple[str, str], int]:
+        """Number of items per (facet, tag)."""
+        rows = self._db.execute("SELECT facet, tag, count(*) FROM item_tags GROUP BY facet, tag")
+        return {(facet, tag): count for facet, tag, count in rows}
+
+    # -- sources -------------------------------------------------------------
+
+    def source_state(self, source_id: str) -> SourceState | None:
+        row = self._db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(_STATE_FIELDS, row, strict=True))
+        for name in ("last_attempt", "last_success", "next_fetch"):
+            values[name] = from_text(values[name])
+        values["retired"] = bool(values["retired"])
+        return SourceState(**values)
+
+    def save_source_state(self, state: SourceState) -> None:
+        values = [getattr(state, name) for name in _STATE_FIELDS]
+        values = [to_text(v) if isinstance(v, datetime) else v for v in values]
+        self._db.execute(
+            f"INSERT OR REPLACE INTO sources ({', '.join(_STATE_FIELDS)}) "
+            f"VALUES ({','.join('?' * len(_STATE_FIELDS))})", values)
+
+    def source_item_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
+        return dict(rows.fetchall())
+
+    def check(self) -> None:
+        """Raise StoreError unless SQLite finds the database intact."""
+        result = self._db.execute("PRAGMA integrity_check").fetchone()[0]
+        if result != "ok":
+            raise StoreError(f"{self.path}: integrity check failed: {result}")
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(SourceState))
+
+
+def _json(values: Sequence[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _row_to_stored(row: Sequence[object], sources: tuple[SourceRef, ...]) -> StoredItem:
+    (item_id, title, link, summary, content, published, updated, language, authors, parties, topics,
+     categories, revision, first_seen) = row
+    item = Item(
+        id=str(item_id), title=str(title), link=link and str(link), summary=str(summary),
+        content=str(content), published=datetime.fromisoformat(str(published)),
+        updated=datetime.fromisoformat(str(updated)), language=language and str(language),
+        authors=tuple(json.loads(str(authors))), sources=sources, parties=tuple(json.loads(str(parties))),
+        topics=tuple(json.loads(str(topics))), categories=tuple(json.loads(str(categories))),
+    )
+    return StoredItem(item, str(revision), datetime.fromisoformat(str(first_seen)))

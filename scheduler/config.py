@@ -1,0 +1,198 @@
+"""The configuration file: read once, validated, turned into typed objects.
+
+Every problem is a ConfigError naming the file, the dotted key and its line:
+unknown keys, wrong types, missing files. Relative paths are resolved against
+the configuration file's folder, never the current directory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feeds.errors import ConfigError
+from feeds.model import SiteInfo, SourceSpec
+from feeds.yamldoc import LineDict, LineList, load_yaml
+
+SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything partyfeeds reads from the configuration file."""
+
+    path: Path
+    site: SiteInfo
+    contact_url: str | None
+    database: str
+    output_dir: Path
+    seed_paths: tuple[Path, ...]
+    parties_path: Path
+    topics_path: Path
+    registry_overrides: tuple[Path, ...]
+    sources: tuple[SourceSpec, ...]
+
+
+class Section:
+    """One mapping of the config, read key by key; leftovers are errors."""
+
+    def __init__(self, data: Any, file: str, key: str, line: int | None) -> None:
+        if data is None:
+            data = LineDict()
+            data.line, data.key_lines = line, {}
+        if not isinstance(data, LineDict):
+            raise ConfigError(f"must be a mapping, not {_kind(data)}", path=file, line=line, key=key or None)
+        self.data, self.file, self.key, self.seen = data, file, key, set[str]()
+        self.base = Path(file).parent
+
+    def _name(self, key: str) -> str:
+        return f"{self.key}.{key}" if self.key else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, path=self.file, line=self.data.line_of(key), key=self._name(key))
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+        self.seen.add(key)
+        if key not in self.data or self.data[key] is None:
+            if default is _MISSING:
+                raise ConfigError("required key is missing", path=self.file, line=self.data.line,
+                                  key=self._name(key))
+            return default
+        value = self.data[key]
+        # bool is an int in Python; a YAML `yes` must not pass as a number.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+            raise self.error(key, f"must be {_names(kind)}, not {_kind(value)}")
+        return value
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        value = self.get(key, str, default)
+        if isinstance(value, str) and not value.strip():
+            raise self.error(key, "must not be empty")
+        return value
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> Any:
+        value = self.get(key, int, default)
+        if isinstance(value, int) and value < minimum:
+            raise self.error(key, f"must be at least {minimum}")
+        return value
+
+    def url(self, key: str, default: Any = _MISSING) -> Any:
+        value = self.text(key, default)
+        if isinstance(value, str) and (urlsplit(value).scheme not in ("http", "https")
+                                       or not urlsplit(value).netloc):
+            raise self.error(key, f"must be an absolute http(s) URL, not {value!r}")
+        return value
+
+    def path(self, key: str, default: Any = _MISSING, must_exist: bool = True) -> Path:
+        return self._resolve(key, self.text(key, default), must_exist, self.data.line_of(key))
+
+    def paths(self, key: str, must_exist: bool = True) -> tuple[Path, ...]:
+        values = self.get(key, list, LineList())
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            raise self.error(key, "must be a list of paths")
+        return tuple(self._resolve(key, v, must_exist, values.line_of(n)) for n, v in enumerate(values))
+
+    def _resolve(self, key: str, value: str, must_exist: bool, line: int | None) -> Path:
+        path = (self.base / value).resolve()
+        if must_exist and not path.exists():
+            raise ConfigError(f"no such file or directory: {path}", path=self.file, line=line,
+                              key=self._name(key))
+        return path
+
+    def section(self, key: str) -> Section:
+        self.seen.add(key)
+        return Section(self.data.get(key), self.file, self._name(key), self.data.line_of(key))
+
+    def finish(self) -> None:
+        """Unknown keys are errors: a typo must not silently fall back to a default."""
+        for key in self.data:
+            if key not in self.seen:
+                raise self.error(key, f"unknown key (known here: {', '.join(sorted(self.seen))})")
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the configuration file at `path`."""
+    path = path.resolve()
+    if not path.is_file():
+        raise ConfigError("configuration file not found", path=str(path))
+    root = Section(load_yaml(path, ConfigError), str(path), "", 1)
+    output = root.section("output")
+    output_dir = output.path("directory", "public", must_exist=False)
+    entries_per_feed = output.integer("entries_per_feed", 50, minimum=1)
+    output.finish()
+    site, contact = _site(root.section("site"), entries_per_feed)
+    storage = root.section("storage")
+    database = storage.text("database")
+    database = database if database == ":memory:" else str(storage.path("database", must_exist=False))
+    storage.finish()
+    seeds = root.section("seeds")
+    seed_paths = seeds.paths("paths")
+    seeds.finish()
+    registry = root.section("registry")
+    config = Config(
+        path=path, site=site, contact_url=contact, database=database,
+        output_dir=output_dir,
+        seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
+        registry_overrides=registry.paths("overrides"), sources=_sources(root),
+    )
+    registry.finish()
+    root.finish()
+    return config
+
+
+def _site(site: Section, entries_per_feed: int) -> tuple[SiteInfo, str | None]:
+    base_url = site.url("base_url")
+    author = site.section("author")
+    info = SiteInfo(
+        title=site.text("title"), base_url=base_url if base_url.endswith("/") else base_url + "/",
+        author_name=author.text("name"), author_uri=author.url("uri", None),
+        author_email=author.text("email", None),
+        entries_per_feed=entries_per_feed,
+        hub_url=site.url("hub_url", None),
+    )
+    contact = site.url("contact_url", None)
+    author.finish()
+    site.finish()
+    return info, contact
+
+
+def _sources(root: Section) -> tuple[SourceSpec, ...]:
+    entries = root.get("sources", list, LineList())
+    specs: list[SourceSpec] = []
+    for index, entry in enumerate(entries):
+        line = entries.line_of(index)
+        source = Section(entry, root.file, f"sources[{index}]", line)
+        spec = SourceSpec(
+            id=source.text("id"), url=source.url("url"), party=source.text("party", None),
+            language=source.text("language", None),
+            interval_seconds=source.integer("interval", 3600, minimum=60),
+            enabled=source.get("enabled", bool, True), title=source.text("title", None),
+        )
+        source.finish()
+        if not SOURCE_ID.match(spec.id):
+            raise source.error("id", f"must be lower-case letters, digits, '.', '_' or '-': {spec.id!r}")
+        if spec.id in {s.id for s in specs}:
+            raise source.error("id", f"duplicate source id {spec.id!r}")
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    words = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping"}
+    return " or ".join(words.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return {str: "text", bool: "true/false", int: "a number", float: "a number"}.get(type(value), "null")
