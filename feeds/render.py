@@ -1,0 +1,231 @@
+"""Render one feed as Atom 1.0 bytes: the only module that imports feedgen.
+
+feedgen's defaults fight determinism, so this module overrides them:
+
+* it stamps the feed's and every entry's `updated` with the build time: we set
+  both from the items (an empty feed gets `EMPTY_FEED_UPDATED`, never "now");
+* `add_entry()` prepends: we append, in our own order (updated desc, then id);
+* its `<source>` holds only a title and a link, and entries cannot carry
+  `xml:lang`: we add both with lxml after feedgen has built the document.
+
+Same input, same bytes. Labels come in as plain mappings so rendering does not
+depend on the party registry.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feeds.errors import PublishError
+from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_TYPE = "application/atom+xml"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+GENERATOR = "partyfeeds"
+# `updated` of a feed with no entries: fixed, so an empty feed is stable too.
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+UNTITLED = "(untitled)"
+
+# Characters XML 1.0 cannot carry at all; lxml raises on them, so drop them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """Human labels for party codes and topic ids; unknown keys show as themselves."""
+
+    parties: Mapping[str, str] = field(default_factory=dict)
+    topics: Mapping[str, str] = field(default_factory=dict)
+
+    def party(self, code: str) -> str:
+        return self.parties.get(code) or code
+
+    def topic(self, topic_id: str) -> str:
+        return self.topics.get(topic_id) or topic_id
+
+
+def clean_text(text: str | None) -> str:
+    """`text` without the characters XML 1.0 forbids (they would abort serialisation)."""
+    return _NOT_XML.sub("", text or "")
+
+
+def feed_url(site: SiteInfo, path: str) -> str:
+    """Absolute URL of a published file; `site.base_url` ends with "/"."""
+    return site.base_url + path.lstrip("/")
+
+
+def newest_first(items: Iterable[Item]) -> list[Item]:
+    """Items by `updated` descending, ties broken by id: one order for one input."""
+    by_id = sorted(items, key=lambda item: item.id)
+    return sorted(by_id, key=lambda item: item.updated, reverse=True)  # stable: keeps id order
+
+
+def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: Labels) -> bytes:
+    """The Atom document for `spec`: the newest `site.entries_per_feed` of `items`."""
+    chosen = newest_first(items)[: site.entries_per_feed]
+    _refuse_duplicate_ids(spec, chosen)
+    try:
+        generator = _feed_head(spec, site, chosen[0].updated if chosen else EMPTY_FEED_UPDATED)
+        for item in chosen:
+            generator.add_entry(_entry(item, site, labels), order="append")
+        raw = generator.atom_str(pretty=False)
+    except ValueError as exc:  # feedgen's and lxml's complaint about a missing or bad field
+        raise PublishError(f"{spec.path}: cannot render Atom: {exc}") from exc
+    return _finish(raw, {atom_id(item.id): item for item in chosen}, site)
+
+
+def _refuse_duplicate_ids(spec: FeedSpec, items: Sequence[Item]) -> None:
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        raise PublishError(f"{spec.path}: items share an id (dedupe bug?): {', '.join(dupes)}")
+
+
+def _feed_head(spec: FeedSpec, site: SiteInfo, updated: datetime) -> FeedGenerator:
+    generator = FeedGenerator()
+    self_url = feed_url(site, spec.path)
+    generator.id(self_url)
+    generator.title(clean_text(spec.title) or spec.path)
+    if clean_text(spec.subtitle).strip():
+        generator.subtitle(clean_text(spec.subtitle))
+    generator.updated(updated)  # replaces feedgen's build-time stamp
+    generator.link(href=self_url, rel="self", type=ATOM_TYPE)
+    generator.link(href=site.base_url, rel="alternate", type="text/html")
+    if spec.kind == "party" and spec.website:
+        generator.link(href=spec.website, rel="related", type="text/html")
+    if site.hub_url:
+        generator.link(href=site.hub_url, rel="hub")
+    generator.author(_person(site.author_name, uri=site.author_uri, email=site.author_email))
+    generator.generator(GENERATOR)  # no version: a release must not rewrite every feed
+    return generator
+
+
+def _person(name: str, uri: str | None = None, email: str | None = None) -> dict[str, str]:
+    person = {"name": name}
+    if uri:
+        person["uri"] = uri
+    if email:
+        person["email"] = email
+    return person
+
+
+def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
+    entry = FeedEntry()
+    title = clean_text(item.title).strip() or UNTITLED
+    entry.id(atom_id(item.id))
+    entry.title(title)
+    entry.updated(item.updated)  # replaces feedgen's build-time stamp
+    entry.published(item.published)
+    for name in _author_names(item, site):
+        entry.author(name=name)
+    for rel, href in _entry_links(item):
+        entry.link(href=href, rel=rel)  # feedgen 1.0 drops rel here: _fix_links restores it
+    _add_bodies(entry, item, title)
+    _add_categories(entry, item, site, labels)
+    return entry
+
+
+def _author_names(item: Item, site: SiteInfo) -> list[str]:
+    """The item's authors, else its first source's title, else the site's author."""
+    names = _unique(clean_text(name).strip() for name in item.authors)
+    if not names and item.sources:
+        names = _unique([clean_text(item.sources[0].title).strip()])
+    return names or [site.author_name]
+
+
+def _entry_links(item: Item) -> list[tuple[str, str]]:
+    """(rel, href): the item's own link, then other sources' links as "via"."""
+    links = [("alternate", item.link)] if item.link else []
+    vias = _unique(src.link for src in item.sources if src.link != item.link)
+    return links + [("via", href) for href in vias]
+
+
+def _add_bodies(entry: FeedEntry, item: Item, title: str) -> None:
+    """Summary and content as HTML, never empty; content falls back so readers show something."""
+    summary = clean_text(item.summary)
+    content = clean_text(item.content)
+    if summary.strip():
+        entry.summary(summary, type="html")
+    if not content.strip():
+        content = summary
+    if not content.strip() and not item.link:  # Atom needs content or an alternate link
+        content = html.escape(title)
+    if content.strip():
+        entry.content(content, type="html")
+
+
+def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels) -> None:
+    for code in _unique(item.parties):
+        entry.category(term=code, scheme=site.base_url + "party/", label=clean_text(labels.party(code)))
+    for topic in _unique(item.topics):
+        entry.category(term=topic, scheme=site.base_url + "topic/", label=clean_text(labels.topic(topic)))
+    for term in _unique(clean_text(term).strip() for term in item.categories):
+        entry.category(term=term)
+
+
+def _unique(values: Iterable[str | None]) -> list[str]:
+    """Non-empty values, first occurrence kept, order otherwise unchanged."""
+    return list(dict.fromkeys(value for value in values if value))
+
+
+def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], site: SiteInfo) -> bytes:
+    """Add what feedgen cannot express (entry xml:lang, a full atom:source), then serialise."""
+    root = etree.fromstring(raw, _PARSER)
+    for entry in root.iterfind(f"{{{ATOM_NS}}}entry"):
+        item = items_by_atom_id[entry.findtext(f"{{{ATOM_NS}}}id")]
+        if item.language:
+            entry.set(XML_LANG, item.language)
+        _fix_links(entry, item)
+        source = _main_source(item)
+        if source is not None:
+            _append_source(entry, source, item, site)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
+
+
+def _fix_links(entry: etree._Element, item: Item) -> None:
+    """Rewrite entry links: feedgen 1.0's FeedEntry.atom_entry() emits them without `rel`,
+    which makes every via link a second "alternate" (invalid Atom)."""
+    old = entry.findall(f"{{{ATOM_NS}}}link")
+    position = entry.index(old[0]) if old else len(entry)
+    for element in old:
+        entry.remove(element)
+    for offset, (rel, href) in enumerate(_entry_links(item)):
+        link = etree.Element(f"{{{ATOM_NS}}}link", href=href, rel=rel)
+        entry.insert(position + offset, link)
+
+
+def _main_source(item: Item) -> SourceRef | None:
+    """The source whose link the entry uses, else the first one."""
+    for source in item.sources:
+        if source.link and source.link == item.link:
+            return source
+    return item.sources[0] if item.sources else None
+
+
+def _append_source(entry: etree._Element, source: SourceRef, item: Item, site: SiteInfo) -> None:
+    """atom:source with id, title and updated (RFC 4287 4.2.11).
+
+    We do not keep the source feed's own id, so the id is a stable IRI minted
+    under base_url; `updated` is the item's, the last change we saw there.
+    """
+    element = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
+    etree.SubElement(element, f"{{{ATOM_NS}}}id").text = source_iri(site, source.source_id)
+    title = clean_text(source.title).strip() or source.source_id
+    etree.SubElement(element, f"{{{ATOM_NS}}}title").text = title
+    etree.SubElement(element, f"{{{ATOM_NS}}}updated").text = item.updated.isoformat()
+
+
+def source_iri(site: SiteInfo, source_id: str) -> str:
+    """The atom:id we publish for a configured source."""
+    return f"{site.base_url}source/{quote(source_id, safe='')}"
