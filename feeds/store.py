@@ -149,7 +149,8 @@ class Store:
              to_text(item.updated), item.language, _json(item.authors), _json(item.parties),
              _json(item.topics), _json(item.categories), revision, to_text(first_seen)),
         )
-        for table in ("item_sources", "item_bands", "item_tags"):
+        # Bands accumulate: every title a story was seen under keeps finding it.
+        for table in ("item_sources", "item_tags"):
             db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
         db.executemany(
             "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -161,6 +162,10 @@ class Store:
         tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
         db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
                        [(facet, tag, updated, item.id) for facet, tag in tags])
+
+    def add_keys(self, keys: Iterable[str], item_id: str) -> None:
+        """Record more identity keys of a stored item; known keys are left alone."""
+        self._db.executemany("INSERT OR IGNORE INTO item_keys VALUES (?, ?)", [(k, item_id) for k in keys])
 
     def count_items(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])

@@ -1,0 +1,86 @@
+"""The `partyfeeds` command line.
+
+Our own errors become one readable line on stderr and exit status 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from feeds.errors import PartyfeedsError
+from feeds.registry import load_registry
+from feeds.tag import Tagger, explain, tags_as_json
+from scheduler import jobs, logs
+from scheduler.config import load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=Path("config.yaml"),
+                        help="configuration file (default: ./config.yaml)")
+    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    common.add_argument("--log-format", default="text", choices=["text", "json"])
+    parser = argparse.ArgumentParser(prog="partyfeeds", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("once", parents=[common], help="ingest everything once, then publish")
+    commands.add_parser("publish", parents=[common], help="publish the feeds from the store")
+    commands.add_parser("check-config", parents=[common], help="validate the configuration file")
+    tag = commands.add_parser("tag", parents=[common], help="show the parties and topics a text is tagged with")
+    tag.add_argument("text", nargs="?", help="text to tag (default: read standard input)")
+    tag.add_argument("--json", action="store_true", help="print JSON")
+    tag.add_argument("--language", help="the text's language (ISO 639-1), when known")
+    return parser
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    with jobs.Context.open(load_config(args.config)) as context:
+        ingested, _ = jobs.run_once(context, datetime.now(timezone.utc))
+    return 1 if ingested.errors else 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    with jobs.Context.open(load_config(args.config)) as context:
+        jobs.publish(context)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    print(f"{config.path}: ok ({len(config.sources)} sources, {len(config.seed_paths)} seed paths)")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    text = args.text if args.text is not None else sys.stdin.read()
+    tags = Tagger(registry).tag(text, language=args.language)
+    if args.json:
+        print(json.dumps(tags_as_json(tags), ensure_ascii=False, indent=2))
+    else:
+        print(explain(tags, registry))
+    return 0
+
+
+COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level, args.log_format)
+    try:
+        return COMMANDS[args.command](args)
+    except PartyfeedsError as exc:
+        print(f"partyfeeds: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

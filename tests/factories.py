@@ -1,0 +1,22 @@
+"""Small builders for test items."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from feeds.model import Item, SourceRef, item_id
+
+T0 = datetime(2017, 12, 7, 10, 0, tzinfo=timezone.utc)
+
+
+def make_item(title: str, *, source: str = "agency", link: str | None = None, party: str | None = None,
+              **fields: Any) -> Item:
+    """An item from one source; its id derives from source and title, like a guid would."""
+    values: dict[str, Any] = {
+        "id": item_id(f"{source}\x1f{title}"), "title": title, "link": link, "summary": title,
+        "content": "", "published": T0, "updated": T0,
+        "sources": (SourceRef(source, source.title(), link, party),),
+    }
+    values.update(fields)
+    return Item(**values)

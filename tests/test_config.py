@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import ConfigError
+from scheduler.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL = """\
+site:
+  title: Test site
+  base_url: http://127.0.0.1:8080/feeds
+  author:
+    name: Tester
+storage:
+  database: state/db.sqlite
+seeds:
+  paths: [seeds]
+registry:
+  parties: parties.yaml
+  topics: topics.yaml
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "parties.yaml").write_text("parties: []\n", encoding="utf-8")
+    (tmp_path / "topics.yaml").write_text("topics: []\n", encoding="utf-8")
+    return tmp_path
+
+
+def write_config(config_dir: Path, text: str) -> Path:
+    path = config_dir / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_default_config_loads() -> None:
+    config = load_config(ROOT / "config.yaml")
+    assert config.site.base_url.endswith("/")
+    assert config.output_dir == ROOT / "public"
+    assert config.seed_paths == (ROOT / "seeds",)
+    assert config.parties_path == ROOT / "registry" / "parties.yaml"
+
+
+def test_minimal_config_defaults_and_relative_paths(config_dir: Path) -> None:
+    config = load_config(write_config(config_dir, MINIMAL))
+    assert config.site.base_url == "http://127.0.0.1:8080/feeds/"
+    assert config.site.entries_per_feed == 50
+    assert config.database == str(config_dir / "state" / "db.sqlite")
+    assert config.output_dir == config_dir / "public"
+    assert config.sources == ()
+
+
+def test_sources_are_typed(config_dir: Path) -> None:
+    text = MINIMAL + """sources:
+  - id: kke-902
+    url: https://www.902.gr/feed/recent
+    party: kke
+    language: el
+    interval: 900
+  - id: agency
+    url: https://news.example.org/rss
+    enabled: false
+"""
+    first, second = load_config(write_config(config_dir, text)).sources
+    assert (first.id, first.party, first.language, first.interval_seconds) == ("kke-902", "kke", "el", 900)
+    assert (second.party, second.enabled, second.interval_seconds) == (None, False, 3600)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "line", "words"),
+    [
+        (("  title: Test site\n", "  title: Test site\n  colour: red\n"), "site.colour", 3, "unknown key"),
+        (("  title: Test site\n", "  title: 42\n"), "site.title", 2, "must be text"),
+        (("base_url: http://127.0.0.1:8080/feeds", "base_url: /feeds"), "site.base_url", 3, "absolute"),
+        (("  parties: parties.yaml", "  parties: nowhere.yaml"), "registry.parties", 11, "no such file"),
+        (("seeds:\n", "output:\n  entries_per_feed: yes\nseeds:\n"), "output.entries_per_feed", 9,
+         "whole number"),
+        (("storage:\n  database: state/db.sqlite\n", ""), "storage.database", None, "required key"),
+        (("storage:\n  database: state/db.sqlite\n", "storage: [1]\n"), "storage", 6, "must be a mapping"),
+    ],
+)
+def test_config_errors_name_file_key_and_line(config_dir: Path, change: tuple[str, str], key: str,
+                                              line: int | None, words: str) -> None:
+    text = MINIMAL.replace(*change)
+    assert text != MINIMAL
+    path = write_config(config_dir, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert (error.path, error.key) == (str(path), key)
+    if line is not None:
+        assert error.line == line
+    assert words in str(error)
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("  - id: Bad Id\n    url: https://x.org/rss\n", "lower-case"),
+        ("  - id: a\n    url: ftp://x.org/rss\n", "absolute http"),
+        ("  - id: a\n    url: https://x.org/rss\n    interval: 5\n", "at least 60"),
+        ("  - id: a\n    url: https://x.org/rss\n  - id: a\n    url: https://y.org/rss\n", "duplicate"),
+        ("  - id: a\n    url: https://x.org/rss\n    enabled: 1\n", "true or false"),
+        ("  - id: a\n    url: https://x.org/rss\n    party_code: kke\n", "unknown key"),
+    ],
+)
+def test_bad_sources_are_reported(config_dir: Path, source: str, words: str) -> None:
+    path = write_config(config_dir, MINIMAL + "sources:\n" + source)
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(path)
+    assert caught.value.key is not None and caught.value.key.startswith("sources[")
+    assert caught.value.line is not None and caught.value.line > 12
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_yaml_syntax_error_names_line(config_dir: Path) -> None:
+    path = write_config(config_dir, MINIMAL + "sources: [\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line is not None and caught.value.line >= 13

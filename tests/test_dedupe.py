@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.dedupe import (
+    band_keys,
+    identity_keys,
+    minhash,
+    parties_compatible,
+    same_story,
+    similarity,
+    title_tokens,
+)
+from tests.factories import T0, make_item
+
+KKE_LONG = ("The Communist Party of Greece (KKE) condemned the recognition of Jerusalem as Israel's capital "
+            "and declared its solidarity with the just struggle of the people of Palestine.")
+KKE_SHORT = "KKE condemns recognition of Jerusalem as Israel's capital, declares solidarity with Palestine"
+
+
+def test_reworded_title_from_another_source_is_the_same_story() -> None:
+    a = make_item(KKE_LONG, source="seed", parties=("kke",))
+    b = make_item(KKE_SHORT, source="kke-inter", parties=("kke",))
+    assert same_story(a, b).same
+
+
+def test_different_parties_on_the_same_subject_stay_apart() -> None:
+    a = make_item(KKE_LONG, parties=("kke",))
+    b = make_item(KKE_LONG.replace("of Greece (KKE)", "of Turkey (TKP)"), parties=("tkp",))
+    verdict = same_story(a, b)
+    assert not verdict.same and "parties differ" in verdict.reason
+
+
+def test_unrelated_titles_are_not_merged() -> None:
+    a = make_item("KKE congress opens in Athens", parties=("kke",))
+    b = make_item("KKE statement on the strike of dock workers", parties=("kke",))
+    assert not same_story(a, b).same
+
+
+def test_far_apart_dates_and_languages_keep_items_apart() -> None:
+    a = make_item(KKE_LONG, parties=("kke",))
+    assert not same_story(a, make_item(KKE_LONG, parties=("kke",), published=T0 + timedelta(days=30))).same
+    assert not same_story(make_item(KKE_LONG, language="en"), make_item(KKE_LONG, language="el")).same
+
+
+def test_party_compatibility() -> None:
+    assert parties_compatible([], [])
+    assert parties_compatible(["kke"], ["kke", "tkp"])
+    assert not parties_compatible(["kke"], ["tkp"])
+    assert not parties_compatible(["kke"], [])
+    assert not parties_compatible(["kke", "pcf"], ["kke", "tkp"])
+
+
+def test_identity_keys_fold_tracking_and_scheme() -> None:
+    a = make_item("x", link="http://www.kke.gr/article/1?utm_source=twitter")
+    b = make_item("y", link="https://kke.gr/article/1/")
+    assert set(identity_keys(a)) & set(identity_keys(b)) == {"link:https://kke.gr/article/1"}
+
+
+def test_tokens_fold_case_and_inflection() -> None:
+    assert title_tokens("Παλαιστίνη ΠΑΛΑΙΣΤΙΝΗΣ") == {"παλαισ"}
+    assert similarity(title_tokens("Solidarity with Palestine"), title_tokens("solidarity, PALESTINE!")) == 1
+
+
+def test_signatures_are_deterministic_values() -> None:
+    # Stored in the database: they must not change between runs or Python builds.
+    tokens = title_tokens(KKE_LONG)
+    assert minhash(tokens) == minhash(set(tokens))
+    assert len(band_keys(minhash(tokens))) == 16
+    assert band_keys(minhash(frozenset({"palest"})))[0] == band_keys(minhash(frozenset({"palest"})))[0]
+    assert minhash(frozenset()) == () and band_keys(()) == ()
+
+
+@given(st.sets(st.text(alphabet="abcdefgh", min_size=3, max_size=6), min_size=1, max_size=12))
+def test_identical_token_sets_share_every_band(tokens: set[str]) -> None:
+    assert band_keys(minhash(tokens)) == band_keys(minhash(sorted(tokens)))
+
+
+@given(st.text(max_size=120), st.text(max_size=120))
+def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
+    ta, tb = title_tokens(a), title_tokens(b)
+    assert similarity(ta, tb) == similarity(tb, ta)
+    assert 0.0 <= similarity(ta, tb) <= 1.0

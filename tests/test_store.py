@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import StoreError
+from feeds.model import SourceState
+from feeds.schema import MIGRATIONS
+from feeds.store import Store
+from tests.factories import T0, make_item
+
+
+def test_save_and_read_back_round_trips() -> None:
+    item = make_item("KKE on Jerusalem", link="https://inter.kke.gr/a", parties=("kke",),
+                     topics=("palestine",), authors=("KKE",), language="en", categories=("News",))
+    with Store(":memory:") as store, store.transaction():
+        store.save(item, keys=["id:x", "link:y"], bands=[1, 2], revision="(updated)", first_seen=T0)
+        stored = store.get(item.id)
+        assert stored is not None
+        assert stored.item == item
+        assert (stored.revision, stored.first_seen) == ("(updated)", T0)
+        assert store.find_by_keys(["nope", "link:y"]) == item.id
+
+
+def test_latest_per_tag_is_newest_first_and_limited() -> None:
+    with Store(":memory:") as store, store.transaction():
+        for n in range(5):
+            item = make_item(f"item {n}", parties=("kke",) if n % 2 else ("tkp",),
+                             updated=T0 + timedelta(hours=n))
+            store.save(item, keys=[], bands=[], revision="", first_seen=T0)
+        assert [i.title for i in store.latest(10, "party", "kke")] == ["item 3", "item 1"]
+        assert [i.title for i in store.latest(2)] == ["item 4", "item 3"]
+        assert store.tag_counts() == {("party", "kke"): 2, ("party", "tkp"): 3}
+
+
+def test_resave_replaces_tags_and_sources() -> None:
+    item = make_item("x", parties=("kke",))
+    with Store(":memory:") as store, store.transaction():
+        store.save(item, keys=[], bands=[7], revision="", first_seen=T0)
+        store.save(replace(item, parties=("tkp",)), keys=[], bands=[8], revision="", first_seen=T0)
+        assert store.tag_counts() == {("party", "tkp"): 1}
+        assert [i.id for i in store.candidates([7])] == [item.id]  # bands accumulate
+        assert store.source_item_counts() == {"agency": 1}
+
+
+def test_transaction_rolls_back_on_error() -> None:
+    with Store(":memory:") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save(make_item("x"), keys=[], bands=[], revision="", first_seen=T0)
+            raise RuntimeError("boom")
+        assert store.count_items() == 0
+
+
+def test_source_state_round_trips() -> None:
+    state = SourceState("kke-902", "https://902.gr/feed", etag='"abc"', last_success=T0, error_count=2,
+                        next_fetch=T0 + timedelta(hours=1), retired=True)
+    with Store(":memory:") as store:
+        assert store.source_state("kke-902") is None
+        store.save_source_state(state)
+        assert store.source_state("kke-902") == state
+
+
+def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "db" / "pf.sqlite"
+    with Store(path) as store, store.transaction():
+        store.save(make_item("kept"), keys=[], bands=[], revision="", first_seen=T0)
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.count_items() == 1
+        store.check()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pf.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer than this"):
+        Store(path)
+
+
+def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-db.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not-a-db.sqlite"):
+        Store(path)
