@@ -22,6 +22,8 @@ from feeds.schema import MIGRATIONS
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
                  "topics, categories, revision, first_seen")
 
+_UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
+
 
 def to_text(value: datetime | None) -> str | None:
     """UTC ISO text that sorts in time order."""
@@ -144,7 +146,10 @@ class Store:
         """Insert or replace `item` with its keys, bands, sources and tags."""
         db = self._db
         db.execute(
-            f"INSERT OR REPLACE INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)})",
+            # An upsert, not INSERT OR REPLACE: a replace deletes the row first,
+            # and the delete would cascade to the item's keys and bands.
+            f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) "
+            f"ON CONFLICT (id) DO UPDATE SET {_UPSERT}",
             (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
              to_text(item.updated), item.language, _json(item.authors), _json(item.parties),
              _json(item.topics), _json(item.categories), revision, to_text(first_seen)),

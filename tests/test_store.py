@@ -88,3 +88,11 @@ def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not-a-db.sqlite"):
         Store(path)
+
+
+def test_resave_keeps_identity_keys() -> None:
+    item = make_item("x")
+    with Store(":memory:") as store, store.transaction():
+        store.save(item, keys=["link:a"], bands=[], revision="", first_seen=T0)
+        store.save(replace(item, title="y"), keys=["link:b"], bands=[], revision="", first_seen=T0)
+        assert store.find_by_keys(["link:a"]) == store.find_by_keys(["link:b"]) == item.id
