@@ -16,7 +16,7 @@ Every function takes `now`; none reads the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +24,14 @@ from pathlib import Path
 from feeds import dedupe
 from feeds.errors import SeedError
 from feeds.merge import merge
-from feeds.model import Item
+from feeds.model import FeedSpec, Item, SiteInfo
+from feeds.pages import LATEST_PER_FEED, FeedSummary, render_index, render_opml
+from feeds.registry import Registry
+from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.write import remove_stale, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +135,57 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
         log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(seeds),
                  report.new - before[0], report.merged - before[1], report.revised - before[2])
     return report
+
+
+@dataclass(slots=True)
+class PublishReport:
+    """Which files a publish run wrote, left alone and removed."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int]) -> list[FeedSpec]:
+    """`all.atom`, then a feed per party and per topic that has items."""
+    specs = [FeedSpec("all.atom", "all", None, site.title, "Every item partyfeeds holds, newest first")]
+    for code in sorted(c for (facet, c) in counts if facet == "party" and c in registry.parties):
+        party = registry.parties[code]
+        label = registry.party_label(code)
+        specs.append(FeedSpec(f"party/{code}.atom", "party", code, label,
+                              f"News from and about the {label}", website=party.website))
+    for topic_id in sorted(t for (facet, t) in counts if facet == "topic" and t in registry.topics):
+        label = registry.topics[topic_id].label
+        specs.append(FeedSpec(f"topic/{topic_id}.atom", "topic", topic_id, f"{label} — {site.title}",
+                              f"Communist and workers' parties' news on: {label}"))
+    return specs
+
+
+def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path) -> PublishReport:
+    """Render every feed, the OPML list and the index; write only what changed."""
+    report = PublishReport()
+    counts = store.tag_counts()
+    labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
+                    topics={tid: topic.label for tid, topic in registry.topics.items()})
+    summaries = []
+    for spec in plan_feeds(registry, site, counts):
+        facet = None if spec.kind == "all" else spec.kind
+        items = store.latest(site.entries_per_feed, facet, spec.key)
+        _write(output_dir, spec.path, render_atom(spec, items, site, labels), report)
+        count = store.count_items() if facet is None else counts[(spec.kind, spec.key or "")]
+        summaries.append(FeedSummary(spec, count, items[0].updated if items else None,
+                                     tuple((i.title, i.link) for i in items[:LATEST_PER_FEED])))
+    specs = [s.spec for s in summaries]
+    _write(output_dir, "feeds.opml", render_opml(specs, site), report)
+    _write(output_dir, "index.html", render_index(summaries, site), report)
+    report.removed = remove_stale(output_dir, {spec.path for spec in specs})
+    log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
+             len(report.written), report.unchanged, len(report.removed))
+    return report
+
+
+def _write(output_dir: Path, relpath: str, data: bytes, report: PublishReport) -> None:
+    if write_if_changed(output_dir, relpath, data):
+        report.written.append(relpath)
+    else:
+        report.unchanged += 1

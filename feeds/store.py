@@ -113,7 +113,7 @@ class Store:
         marks = ",".join("?" * len(bands))
         rows = self._db.execute(
             f"SELECT DISTINCT i.id FROM item_bands b JOIN items i ON i.id = b.item_id "
-            f"WHERE b.band IN ({marks}) ORDER BY i.updated DESC, i.id DESC LIMIT ?", (*bands, limit),
+            f"WHERE b.band IN ({marks}) ORDER BY i.updated DESC, i.id LIMIT ?", (*bands, limit),
         ).fetchall()
         return [stored.item for stored in self.get_many([r[0] for r in rows])]
 
@@ -178,11 +178,11 @@ class Store:
     def latest(self, limit: int, facet: str | None = None, tag: str | None = None) -> list[Item]:
         """The newest `limit` items overall, or of one party or topic."""
         if facet is None:
-            rows = self._db.execute("SELECT id FROM items ORDER BY updated DESC, id DESC LIMIT ?", (limit,))
+            rows = self._db.execute("SELECT id FROM items ORDER BY updated DESC, id LIMIT ?", (limit,))
         else:
             rows = self._db.execute(
                 "SELECT item_id FROM item_tags WHERE facet = ? AND tag = ? "
-                "ORDER BY updated DESC, item_id DESC LIMIT ?", (facet, tag, limit))
+                "ORDER BY updated DESC, item_id LIMIT ?", (facet, tag, limit))
         return [stored.item for stored in self.get_many([r[0] for r in rows])]
 
     def tag_counts(self) -> dict[tuple[str, str], int]:
