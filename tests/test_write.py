@@ -1,0 +1,118 @@
+"""feeds.write: atomic, change-only writes confined to the output root; stale feed removal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import PublishError
+from feeds.model import FeedSpec, SiteInfo
+from feeds.render import Labels, render_atom
+from feeds.write import remove_stale, write_if_changed
+
+OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite would move the mtime off this
+
+
+def files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def test_new_file_is_written_with_parent_dirs(tmp_path: Path) -> None:
+    assert write_if_changed(tmp_path, "party/kke.atom", b"one") is True
+    assert (tmp_path / "party" / "kke.atom").read_bytes() == b"one"
+    assert files(tmp_path) == ["party/kke.atom"]  # no temp file left behind
+    assert (tmp_path / "party" / "kke.atom").stat().st_mode & 0o777 == 0o644
+
+
+def test_unchanged_content_is_not_rewritten(tmp_path: Path) -> None:
+    write_if_changed(tmp_path, "all.atom", b"same")
+    target = tmp_path / "all.atom"
+    os.utime(target, ns=(OLD_NS, OLD_NS))
+    before = target.stat()
+    assert write_if_changed(tmp_path, "all.atom", b"same") is False
+    after = target.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, OLD_NS)
+
+
+def test_changed_content_replaces_the_file_atomically(tmp_path: Path) -> None:
+    write_if_changed(tmp_path, "all.atom", b"old")
+    target = tmp_path / "all.atom"
+    target.chmod(0o640)
+    os.utime(target, ns=(OLD_NS, OLD_NS))
+    old_inode = target.stat().st_ino
+    assert write_if_changed(tmp_path, "all.atom", b"new and longer") is True
+    after = target.stat()
+    assert target.read_bytes() == b"new and longer"
+    assert after.st_ino != old_inode  # a new file renamed over the old one, not rewritten in place
+    assert after.st_mtime_ns != OLD_NS
+    assert after.st_mode & 0o777 == 0o640  # the old file's mode is kept
+    assert files(tmp_path) == ["all.atom"]
+
+
+def test_same_size_different_bytes_is_a_change(tmp_path: Path) -> None:
+    write_if_changed(tmp_path, "all.atom", b"abc")
+    assert write_if_changed(tmp_path, "all.atom", b"abd") is True
+    assert (tmp_path / "all.atom").read_bytes() == b"abd"
+
+
+@pytest.mark.parametrize("relpath", ["", ".", "../x.atom", "party/../../x.atom", "/etc/passwd", "a\\..\\b"])
+def test_paths_escaping_the_root_are_refused(tmp_path: Path, relpath: str) -> None:
+    root = tmp_path / "out"
+    root.mkdir()
+    with pytest.raises(PublishError, match="refusing output path"):
+        write_if_changed(root, relpath, b"x")
+    assert files(tmp_path) == []
+
+
+def test_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "out", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (root / "party").symlink_to(outside)
+    with pytest.raises(PublishError, match="resolves outside"):
+        write_if_changed(root, "party/kke.atom", b"x")
+    assert list(outside.iterdir()) == []
+
+
+def test_failed_write_raises_publish_error_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    (tmp_path / "party" / "kke.atom").mkdir(parents=True)  # a directory where the file should go
+    with pytest.raises(PublishError, match="cannot write"):
+        write_if_changed(tmp_path, "party/kke.atom", b"x")
+    assert [p.name for p in (tmp_path / "party").iterdir()] == ["kke.atom"]
+
+
+def test_publishing_the_same_feed_twice_changes_nothing(tmp_path: Path) -> None:
+    site = SiteInfo(title="t", base_url="https://feeds.example.org/", author_name="a")
+    spec = FeedSpec(path="all.atom", kind="all", key=None, title="All", subtitle="")
+    data = render_atom(spec, [], site, Labels())
+    assert write_if_changed(tmp_path, spec.path, data) is True
+    assert write_if_changed(tmp_path, spec.path, render_atom(spec, [], site, Labels())) is False
+
+
+def test_remove_stale_deletes_only_unplanned_feed_files(tmp_path: Path) -> None:
+    for relpath in ["all.atom", "index.html", "feeds.opml", "party/kke.atom", "party/old.atom",
+                    "party/notes.txt", "party/sub/deep.atom", "party/.kke.atom.x1.tmp", "topic/strikes.atom",
+                    "topic/gone.atom", "other/x.atom"]:
+        path = tmp_path / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    (tmp_path / "topic" / "link.atom").symlink_to(tmp_path / "all.atom")
+
+    removed = remove_stale(tmp_path, keep={"party/kke.atom", "topic/strikes.atom", "all.atom"})
+
+    assert removed == ["party/old.atom", "topic/gone.atom"]
+    assert files(tmp_path) == [
+        "all.atom", "feeds.opml", "index.html", "other/x.atom", "party/.kke.atom.x1.tmp", "party/kke.atom",
+        "party/notes.txt", "party/sub/deep.atom", "topic/link.atom", "topic/strikes.atom",
+    ]
+
+
+def test_remove_stale_without_feed_folders_removes_nothing(tmp_path: Path) -> None:
+    assert remove_stale(tmp_path, keep=set()) == []
+
+
+def test_remove_stale_refuses_folders_outside_the_root(tmp_path: Path) -> None:
+    with pytest.raises(PublishError):
+        remove_stale(tmp_path / "out", keep=set(), dirs=["../"])
