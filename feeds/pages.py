@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from feeds.model import FeedSpec, SiteInfo
-from feeds.render import ATOM_TYPE, clean_text, feed_url
+from feeds.model import FeedSpec, Item, SiteInfo
+from feeds.render import ATOM_TYPE, clean_text, feed_url, newest_first
 
 OPML_PATH = "feeds.opml"
 INDEX_PATH = "index.html"
@@ -34,6 +34,13 @@ class FeedSummary:
     item_count: int
     updated: datetime | None
     latest: tuple[tuple[str, str | None], ...] = ()  # (title, link), newest first, up to 5
+
+    @classmethod
+    def from_items(cls, spec: FeedSpec, items: Iterable[Item], item_count: int) -> FeedSummary:
+        """The summary of a feed holding `items`, in the order and with the date render_atom uses."""
+        ordered = newest_first(items)
+        updated = ordered[0].updated if ordered else None
+        return cls(spec, item_count, updated, tuple((i.title, i.link) for i in ordered[:LATEST_PER_FEED]))
 
 
 def grouped(specs: Iterable[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:

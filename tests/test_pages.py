@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import lxml.html
 from lxml import etree
 
-from feeds.model import FeedSpec, SiteInfo
+from feeds.model import FeedSpec, Item, SiteInfo, item_id
 from feeds.pages import FeedSummary, render_index, render_opml
 
 SITE = SiteInfo(title="Party feeds", base_url="https://feeds.example.org/", author_name="partyfeeds")
@@ -160,3 +160,13 @@ def test_index_escapes_hostile_text_and_keeps_utf8() -> None:
 
 def test_index_is_deterministic_whatever_the_input_order() -> None:
     assert render_index(summaries(), SITE) == render_index(list(reversed(summaries())), SITE)
+
+
+def test_summary_from_items_uses_render_order_and_newest_date() -> None:
+    items = [Item(id=item_id(f"s{n}"), title=f"T{n}", link=None, summary="", content="",
+                  published=WHEN, updated=WHEN - timedelta(hours=n % 4)) for n in range(8)]
+    summary = FeedSummary.from_items(ALL, items, item_count=8)
+    assert summary.updated == WHEN and summary.item_count == 8
+    expected = sorted(items, key=lambda i: (WHEN - i.updated, i.id))[:5]  # newest first, then id
+    assert summary.latest == tuple((i.title, None) for i in expected)
+    assert FeedSummary.from_items(ALL, [], 0).updated is None
