@@ -47,13 +47,16 @@ _PERMUTATIONS = tuple(
 )
 _WORD = re.compile(r"\w+")
 # Words that say nothing about which story it is; short words go anyway.
-_STOPWORDS = frozenset(
-    "the and for with from that this was were has have had its their his her who which of on in to at by "
-    "as is are an be it or not but also into over under after about against party parties communist "
-    "και του της των για στο στην από με το τα οι ve ile bir bu için olarak komünist partisi "
-    "и в на с по за от к что для los las del con por para una que el la de y en se al o "
-    "dos das do da em com por para um uma que".split()
+_STOPWORD_TEXT = (
+    "the and for with from that this was were has have had its their his her who which of on in to at "
+    "by as is are an be it or not but also into over under after about against party parties communist "
+    "και του της των για στο στην από με το τα οι "
+    "ve ile bir bu için olarak komünist partisi "
+    "и в на с по за от к что для "
+    "los las del con por para una que el la de y en se al o "
+    "dos das do da em com um uma"
 )
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def title_tokens(title: str) -> frozenset[str]:

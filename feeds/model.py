@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Fixed namespace for item ids: uuid5(ITEM_NAMESPACE, identity key).
 # Changing it would change every id ever published, so it never changes.
@@ -32,7 +32,7 @@ def require_utc(value: datetime) -> datetime:
     """Return `value` in UTC; naive datetimes are a programming error."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: partyfeeds only handles aware datetimes")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

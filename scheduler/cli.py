@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.errors import PartyfeedsError
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("once", parents=[common], help="ingest everything once, then publish")
     commands.add_parser("publish", parents=[common], help="publish the feeds from the store")
     commands.add_parser("check-config", parents=[common], help="validate the configuration file")
-    tag = commands.add_parser("tag", parents=[common], help="show the parties and topics a text is tagged with")
+    tag = commands.add_parser("tag", parents=[common],
+                              help="show the parties and topics a text is tagged with, and why")
     tag.add_argument("text", nargs="?", help="text to tag (default: read standard input)")
     tag.add_argument("--json", action="store_true", help="print JSON")
     tag.add_argument("--language", help="the text's language (ISO 639-1), when known")
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_once(args: argparse.Namespace) -> int:
     with jobs.Context.open(load_config(args.config)) as context:
-        ingested, _ = jobs.run_once(context, datetime.now(timezone.utc))
+        ingested, _ = jobs.run_once(context, datetime.now(UTC))
     return 1 if ingested.errors else 0
 
 

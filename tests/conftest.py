@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ SHARED = ROOT.parent / "shared"
 
 @pytest.fixture
 def now() -> datetime:
-    return datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    return datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

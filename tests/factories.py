@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from feeds.model import Item, SourceRef, item_id
 
-T0 = datetime(2017, 12, 7, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2017, 12, 7, 10, 0, tzinfo=UTC)
 
 
 def make_item(title: str, *, source: str = "agency", link: str | None = None, party: str | None = None,

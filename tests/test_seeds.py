@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,8 +46,8 @@ def test_marker_makes_a_revision_of_the_same_id(tmp_path: Path, now: datetime) -
 
 
 def test_ids_do_not_depend_on_time_or_file(tmp_path: Path) -> None:
-    a = read_seed_file(write(tmp_path, "a.txt", "Same text"), datetime(2020, 1, 1, tzinfo=timezone.utc))
-    b = read_seed_file(write(tmp_path, "b.txt", "Same text"), datetime(2030, 1, 1, tzinfo=timezone.utc))
+    a = read_seed_file(write(tmp_path, "a.txt", "Same text"), datetime(2020, 1, 1, tzinfo=UTC))
+    b = read_seed_file(write(tmp_path, "b.txt", "Same text"), datetime(2030, 1, 1, tzinfo=UTC))
     assert a[0].item.id == b[0].item.id
 
 
@@ -62,7 +62,7 @@ def test_yaml_seed_items(tmp_path: Path, now: datetime) -> None:
 """)
     first, second = read_seed_file(path, now)
     assert first.item.title == "KKE on the strike" and first.revision == "(updated)"
-    assert first.item.published == datetime(2017, 12, 7, 8, 0, tzinfo=timezone.utc)
+    assert first.item.published == datetime(2017, 12, 7, 8, 0, tzinfo=UTC)
     assert first.explicit_parties == ("kke",) and first.explicit_topics is None
     assert first.item.link == "https://inter.kke.gr/en/articles/strike/"
     assert second.item.title == "A text-only item" and second.item.published == now
@@ -99,7 +99,7 @@ def test_seed_files_finds_documents_sorted(tmp_path: Path) -> None:
 
 
 def test_parse_date_forms() -> None:
-    utc = timezone.utc
+    utc = UTC
     assert parse_date("Thu, 07 Dec 2017 10:00:00 +0300") == datetime(2017, 12, 7, 7, tzinfo=utc)
     assert parse_date("2017-12-07") == datetime(2017, 12, 7, tzinfo=utc)
     assert parse_date("yesterday") is None and parse_date(12) is None

@@ -86,7 +86,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_unopenable_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "not-a-db.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not-a-db.sqlite"):
+    with pytest.raises(StoreError, match=r"not-a-db\.sqlite"):
         Store(path)
 
 

@@ -1,0 +1,135 @@
+"""The ingest and publish chains together, on the real seeds and registry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from feeds import pipeline
+from feeds.model import SiteInfo, SourceRef
+from feeds.registry import Registry, load_registry
+from feeds.store import Store
+from feeds.tag import Tagger
+from tests.atomcheck import assert_valid_atom
+from tests.factories import T0, make_item
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+A = "{http://www.w3.org/2005/Atom}"
+SITE = SiteInfo(title="partyfeeds test", base_url="http://127.0.0.1:8080/", author_name="partyfeeds",
+                entries_per_feed=50)
+JERUSALEM_PARTIES = {"kke", "cpim", "tkp", "ppp_ps", "pcp_ps", "cpi_israel"}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
+
+
+@pytest.fixture(scope="module")
+def tagger(registry: Registry) -> Tagger:
+    return Tagger(registry)
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store(":memory:")
+
+
+def test_seeds_become_22_entries_and_a_second_run_changes_nothing(store: Store, tagger: Tagger,
+                                                                    now: datetime) -> None:
+    first = pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+    assert (first.new, first.merged, first.errors) == (22, 0, [])
+    before = {i.id: i for i in store.latest(100)}
+    second = pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3))
+    assert (second.new, second.merged, second.revised, second.unchanged) == (0, 0, 0, 22)
+    assert {i.id: i for i in store.latest(100)} == before  # first-seen dates kept
+
+
+def test_jerusalem_statements_of_six_parties_stay_six_entries(store: Store, tagger: Tagger,
+                                                              now: datetime) -> None:
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+    jerusalem = [i for i in store.latest(100) if "Jerusalem" in i.title]
+    assert len(jerusalem) == 6
+    assert set().union(*(i.parties for i in jerusalem)) >= JERUSALEM_PARTIES
+    for code in JERUSALEM_PARTIES:
+        assert any("Jerusalem" in i.title for i in store.latest(50, "party", code)), code
+
+
+def test_revision_marker_updates_the_same_item(tmp_path: Path, store: Store, tagger: Tagger,
+                                               now: datetime) -> None:
+    seed = tmp_path / "news.txt"
+    seed.write_text("The Communist Party of Greece (KKE) issued a statement on the strike.\n", "utf-8")
+    pipeline.ingest_seeds(store, tagger, [seed], now)
+    (original,) = store.latest(10)
+    seed.write_text("The Communist Party of Greece (KKE) issued a statement on the strike. (UPDATED)\n",
+                    "utf-8")
+    report = pipeline.ingest_seeds(store, tagger, [seed], now + timedelta(hours=5))
+    (revised,) = store.latest(10)
+    assert report.revised == 1 and revised.id == original.id
+    assert revised.published == original.published == now
+    assert revised.updated == now + timedelta(hours=5)
+    again = pipeline.ingest_seeds(store, tagger, [seed], now + timedelta(hours=9))
+    assert again.unchanged == 1 and store.latest(10) == [revised]
+
+
+def test_malformed_seed_file_is_reported_and_others_still_ingested(tmp_path: Path, store: Store,
+                                                                   tagger: Tagger, now: datetime) -> None:
+    (tmp_path / "good.txt").write_text("KKE statement on Palestine\n", "utf-8")
+    (tmp_path / "bad.yaml").write_text("- title: fine\n- title: [broken\n", "utf-8")
+    report = pipeline.ingest_seeds(store, tagger, [tmp_path], now)
+    assert report.new == 1 and len(report.errors) == 1
+    assert "bad.yaml:3" in report.errors[0]
+
+
+def test_same_story_from_two_sources_is_one_entry_crediting_both(store: Store, tagger: Tagger,
+                                                                  now: datetime) -> None:
+    agency = make_item("Communist Party of Greece (KKE) condemns the recognition of Jerusalem as "
+                       "Israel's capital", source="agency",
+                       link="https://agency.example/news/1?utm_source=rss")
+    own = make_item("KKE condemned the recognition of Jerusalem as the capital of Israel",
+                    source="kke-inter", link="https://inter.kke.gr/en/articles/jerusalem/", party="kke",
+                    published=T0 + timedelta(hours=3), updated=T0 + timedelta(hours=3))
+    report = pipeline.ingest_items(store, tagger, [(agency, ""), (own, "")], now)
+    assert (report.new, report.merged) == (1, 1)
+    (entry,) = store.latest(10)
+    assert [s.source_id for s in entry.sources] == ["agency", "kke-inter"]
+    assert entry.link == "https://inter.kke.gr/en/articles/jerusalem/"
+    # The agency's copy again, under a new guid and an http link without tracking: still one entry.
+    again = replace(agency, id="0" * 8 + agency.id[8:], link="http://agency.example/news/1",
+                    sources=(SourceRef("agency", "Agency", "http://agency.example/news/1"),))
+    assert pipeline.ingest_items(store, tagger, [(again, "")], now).new == 0
+    assert store.count_items() == 1
+
+
+def test_publish_writes_valid_feeds_and_nothing_on_a_rerun(tmp_path: Path, store: Store, tagger: Tagger,
+                                                          registry: Registry, now: datetime) -> None:
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+    out = tmp_path / "public"
+    report = pipeline.publish(store, registry, SITE, out)
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(report.written)
+    assert {"all.atom", "feeds.opml", "index.html", "party/kke.atom", "party/tkp.atom",
+            "topic/palestine.atom"} <= set(files)
+    for name in files:
+        if name.endswith(".atom"):
+            assert_valid_atom((out / name).read_bytes())
+    rerun = pipeline.publish(store, registry, SITE, out)
+    assert rerun.written == [] and rerun.unchanged == len(files)
+
+
+def test_party_feed_holds_exactly_that_partys_items(tmp_path: Path, store: Store, tagger: Tagger,
+                                                    registry: Registry, now: datetime) -> None:
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+    out = tmp_path / "public"
+    pipeline.publish(store, registry, SITE, out)
+    feed = etree.fromstring((out / "party" / "kke.atom").read_bytes())
+    titles = [e.findtext(f"{A}title") for e in feed.iter(f"{A}entry")]
+    expected = [i.title for i in store.latest(50, "party", "kke")]
+    assert titles == expected and len(titles) >= 3
+    assert feed.findtext(f"{A}title") == registry.party_label("kke")
+    assert "Communist Party of Greece" in (feed.findtext(f"{A}title") or "")
