@@ -38,6 +38,8 @@ UNTITLED = "(untitled)"
 
 # Characters XML 1.0 cannot carry at all; lxml raises on them, so drop them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# RFC 3066 tag as atom.rnc's atomLanguageTag allows it; anything else is not published.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*\Z")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
@@ -184,7 +186,7 @@ def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], site: SiteInfo) ->
     root = etree.fromstring(raw, _PARSER)
     for entry in root.iterfind(f"{{{ATOM_NS}}}entry"):
         item = items_by_atom_id[entry.findtext(f"{{{ATOM_NS}}}id")]
-        if item.language:
+        if item.language and _LANGUAGE_TAG.match(item.language):
             entry.set(XML_LANG, item.language)
         _fix_links(entry, item)
         source = _main_source(item)
