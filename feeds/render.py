@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,8 +76,8 @@ def newest_first(items: Iterable[Item]) -> list[Item]:
 
 def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: Labels) -> bytes:
     """The Atom document for `spec`: the newest `site.entries_per_feed` of `items`."""
+    _refuse_duplicate_ids(spec, items)  # over all items: which copy made the cut would depend on order
     chosen = newest_first(items)[: site.entries_per_feed]
-    _refuse_duplicate_ids(spec, chosen)
     try:
         generator = _feed_head(spec, site, chosen[0].updated if chosen else EMPTY_FEED_UPDATED)
         for item in chosen:
@@ -88,9 +89,8 @@ def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: L
 
 
 def _refuse_duplicate_ids(spec: FeedSpec, items: Sequence[Item]) -> None:
-    ids = [item.id for item in items]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, n in Counter(item.id for item in items).items() if n > 1)
+    if dupes:
         raise PublishError(f"{spec.path}: items share an id (dedupe bug?): {', '.join(dupes)}")
 
 
