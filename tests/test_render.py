@@ -237,7 +237,8 @@ def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(PublishError, match="share an id"):
         render_atom(PARTY, [make(0), make(1, id=make(0).id)], SITE, LABELS)
     with pytest.raises(PublishError, match="share an id"):  # even when one copy would miss the cut
-        render_atom(PARTY, [make(0), make(1), make(9, id=make(1).id)], replace(SITE, entries_per_feed=1), LABELS)
+        one = replace(SITE, entries_per_feed=1)
+        render_atom(PARTY, [make(0), make(1), make(9, id=make(1).id)], one, LABELS)
 
 
 # --- text: hostile, non-Latin, invalid characters -------------------------------------------------
