@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.errors import PublishError
-from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id
+from feeds.model import ITEM_NAMESPACE, FeedSpec, Item, SiteInfo, SourceRef, atom_id
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -36,6 +36,8 @@ GENERATOR = "partyfeeds"
 # `updated` of a feed with no entries: fixed, so an empty feed is stable too.
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 UNTITLED = "(untitled)"
+# Namespace for source ids: derived, never changes (it would change every published source id).
+SOURCE_NAMESPACE = uuid.uuid5(ITEM_NAMESPACE, "partyfeeds:source")
 
 # Characters XML 1.0 cannot carry at all; lxml raises on them, so drop them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -85,7 +87,7 @@ def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: L
         raw = generator.atom_str(pretty=False)
     except ValueError as exc:  # feedgen's and lxml's complaint about a missing or bad field
         raise PublishError(f"{spec.path}: cannot render Atom: {exc}") from exc
-    return _finish(raw, {atom_id(item.id): item for item in chosen}, site)
+    return _finish(raw, {atom_id(item.id): item for item in chosen})
 
 
 def _refuse_duplicate_ids(spec: FeedSpec, items: Sequence[Item]) -> None:
@@ -181,7 +183,7 @@ def _unique(values: Iterable[str | None]) -> list[str]:
     return list(dict.fromkeys(value for value in values if value))
 
 
-def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], site: SiteInfo) -> bytes:
+def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item]) -> bytes:
     """Add what feedgen cannot express (entry xml:lang, a full atom:source), then serialise."""
     root = etree.fromstring(raw, _PARSER)
     for entry in root.iterfind(f"{{{ATOM_NS}}}entry"):
@@ -191,7 +193,7 @@ def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], site: SiteInfo) ->
         _fix_links(entry, item)
         source = _main_source(item)
         if source is not None:
-            _append_source(entry, source, item, site)
+            _append_source(entry, source, item)
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
@@ -215,19 +217,20 @@ def _main_source(item: Item) -> SourceRef | None:
     return item.sources[0] if item.sources else None
 
 
-def _append_source(entry: etree._Element, source: SourceRef, item: Item, site: SiteInfo) -> None:
+def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None:
     """atom:source with id, title and updated (RFC 4287 4.2.11).
 
-    We do not keep the source feed's own id, so the id is a stable IRI minted
-    under base_url; `updated` is the item's, the last change we saw there.
+    We do not keep the source feed's own atom:id, so we publish a stable one of our
+    own; `updated` is the item's, the last change we saw from that source.
     """
     element = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
-    etree.SubElement(element, f"{{{ATOM_NS}}}id").text = source_iri(site, source.source_id)
+    etree.SubElement(element, f"{{{ATOM_NS}}}id").text = source_atom_id(source.source_id)
     title = clean_text(source.title).strip() or source.source_id
     etree.SubElement(element, f"{{{ATOM_NS}}}title").text = title
     etree.SubElement(element, f"{{{ATOM_NS}}}updated").text = item.updated.isoformat()
 
 
-def source_iri(site: SiteInfo, source_id: str) -> str:
-    """The atom:id we publish for a configured source."""
-    return f"{site.base_url}source/{quote(source_id, safe='')}"
+def source_atom_id(source_id: str) -> str:
+    """The atom:id published for a configured source: a urn:uuid, so readers do not take it
+    for a link (an http IRI under base_url would 404) and a new base_url keeps it."""
+    return atom_id(str(uuid.uuid5(SOURCE_NAMESPACE, source_id)))

@@ -15,7 +15,15 @@ from lxml import etree
 
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id, item_id
-from feeds.render import EMPTY_FEED_UPDATED, UNTITLED, Labels, clean_text, newest_first, render_atom
+from feeds.render import (
+    EMPTY_FEED_UPDATED,
+    UNTITLED,
+    Labels,
+    clean_text,
+    newest_first,
+    render_atom,
+    source_atom_id,
+)
 from tests.atomcheck import (
     ATOM_RNC,
     SCHEMA_AVAILABLE,
@@ -143,7 +151,9 @@ def test_entry_source_names_the_source_that_gave_the_link() -> None:
     (entry,) = entries(render([make(0)]))
     source = entry.find(f"{A}source")
     assert source is not None
-    assert source.findtext(f"{A}id") == "https://feeds.example.org/source/kke-en"
+    assert source.findtext(f"{A}id") == source_atom_id("kke-en")
+    assert source_atom_id("kke-en").startswith("urn:uuid:")
+    assert source_atom_id("kke-en") != source_atom_id("kke")
     assert source.findtext(f"{A}title") == "KKE (English)"
     assert parse_rfc3339(source.findtext(f"{A}updated") or "") == OLD
 
