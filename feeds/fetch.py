@@ -1,0 +1,369 @@
+"""Fetch stage: one polite, bounded, conditional GET per source.
+
+The only module that imports httpx. `fetch` never raises for a per-source
+failure (network error, HTTP error status, timeout, oversized body): it
+returns a `FetchResult` with status "error" and a readable message, which
+`feeds.polling.next_state` turns into backoff. Anything else is a bug and
+propagates.
+
+Limits, all per fetch: connect/read timeouts per request, a total deadline
+for the whole fetch (redirect hops and a slowly dripping body included), a
+body-size limit counted on *decoded* bytes (we decompress ourselves, in
+bounded steps, so a gzip bomb never inflates past the limit in memory), and
+a redirect limit. Redirects are followed here, hop by hop, so that a chain of
+permanent redirects can be reported to the caller, who moves the stored URL
+only after seeing the same move twice (see polling).
+
+Politeness: conditional GET with the stored ETag / Last-Modified, a
+User-Agent naming the project and the operator's contact URL, and
+`fetch_all` never has two requests in flight to the same host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from feeds.errors import FetchError
+from feeds.model import SourceState, require_utc
+
+log = logging.getLogger(__name__)
+
+FetchStatus = Literal["ok", "not_modified", "unchanged", "gone", "error"]
+
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
+)
+# Only what we can decompress in bounded steps with zlib (see _Decoder).
+ACCEPT_ENCODING = "gzip, deflate"
+PERMANENT_REDIRECTS = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Retry-After values beyond this are nonsense; polling bounds them further.
+MAX_RETRY_AFTER = timedelta(days=30)
+
+
+def user_agent(contact_url: str) -> str:
+    """The User-Agent: project, version and where feed owners can reach the operator."""
+    try:
+        release = version("partyfeeds")
+    except PackageNotFoundError:  # running from a bare checkout
+        release = "dev"
+    return f"partyfeeds/{release} (+{contact_url})"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    user_agent: str
+    connect_timeout: float = 10
+    read_timeout: float = 20
+    total_timeout: float = 60  # hard deadline for the whole fetch, redirects and body included
+    max_body_bytes: int = 10 * 2**20  # after decompression
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one fetch found; validators are the ones to store for the next fetch."""
+
+    source_id: str
+    status: FetchStatus
+    url: str  # the URL asked for (the stored one)
+    final_url: str  # after redirects: the base for relative links in the feed
+    fetched_at: datetime
+    http_status: int | None = None
+    body: bytes | None = None  # only for status "ok"
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-cased names
+    permanent_redirect: str | None = None  # where an unbroken chain of 301/308 led
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of the decoded body
+    retry_after: datetime | None = None  # from a 429/503 Retry-After, unbounded
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """Whether some server gave an HTTP answer (not a network failure)."""
+        return self.http_status is not None
+
+
+def make_client(settings: FetchSettings, *, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """A client for `fetch`; the caller closes it. `transport` is for tests (MockTransport)."""
+    headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=False, transport=transport)
+
+
+def fetch(client: httpx.Client, state: SourceState, settings: FetchSettings, now: datetime) -> FetchResult:
+    """Fetch one source; per-source failures come back as status "error"."""
+    now = require_utc(now)
+    trace = _Trace(state.url)
+    deadline = time.monotonic() + settings.total_timeout
+    try:
+        return _fetch(client, state, settings, now, trace, deadline)
+    except FetchError as exc:
+        return trace.result(state, now, "error", error=str(exc))
+
+
+def fetch_all(
+    client: httpx.Client,
+    states: Sequence[SourceState],
+    settings: FetchSettings,
+    now: datetime,
+    *,
+    max_workers: int = 8,
+) -> list[FetchResult]:
+    """Fetch many sources: hosts in parallel, one request at a time per host.
+
+    Sources are grouped by host (name and port) and each group is fetched in
+    order by one worker, so a host never sees two of our requests at once and
+    no worker sits blocked on a lock. Results come back in input order.
+    """
+    groups: dict[str, list[int]] = {}
+    for index, state in enumerate(states):
+        groups.setdefault(host_key(state.url), []).append(index)
+    results: list[FetchResult | None] = [None] * len(states)
+
+    def run(indexes: list[int]) -> None:
+        for index in indexes:
+            results[index] = fetch(client, states[index], settings, now)
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
+        for future in [pool.submit(run, indexes) for indexes in groups.values()]:
+            future.result()  # re-raises a bug from a worker
+    return [result for result in results if result is not None]
+
+
+def host_key(url: str) -> str:
+    """The politeness key: host name and port (a malformed URL is its own key)."""
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:
+        return url
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """A Retry-After header (delay-seconds or HTTP-date) as a UTC time; None if malformed."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return now + timedelta(seconds=min(int(value), MAX_RETRY_AFTER.total_seconds()))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no claim about the local zone
+        when = when.replace(tzinfo=UTC)
+    return min(when.astimezone(UTC), now + MAX_RETRY_AFTER)
+
+
+@dataclass
+class _Trace:
+    """Where the fetch has got to, so that failures can report it too."""
+
+    url: str
+    http_status: int | None = None
+    permanent: str | None = None
+    unbroken: bool = True  # every hop so far was permanent
+    hops: int = 0
+
+    def redirect(self, status: int, target: str) -> None:
+        self.hops += 1
+        if status in PERMANENT_REDIRECTS and self.unbroken:
+            self.permanent = target
+        else:
+            self.unbroken = False
+        self.url = target
+
+    def result(self, state: SourceState, now: datetime, status: FetchStatus, **fields: object) -> FetchResult:
+        return FetchResult(
+            source_id=state.source_id, status=status, url=state.url, final_url=self.url, fetched_at=now,
+            http_status=self.http_status, permanent_redirect=self.permanent, **fields,  # type: ignore[arg-type]
+        )
+
+
+def _fetch(
+    client: httpx.Client, state: SourceState, settings: FetchSettings, now: datetime, trace: _Trace,
+    deadline: float,
+) -> FetchResult:
+    try:
+        response = _follow(client, trace, _conditional_headers(state), settings, deadline)
+        try:
+            return _interpret(response, state, settings, now, trace, deadline)
+        finally:
+            response.close()
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"{_TIMEOUT_NAMES.get(type(exc), 'timeout')} fetching {trace.url}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise FetchError(f"{type(exc).__name__} fetching {trace.url}: {exc}") from exc
+
+
+_TIMEOUT_NAMES = {
+    httpx.ConnectTimeout: "connect timeout",
+    httpx.ReadTimeout: "read timeout",
+    httpx.WriteTimeout: "write timeout",
+    httpx.PoolTimeout: "connection pool timeout",
+}
+
+
+def _conditional_headers(state: SourceState) -> dict[str, str]:
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def _follow(
+    client: httpx.Client, trace: _Trace, headers: dict[str, str], settings: FetchSettings, deadline: float
+) -> httpx.Response:
+    """Send the request and follow redirects; returns an open, streamed response."""
+    _check_url(trace.url)
+    while True:
+        response = _send(client, trace.url, headers, settings, deadline)
+        trace.http_status = response.status_code
+        if response.status_code not in REDIRECTS:
+            return response
+        response.close()
+        location = response.headers.get("location")
+        if not location:
+            raise FetchError(f"HTTP {response.status_code} redirect without a Location from {trace.url}")
+        if trace.hops >= settings.max_redirects:
+            raise FetchError(f"more than {settings.max_redirects} redirects, last to {location}")
+        target = urljoin(trace.url, location.strip())
+        _check_url(target, "redirect to ")
+        trace.redirect(response.status_code, target)
+
+
+def _check_url(url: str, context: str = "") -> None:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise FetchError(f"{context}a non-HTTP URL {url!r}")
+
+
+def _send(
+    client: httpx.Client, url: str, headers: dict[str, str], settings: FetchSettings, deadline: float
+) -> httpx.Response:
+    remaining = _remaining(deadline, settings)
+    timeout = httpx.Timeout(
+        min(settings.read_timeout, remaining), connect=min(settings.connect_timeout, remaining)
+    )
+    request = client.build_request("GET", url, headers=headers, timeout=timeout)
+    return client.send(request, stream=True, follow_redirects=False)
+
+
+def _remaining(deadline: float, settings: FetchSettings) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise FetchError(f"total timeout: fetch took longer than {settings.total_timeout:g}s")
+    return remaining
+
+
+def _interpret(
+    response: httpx.Response, state: SourceState, settings: FetchSettings, now: datetime, trace: _Trace,
+    deadline: float,
+) -> FetchResult:
+    status = response.status_code
+    headers = dict(response.headers.items())
+    if status == 304:
+        return trace.result(
+            state, now, "not_modified", headers=headers, body_hash=state.body_hash,
+            etag=headers.get("etag", state.etag),
+            last_modified=headers.get("last-modified", state.last_modified),
+        )
+    if status == 410:
+        log.warning("source=%s gone (HTTP 410) at %s: retiring it", state.source_id, trace.url)
+        return trace.result(state, now, "gone", headers=headers, error=f"HTTP 410 Gone at {trace.url}")
+    if status != 200:
+        retry_after = parse_retry_after(headers.get("retry-after"), now) if status in (429, 503) else None
+        reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+        return trace.result(state, now, "error", headers=headers, retry_after=retry_after, error=reason)
+    body = _read_body(response, settings, deadline)
+    digest = hashlib.sha256(body).hexdigest()
+    validators = {"etag": headers.get("etag"), "last_modified": headers.get("last-modified")}
+    if digest == state.body_hash:
+        return trace.result(state, now, "unchanged", headers=headers, body_hash=digest, **validators)
+    return trace.result(state, now, "ok", headers=headers, body=body, body_hash=digest, **validators)
+
+
+def _read_body(response: httpx.Response, settings: FetchSettings, deadline: float) -> bytes:
+    """The decoded body, refused once it passes the size limit or the deadline."""
+    limit = settings.max_body_bytes
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"body of {declared} bytes is over the {limit}-byte limit")
+    decoder = _Decoder(response.headers.get("content-encoding", ""))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _chunks(response, decoder, limit, deadline, settings):
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"body is over the {limit}-byte limit (after decompression)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _chunks(
+    response: httpx.Response, decoder: _Decoder, limit: int, deadline: float, settings: FetchSettings
+) -> Iterator[bytes]:
+    # The deadline is checked between network reads; a stalled read is cut by the read timeout.
+    for raw in response.iter_raw():
+        _remaining(deadline, settings)
+        yield decoder.decode(raw, limit + 1)
+    yield decoder.flush()
+
+
+class _Decoder:
+    """Content-Encoding decoding that never produces more than asked for per step.
+
+    A step that hits `max_length` leaves input behind, but the caller asks for
+    one byte over its limit, so hitting it means the body is refused anyway.
+    """
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":  # zlib-wrapped by the spec (or gzip: |32 detects either)
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        else:
+            raise FetchError(f"unsupported Content-Encoding {encoding!r}")
+        self._may_be_raw = encoding == "deflate"  # some servers send raw deflate
+
+    def decode(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data
+        try:
+            out = self._zlib.decompress(data, max_length)
+        except zlib.error as exc:
+            if not self._may_be_raw:
+                raise FetchError(f"corrupt compressed body: {exc}") from exc
+            self._may_be_raw = False
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self.decode(data, max_length)
+        self._may_be_raw = False  # the header was understood
+        return out
+
+    def flush(self) -> bytes:
+        return self._zlib.flush() if self._zlib is not None else b""
