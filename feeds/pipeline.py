@@ -25,7 +25,7 @@ from feeds import dedupe
 from feeds.errors import SeedError
 from feeds.merge import merge
 from feeds.model import FeedSpec, Item, SiteInfo
-from feeds.pages import LATEST_PER_FEED, FeedSummary, render_index, render_opml
+from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files
@@ -173,11 +173,10 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path) 
         items = store.latest(site.entries_per_feed, facet, spec.key)
         _write(output_dir, spec.path, render_atom(spec, items, site, labels), report)
         count = store.count_items() if facet is None else counts[(spec.kind, spec.key or "")]
-        summaries.append(FeedSummary(spec, count, items[0].updated if items else None,
-                                     tuple((i.title, i.link) for i in items[:LATEST_PER_FEED])))
+        summaries.append(FeedSummary.from_items(spec, items, count))
     specs = [s.spec for s in summaries]
-    _write(output_dir, "feeds.opml", render_opml(specs, site), report)
-    _write(output_dir, "index.html", render_index(summaries, site), report)
+    _write(output_dir, OPML_PATH, render_opml(specs, site), report)
+    _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
     report.removed = remove_stale(output_dir, {spec.path for spec in specs})
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
