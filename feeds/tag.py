@@ -1,0 +1,223 @@
+"""Tag an item's text with the parties and topics it concerns.
+
+Everything the tagger knows comes from the registry: names, aliases,
+abbreviations, leaders, country names, topic keywords and the `not_parties`
+list are compiled once into one phrase index (feeds.textfold). Tagging one
+text is then one pass over its tokens plus a few rules for what an ambiguous
+phrase refers to; docs/tagging.md explains those rules.
+
+    tagger = Tagger(registry)
+    tags = tagger.tag("The Communist Party of Greece (KKE) condemned ...")
+    tags.parties == ("kke",)
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from feeds.registry import Registry
+from feeds.tagrules import Block, Country, Cue, Keyword, PartyResolver, Ref, Span, choose, merged_spans
+from feeds.textfold import PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
+
+# Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
+_EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",
+                "Partido Comunista da")
+_DATE = r"(?:\d{1,2}\s+\w+\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4}|\d{4}-\d{2}-\d{2})"
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    parties: tuple[str, ...]  # sorted codes
+    topics: tuple[str, ...]  # sorted ids
+    evidence: Mapping[str, Mapping[str, tuple[str, ...]]]  # {"parties": {code: words}, "topics": {...}}
+
+
+class Tagger:
+    """Compiled matcher for one registry; `tag` is safe to call for every item."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._index = PhraseIndex()
+        self._outside = _outside_abbreviations(registry)
+        self._add_parties(registry)
+        self._add_not_parties(registry)
+        self._add_topics(registry)
+        for code, names in registry.countries.items():
+            for name in names:
+                self._add(name, Country(code))
+        self._index.freeze()
+        self._bylines = _byline_pattern(registry.bylines)
+        self._topic_names = {fold(t): t for t in registry.topics} | {
+            fold(topic.label): topic.id for topic in registry.topics.values()}
+        self._heads = _heads(registry)
+        self._defaults = {code: _country_default(registry, code) for code in registry.countries}
+
+    def tag(self, text: str, *, language: str | None = None, categories: Sequence[str] = (),
+            source_party: str | None = None) -> Tags:
+        """Parties and topics of `text`; `categories` count for topics, `source_party` is always kept."""
+        if source_party is not None and source_party not in self.registry.parties:
+            raise ValueError(f"unknown source party {source_party!r}")
+        text = unicodedata.normalize("NFC", text)
+        if self._bylines is not None:
+            text = self._bylines.sub("\n", text)
+        tokens, spans = self._match(text, language)
+        resolver = PartyResolver(self.registry, tokens, spans, self._heads, self._defaults)
+        parties = resolver.run(source_party)
+        topics = _Topics()
+        topics.collect(tokens, spans)
+        for category in categories:
+            self._category(category, language, topics)
+        return _tags(parties, topics.result(has_party=bool(parties)))
+
+    def _match(self, text: str, language: str | None) -> tuple[Tokens, list[Span]]:
+        tokens = tokenize(text)
+        found = list(self._index.find(tokens))
+        if "I" in text and looks_turkish(text, language):  # Turkish capitals: I is ı, not i
+            found += self._index.find(tokenize(text, turkish=True))
+        return tokens, merged_spans(found, tokens)
+
+    def _category(self, category: str, language: str | None, topics: _Topics) -> None:
+        category = unicodedata.normalize("NFC", category)
+        topic_id = self._topic_names.get(fold(category).strip())
+        if topic_id is not None:
+            topics.add("strong", topic_id, category.strip())
+        tokens, spans = self._match(category, language)
+        topics.collect(tokens, spans)
+
+    # -- compiling the registry ------------------------------------------------
+
+    def _add(self, phrase: str, payload: object, *, turkish: bool = False) -> None:
+        self._index.add(phrase, payload)
+        if (turkish or looks_turkish(phrase, None)) and (
+                phrase_tokens(phrase, turkish=True) != phrase_tokens(phrase)):
+            self._index.add(phrase, payload, turkish=True)
+
+    def _add_parties(self, registry: Registry) -> None:
+        for party in registry.parties.values():
+            turkish = party.country == "TR"
+            for name in _name_variants(party.names, registry.expansions):
+                self._add(name, Ref((party.code,), "name"), turkish=turkish)
+            for abbr in party.abbreviations:
+                self._add(abbr, Ref((party.code,), "abbr", abbr in self._outside), turkish=turkish)
+            for leader in party.leaders:
+                for name in leader.names:
+                    self._add(name, Ref((party.code,), "leader"), turkish=turkish)
+
+    def _add_not_parties(self, registry: Registry) -> None:
+        for entry in registry.not_parties:
+            for text in entry.texts:
+                if text in self._outside:
+                    for cue in entry.cues:
+                        self._add(cue, Cue(text))
+                else:
+                    self._add(text, Block(entry.meaning))
+
+    def _add_topics(self, registry: Registry) -> None:
+        for topic in registry.topics.values():
+            for language, words in topic.keywords.items():
+                for word in words:
+                    self._add(word, Keyword(topic.id, "strong"), turkish=language == "tr")
+            for word in topic.weak:
+                self._add(word, Keyword(topic.id, "weak"))
+            for word in topic.needs_party:
+                self._add(word, Keyword(topic.id, "needs_party"))
+
+
+class _Topics:
+    """Topic evidence by strength: strong keywords make a topic, the others only support it."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, dict[str, list[str]]] = {"strong": {}, "weak": {}, "needs_party": {}}
+
+    def add(self, strength: str, topic: str, words: str) -> None:
+        self.found[strength].setdefault(topic, []).append(words)
+
+    def collect(self, tokens: Tokens, spans: list[Span]) -> None:
+        # Party names take part so that "Workers'" in "Communist and Workers' Parties" is no keyword.
+        for span in choose(spans, (Keyword, Ref)):
+            for payload in span.payloads:
+                if isinstance(payload, Keyword):
+                    self.add(payload.strength, payload.topic, tokens.original(span.first, span.last))
+
+    def result(self, *, has_party: bool) -> dict[str, list[str]]:
+        strong, weak, needs = self.found["strong"], self.found["weak"], self.found["needs_party"]
+        chosen = set(strong) | (set(needs) if has_party else set())
+        return {t: strong.get(t, []) + needs.get(t, []) + weak.get(t, []) for t in chosen}
+
+
+def tags_as_json(tags: Tags) -> dict[str, object]:
+    """Plain JSON-ready form: {"parties": [...], "topics": [...], "evidence": {...}}."""
+    return {
+        "parties": list(tags.parties),
+        "topics": list(tags.topics),
+        "evidence": {facet: {key: list(words) for key, words in found.items()}
+                     for facet, found in tags.evidence.items()},
+    }
+
+
+def explain(tags: Tags, registry: Registry) -> str:
+    """One line per party and topic: its label and the words that matched."""
+    lines = []
+    for code in tags.parties:
+        words = ", ".join(tags.evidence["parties"].get(code, ()))
+        lines.append(f"party  {code}: {registry.party_label(code)} <- {words}")
+    for topic_id in tags.topics:
+        words = ", ".join(tags.evidence["topics"].get(topic_id, ()))
+        lines.append(f"topic  {topic_id}: {registry.topics[topic_id].label} <- {words}")
+    return "\n".join(lines) if lines else "no parties, no topics"
+
+
+def _tags(parties: Mapping[str, list[str]], topics: Mapping[str, list[str]]) -> Tags:
+    def frozen(found: Mapping[str, list[str]]) -> Mapping[str, tuple[str, ...]]:
+        return MappingProxyType({key: tuple(dict.fromkeys(words)) for key, words in sorted(found.items())})
+
+    return Tags(parties=tuple(sorted(parties)), topics=tuple(sorted(topics)),
+                evidence=MappingProxyType({"parties": frozen(parties), "topics": frozen(topics)}))
+
+
+def _outside_abbreviations(registry: Registry) -> frozenset[str]:
+    """Registry abbreviations that `not_parties` says also mean something else."""
+    abbreviations = {a for party in registry.parties.values() for a in party.abbreviations}
+    return frozenset(t for entry in registry.not_parties for t in entry.texts if t in abbreviations)
+
+
+def _name_variants(names: Iterable[str], expansions: Mapping[str, str]) -> Iterable[str]:
+    """Each name, its " / " parts, and its short forms ("Communist Party of X" -> "CP of X")."""
+    for name in names:
+        for part in {name, *name.split(" / ")}:
+            yield part
+            for short, long in expansions.items():
+                shortened = re.sub(rf"\b{re.escape(long)}\b", short, part, flags=re.IGNORECASE)
+                if shortened != part:
+                    yield shortened
+
+
+def _heads(registry: Registry) -> frozenset[tuple[str, ...]]:
+    """Folded token runs that introduce a country list: "CPs of", "Communist Party of" ..."""
+    phrases = list(_EXTRA_HEADS)
+    for short, long in registry.expansions.items():
+        if long.lower().startswith("communist part"):
+            phrases += [f"{short} of", f"{long} of"]
+    return frozenset(tuple(word for word, _stem, _caps in phrase_tokens(p)) for p in phrases)
+
+
+def _country_default(registry: Registry, country: str) -> str | None:
+    """The party "the CP of <country>" means: the only party there, or the one named so."""
+    parties = [p for p in registry.parties.values() if p.country == country and p.kind == "party"]
+    if len(parties) == 1:
+        return parties[0].code
+    wanted = {fold(f"Communist Party of {name}") for name in registry.countries.get(country, ())}
+    named = [p.code for p in parties if wanted & {fold(n) for n in p.names}]
+    return named[0] if len(named) == 1 else None
+
+
+def _byline_pattern(templates: Sequence[str]) -> re.Pattern[str] | None:
+    """'ICP, <date>' -> a regex; a publisher's byline names no party."""
+    if not templates:
+        return None
+    parts = [re.escape(t).replace("<date>", _DATE).replace("<site>", r"\S+") for t in templates]
+    return re.compile("|".join(parts))
