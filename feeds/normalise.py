@@ -1,0 +1,151 @@
+"""Normalise stage: ParsedFeed -> feeds.model.Item, one per usable entry.
+
+Identity (the design note): Item.id = item_id(f"{source_id}\\x1f{key}") where
+the key is the entry's guid, else its canonical link, else a hash of its
+title and date. Guids are only trusted when the feed uses them properly:
+
+- within one fetch, one guid must not stand for two different links
+  (CMS templates that print the same guid on every item);
+- across fetches, the same link must keep its guid (feeds that mint a fresh
+  guid on every request). The caller stores `guid_links(parsed)` after each
+  fetch and passes it back as `previous_guids`.
+
+A feed that fails either test is identified by links, for every entry of
+the fetch, so that ids do not flip between schemes entry by entry.
+
+Dates are UTC; a missing date is the first-seen time `now` (the caller keeps
+the item, so it is not "new" again on the next fetch); a date in the future
+is clamped to `now`. Parties and topics are left empty: the tagger runs later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
+from feeds.parse import ParsedEntry, ParsedFeed
+from feeds.sanitize import html_to_text, looks_like_html, sanitize_html
+from feeds.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+# Share of re-seen links whose guid changed, above which guids are declared unstable.
+UNSTABLE_GUID_SHARE = 0.5
+UNTITLED_LENGTH = 80
+
+
+def normalise_feed(
+    parsed: ParsedFeed,
+    spec: SourceSpec,
+    now: datetime,
+    previous_guids: Mapping[str, str] | None = None,
+) -> list[Item]:
+    """The feed's entries as Items, in feed order, one per identity."""
+    now = require_utc(now)
+    use_guids = guids_usable(parsed.entries, previous_guids or {})
+    if not use_guids:
+        log.debug("source=%s guids unusable: identifying entries by link", spec.id)
+    source_title = _plain(parsed.title or "") or spec.title or spec.id
+    items: dict[str, Item] = {}
+    for entry in parsed.entries:
+        key = identity_key(entry, use_guids)
+        if key is None:
+            continue
+        item = _item(entry, parsed, spec, now, item_id(f"{spec.id}\x1f{key}"), source_title)
+        items.setdefault(item.id, item)  # a repeated entry: the first (newest, usually) wins
+    return list(items.values())
+
+
+def guid_links(parsed: ParsedFeed) -> dict[str, str]:
+    """guid -> canonical link for this fetch: store it, pass it back as `previous_guids`."""
+    return {e.guid: canonical_url(e.link) for e in parsed.entries if e.guid and e.link}
+
+
+def guids_usable(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, str]) -> bool:
+    """Whether guids identify entries here: unique per link now, and stable since last time."""
+    links_by_guid: dict[str, set[str]] = {}
+    for entry in entries:
+        if entry.guid and entry.link:
+            links_by_guid.setdefault(entry.guid, set()).add(canonical_url(entry.link))
+    if any(len(links) > 1 for links in links_by_guid.values()):
+        return False
+    return not _guids_churn(entries, previous_guids)
+
+
+def _guids_churn(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, str]) -> bool:
+    """Whether links seen last time mostly came back under new guids."""
+    guid_by_link = {link: guid for guid, link in previous_guids.items()}
+    reseen = [e for e in entries if e.guid and e.link and canonical_url(e.link) in guid_by_link]
+    changed = [e for e in reseen if guid_by_link[canonical_url(e.link or "")] != e.guid]
+    return bool(reseen) and len(changed) > UNSTABLE_GUID_SHARE * len(reseen)
+
+
+def identity_key(entry: ParsedEntry, use_guids: bool = True) -> str | None:
+    """guid, else canonical link, else a hash of title and date; None for an empty entry."""
+    if use_guids and entry.guid:
+        return entry.guid
+    if entry.link:
+        return canonical_url(entry.link)
+    if entry.title:
+        date = entry.published or entry.updated
+        text = f"{entry.title}\x1f{date.isoformat() if date else ''}"
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return entry.guid  # guids were distrusted but are all there is
+
+
+def _item(
+    entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source_title: str
+) -> Item:
+    link = _link(entry.link, parsed.url)
+    published, updated = _dates(entry, now)
+    content = sanitize_html(entry.content or "", entry.base)
+    summary = sanitize_html(entry.summary or "", entry.base)
+    if summary == content:  # feedparser copies content into an absent summary
+        summary = "" if content else summary
+    return Item(
+        id=uid,
+        title=_title(entry, summary or content, link),
+        link=link,
+        summary=summary,
+        content=content,
+        published=published,
+        updated=updated,
+        language=entry.language or parsed.language or spec.language,
+        authors=entry.authors,
+        sources=(SourceRef(spec.id, title=source_title, link=link, party=spec.party, kind="feed"),),
+        categories=entry.categories,
+    )
+
+
+def _dates(entry: ParsedEntry, now: datetime) -> tuple[datetime, datetime]:
+    """(published, updated) in UTC: missing -> first seen (`now`), future -> `now`."""
+    published = min(entry.published or entry.updated or now, now)
+    updated = min(entry.updated or published, now)
+    return published, max(updated, published)
+
+
+def _title(entry: ParsedEntry, html_body: str, link: str | None) -> str:
+    raw = entry.title or ""
+    title = html_to_text(raw) if entry.title_is_html or looks_like_html(raw) else " ".join(raw.split())
+    if title:
+        return title
+    text = html_to_text(html_body)  # an untitled entry: its opening words, else its link
+    if len(text) > UNTITLED_LENGTH:
+        text = text[:UNTITLED_LENGTH].rsplit(" ", 1)[0] + "…"
+    return text or link or ""
+
+
+def _plain(text: str) -> str:
+    return html_to_text(text) if looks_like_html(text) else " ".join(text.split())
+
+
+def _link(link: str | None, base: str) -> str | None:
+    """An absolute http(s) link, or None."""
+    if not link:
+        return None
+    absolute = urljoin(base, link)
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
