@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from feeds.registry import Registry
-from feeds.tagrules import Block, Country, Cue, Keyword, PartyResolver, Ref, Span, choose, merged_spans
-from feeds.textfold import PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
+from feeds.tagrules import Block, Country, Cue, Keyword, PartyResolver, Ref, choose, merged_spans, summarise
+from feeds.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
 
 # Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
 _EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",
@@ -41,7 +41,7 @@ class Tagger:
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        self._index = PhraseIndex()
+        self._index = PhraseIndex(summarise)
         self._outside = _outside_abbreviations(registry)
         self._add_parties(registry)
         self._add_not_parties(registry)
@@ -73,12 +73,13 @@ class Tagger:
             self._category(category, language, topics)
         return _tags(parties, topics.result(has_party=bool(parties)))
 
-    def _match(self, text: str, language: str | None) -> tuple[Tokens, list[Span]]:
+    def _match(self, text: str, language: str | None) -> tuple[Tokens, list[Match]]:
         tokens = tokenize(text)
-        found = list(self._index.find(tokens))
-        if "I" in text and looks_turkish(text, language):  # Turkish capitals: I is ı, not i
-            found += self._index.find(tokenize(text, turkish=True))
-        return tokens, merged_spans(found, tokens)
+        found = self._index.find(tokens)
+        if "I" not in text or not looks_turkish(text, language):
+            return tokens, merged_spans(found)
+        found += self._index.find(tokens.folded(turkish=True))  # Turkish capitals: I is ı, not i
+        return tokens, merged_spans(found, ordered=False)
 
     def _category(self, category: str, language: str | None, topics: _Topics) -> None:
         category = unicodedata.normalize("NFC", category)
@@ -136,12 +137,11 @@ class _Topics:
     def add(self, strength: str, topic: str, words: str) -> None:
         self.found[strength].setdefault(topic, []).append(words)
 
-    def collect(self, tokens: Tokens, spans: list[Span]) -> None:
+    def collect(self, tokens: Tokens, spans: list[Match]) -> None:
         # Party names take part so that "Workers'" in "Communist and Workers' Parties" is no keyword.
-        for span in choose(spans, (Keyword, Ref)):
-            for payload in span.payloads:
-                if isinstance(payload, Keyword):
-                    self.add(payload.strength, payload.topic, tokens.original(span.first, span.last))
+        for span in choose(spans, "topical"):
+            for keyword in span.summary.keywords:
+                self.add(keyword.strength, keyword.topic, tokens.original(span.first, span.last))
 
     def result(self, *, has_party: bool) -> dict[str, list[str]]:
         strong, weak, needs = self.found["strong"], self.found["weak"], self.found["needs_party"]

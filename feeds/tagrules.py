@@ -9,9 +9,8 @@ decision is logged at DEBUG.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from feeds.registry import Registry
 from feeds.textfold import Match, Tokens
@@ -19,12 +18,10 @@ from feeds.textfold import Match, Tokens
 log = logging.getLogger(__name__)
 
 # Words that join the items of "CPs of Greece (KKE), Chile (CCP) and Turkey (TKP)".
-_P = TypeVar("_P")
 _JOINERS = frozenset({"and", "y", "e", "και", "ve", "und", "et", "и", "&"})
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(NamedTuple):
     """A phrase that names parties: how ("name", "abbr", "leader") and whether it means more."""
 
     codes: tuple[str, ...]
@@ -32,105 +29,130 @@ class Ref:
     outside: bool = False  # a not_parties entry gives it a meaning outside the registry
 
 
-@dataclass(frozen=True, slots=True)
-class Country:
+class Country(NamedTuple):
     code: str
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(NamedTuple):
     meaning: str  # not_parties: this phrase names no party
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+class Cue(NamedTuple):
     abbreviation: str  # this phrase signals the outside meaning of the abbreviation
 
 
-@dataclass(frozen=True, slots=True)
-class Keyword:
+class Keyword(NamedTuple):
     topic: str
     strength: str  # "strong" | "weak" | "needs_party"
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    first: int
-    last: int
+class Summary(NamedTuple):
+    """Everything the payloads on one span say, worked out once per trie node."""
+
     payloads: tuple[object, ...]
+    codes: tuple[str, ...]  # parties the phrase may name
+    outside: bool
+    countries: tuple[str, ...]
+    blocked: bool
+    keywords: tuple[Keyword, ...]
+    cues: tuple[str, ...]
+    entity: bool  # takes part in choosing party phrases
+    topical: bool  # takes part in choosing topic phrases
 
-    def of(self, kind: type[_P]) -> list[_P]:
-        return [p for p in self.payloads if isinstance(p, kind)]
+
+def summarise(payloads: tuple[object, ...]) -> Summary:
+    refs = [p for p in payloads if isinstance(p, Ref)]
+    countries = tuple(p.code for p in payloads if isinstance(p, Country))
+    blocked = any(isinstance(p, Block) for p in payloads)
+    keywords = tuple(p for p in payloads if isinstance(p, Keyword))
+    return Summary(
+        payloads=payloads, codes=tuple(sorted({c for ref in refs for c in ref.codes})),
+        outside=any(ref.outside for ref in refs), countries=countries, blocked=blocked,
+        keywords=keywords, cues=tuple(p.abbreviation for p in payloads if isinstance(p, Cue)),
+        entity=bool(refs or countries or blocked), topical=bool(refs or keywords))
 
 
-def merged_spans(matches: Iterable[Match], tokens: Tokens) -> list[Span]:
-    """One span per token range, with every payload found there (both Turkish passes)."""
-    by_range: dict[tuple[int, int], dict[object, None]] = {}
+def merged_spans(matches: list[Match], *, ordered: bool = True) -> list[Match]:
+    """One span per word range, in (first, last) order; `find` gives that order for one text."""
+    if not ordered:
+        matches = sorted(matches, key=lambda m: (m.first, m.last))
+    merged: list[Match] = []
     for match in matches:
-        by_range.setdefault((match.first, match.last), {}).update(dict.fromkeys(match.payloads))
-    return [Span(first, last, tuple(payloads)) for (first, last), payloads in sorted(by_range.items())]
+        prev = merged[-1] if merged else None
+        if prev is None or (prev.first, prev.last) != (match.first, match.last):
+            merged.append(match)
+        elif prev.summary is not match.summary:  # two trie paths or two foldings meet here
+            payloads = tuple(dict.fromkeys(prev.summary.payloads + match.summary.payloads))
+            merged[-1] = Match(match.first, match.last, summarise(payloads))
+    return merged
 
 
-def choose(spans: Iterable[Span], kinds: tuple[type, ...]) -> list[Span]:
-    """Leftmost-longest, non-overlapping spans among those carrying one of `kinds`."""
-    candidates = sorted((s for s in spans if any(isinstance(p, kinds) for p in s.payloads)),
-                        key=lambda s: (s.first, -s.last))
-    chosen: list[Span] = []
+def choose(spans: list[Match], facet: str) -> list[Match]:
+    """Leftmost-longest, non-overlapping spans among those that count for `facet`.
+
+    `spans` are in (first, last) order, so the longest at a start comes last.
+    """
+    chosen: list[Match] = []
     end = 0
-    for span in candidates:
+    for span in spans:
+        if not getattr(span.summary, facet):
+            continue
         if span.first >= end:
             chosen.append(span)
+            end = span.last
+        elif span.first == chosen[-1].first:  # a longer phrase at the same start
+            chosen[-1] = span
             end = span.last
     return chosen
 
 
 class PartyResolver:
-    """Turns the entity spans of one text into {party code: evidence}."""
+    """Turns the spans of one text into {party code: evidence}."""
 
-    def __init__(self, registry: Registry, tokens: Tokens, spans: list[Span],
+    def __init__(self, registry: Registry, tokens: Tokens, spans: list[Match],
                  heads: frozenset[tuple[str, ...]], defaults: Mapping[str, str | None]) -> None:
         self.registry = registry
         self.tokens = tokens
-        self.spans = choose(spans, (Ref, Country, Block))
-        self.cues = {c.abbreviation for span in spans for c in span.of(Cue)}
+        self.spans = choose(spans, "entity")
+        self.cues = {cue for span in spans for cue in span.summary.cues}
         self.heads = heads
         self.defaults = defaults
-        self.countries = {c.code for span in self.spans for c in span.of(Country)}
+        self.countries = {c for span in self.spans for c in span.summary.countries}
         self.found: dict[str, list[str]] = {}
 
     def run(self, source_party: str | None) -> dict[str, list[str]]:
         if source_party is not None:
             self._add(source_party, "source feed")
         pending = []
-        for span in self.spans:
-            refs = span.of(Ref)
-            if not refs or span.of(Block):
+        for index, span in enumerate(self.spans):
+            codes, outside = span.summary.codes, span.summary.outside
+            if not codes or span.summary.blocked:
                 continue
-            codes = sorted({code for ref in refs for code in ref.codes})
-            if len(codes) == 1 and not any(ref.outside for ref in refs):
+            if len(codes) == 1 and not outside:
                 self._add(codes[0], self._text(span))
             else:
-                pending.append((span, codes, any(ref.outside for ref in refs)))
-        self._country_lists()
-        for span, codes, outside in pending:
-            self._resolve(span, codes, outside)
+                pending.append(index)
+        if self.countries:
+            self._country_lists()
+        for index in pending:
+            self._resolve(index)
         return self.found
 
     def _add(self, code: str, words: str) -> None:
         self.found.setdefault(code, []).append(words)
 
-    def _text(self, span: Span) -> str:
+    def _text(self, span: Match) -> str:
         return self.tokens.original(span.first, span.last)
 
-    def _resolve(self, span: Span, codes: list[str], outside: bool) -> None:
-        text = self._text(span)
+    def _resolve(self, index: int) -> None:
+        span = self.spans[index]
+        codes, outside, text = span.summary.codes, span.summary.outside, self._text(span)
         if outside and text in self.cues:
             log.debug("dropped %r: the text signals its meaning outside the registry", text)
             return
-        prev = self._before(span)
-        paired = self._paired(span, prev, codes) if prev is not None else None
-        if prev is not None and paired is not None:
-            self._add(paired, f"{self._text(prev)} ({text})")
+        paired = self._paired(index) if self._in_parens_after(index) else None
+        if paired is not None:
+            self._add(paired, f"{self._text(self.spans[index - 1])} ({text})")
             return
         named = [code for code in codes if code in self.found]
         if named:
@@ -144,23 +166,14 @@ class PartyResolver:
             self._add(by_country[0], text)
             return
         log.debug("dropped %r: could be %s and nothing in the text decides", text,
-                  codes + (["something outside the registry"] if outside else []))
+                  [*codes, *(["something outside the registry"] if outside else [])])
 
-    def _before(self, span: Span) -> Span | None:
-        """The span right before `span` when `span` stands in parentheses after it."""
-        index = self.spans.index(span)
-        if index == 0:
-            return None
-        prev = self.spans[index - 1]
-        if prev.last != span.first or "(" not in self.tokens.gap_before(span.first):
-            return None
-        return prev
-
-    def _paired(self, span: Span, prev: Span, codes: list[str]) -> str | None:
-        """"<Name> (<ABBR>)" and "<Country> (<ABBR>)": the pair picks one of the abbreviation's parties."""
-        named = {code for ref in prev.of(Ref) for code in ref.codes} & set(codes)
-        countries = {c.code for c in prev.of(Country)}
-        in_country = {code for code in codes if self.registry.parties[code].country in countries}
+    def _paired(self, index: int) -> str | None:
+        """"<Name> (<ABBR>)", "<Country> (<ABBR>)": the pair picks one of the abbreviation's parties."""
+        span, prev = self.spans[index], self.spans[index - 1].summary
+        codes = span.summary.codes
+        named = set(prev.codes) & set(codes)
+        in_country = {code for code in codes if self.registry.parties[code].country in prev.countries}
         for choice, why in ((named, "name and abbreviation agree"), (in_country, "country and abbreviation")):
             if len(choice) == 1:
                 code = choice.pop()
@@ -168,12 +181,17 @@ class PartyResolver:
                 return code
         return None
 
+    def _in_parens_after(self, index: int) -> bool:
+        """Span `index` stands in parentheses right after the span before it."""
+        return index > 0 and self.spans[index - 1].last == self.spans[index].first and (
+            "(" in self.tokens.gaps[self.spans[index].first])
+
     def _country_lists(self) -> None:
         """"CPs of Greece, Chile and Turkey": each country without its own (ABBR) means its CP."""
         words = self.tokens.words
         list_end: int | None = None
         for index, span in enumerate(self.spans):
-            countries = span.of(Country)
+            countries = span.summary.countries
             if not countries:
                 in_list = list_end is not None and self._in_parens_after(index)  # "(KKE)" in the list
                 list_end = span.last if in_list else None
@@ -185,18 +203,13 @@ class PartyResolver:
             list_end = span.last
             if index + 1 < len(self.spans) and self._in_parens_after(index + 1):
                 continue  # "Chile (CCP)": the abbreviation decides, not the country
-            self._country_default(span, countries[0].code)
-
-    def _in_parens_after(self, index: int) -> bool:
-        span = self.spans[index]
-        return index > 0 and self.spans[index - 1].last == span.first and (
-            "(" in self.tokens.gap_before(span.first))
+            self._country_default(span, countries[0])
 
     def _head_before(self, first: int) -> bool:
         words = self.tokens.words
         return any(first >= len(h) and tuple(words[first - len(h):first]) == h for h in self.heads)
 
-    def _country_default(self, span: Span, country: str) -> None:
+    def _country_default(self, span: Match, country: str) -> None:
         code = self.defaults.get(country)
         if code is None:
             log.debug("dropped 'CP of %s': the registry has no single communist party there", country)

@@ -1,32 +1,28 @@
 """Folding, tokenising and phrase lookup for the tagger.
 
-Text is folded one character to one character (`str.translate`), so offsets in
-the folded text are offsets in the original: the tagger can look back at the
-original for capitals and parentheses. Folding lower-cases, strips accents and
-Greek tonos, and keeps Turkish dotless ı apart from i; in Turkish text capital
-I folds to ı (Turkish pairs I/ı and İ/i).
+A text is split into words once (one regex); each word is folded on its own,
+through a memo, since words repeat from item to item. Folding lower-cases,
+strips accents and Greek tonos, and keeps Turkish dotless ı apart from i; in
+Turkish text capital I folds to ı (Turkish pairs I/ı and İ/i).
 
-Phrases (names, aliases, keywords) are stored in a token trie: one dict lookup
-per token instead of one regex per phrase. A phrase token ending in "*" is a
-stem (prefix); a token written in capitals (KKE, NATO) matches only capitals.
+Phrases (names, aliases, keywords) live in a word trie: one dict lookup per
+word instead of one regex per phrase. A phrase word ending in "*" is a stem
+(prefix); a word written in capitals (KKE, NATO) matches only capitals.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 _WORDS = re.compile(r"(\W*)(\w+)")
-# A sentence end or a line break between two tokens: no phrase spans it.
-_BREAK = re.compile(r"[.!?;:]\s|\n")
+_BREAK = re.compile(r"[.!?;:]\s|\n")  # a sentence end or line break: no phrase spans one
 _TURKISH_LETTERS = re.compile("[ğĞşŞıİ]")
-BREAK = "\x00"  # token standing for a break; no phrase contains it
-MIN_STEM = 3
-_PUNCT = {"’": "'", "‘": "'", "ʼ": "'", "′": "'", "`": "'", "“": '"', "”": '"', "„": '"',
-          "‐": "-", "‑": "-", "–": "-", "—": "-", "\u00a0": " "}
+_MEMO_LIMIT = 200_000
+MIN_STEM = 3  # a shorter first-word stem would match nearly anything
 
 
 def _fold_char(ch: str) -> str:
@@ -40,24 +36,29 @@ def _fold_char(ch: str) -> str:
 
 
 def _table(turkish: bool) -> dict[int, str]:
-    table = {}
-    for cp in range(0x41, 0x3000):
-        ch = chr(cp)
-        folded = _PUNCT.get(ch) or _fold_char(ch)
-        if folded != ch:
-            table[cp] = folded
+    table = {cp: folded for cp in range(0x41, 0x3000) if (folded := _fold_char(chr(cp))) != chr(cp)}
     if turkish:
         table[ord("I")] = "ı"
     return table
 
 
-_DEFAULT_TABLE = _table(turkish=False)
-_TURKISH_TABLE = _table(turkish=True)
+_TABLES = {False: _table(turkish=False), True: _table(turkish=True)}
+_MEMOS: dict[bool, dict[str, str]] = {False: {}, True: {}}
 
 
 def fold(text: str, *, turkish: bool = False) -> str:
-    """Lower-case, accent-free text of the same length as `text` (which must be NFC)."""
-    return text.translate(_TURKISH_TABLE if turkish else _DEFAULT_TABLE)
+    """Lower-case, accent-free `text` (NFC), one character for one character."""
+    return text.translate(_TABLES[turkish])
+
+
+def fold_word(word: str, *, turkish: bool = False) -> str:
+    memo = _MEMOS[turkish]
+    folded = memo.get(word)
+    if folded is None:
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        folded = memo[word] = word.translate(_TABLES[turkish])
+    return folded
 
 
 def looks_turkish(text: str, language: str | None) -> bool:
@@ -66,54 +67,58 @@ def looks_turkish(text: str, language: str | None) -> bool:
 
 @dataclass(slots=True)
 class Tokens:
-    """The folded tokens of one text with their offsets in the (NFC) original."""
+    """The words of one text: as written, folded, and the text before each."""
 
-    text: str
-    words: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    gaps: list[str]  # gaps[i]: the text between word i-1 and word i
+    originals: list[str]
+    words: list[str]  # folded
+    tail: str = ""  # the text after the last word
 
     def original(self, first: int, last: int) -> str:
-        """The original text from token `first` to token `last - 1`, whitespace collapsed."""
-        end = self.ends[last - 1]
-        words = self.text[self.starts[first]:end]
-        if words.count("(") > words.count(")") and self.text[end:end + 1] == ")":
-            words += ")"  # "Communist Party of India (Marxist)"
-        return " ".join(words.split())
+        """Words `first` to `last - 1` as written, whitespace collapsed."""
+        if last == first + 1:
+            return self.originals[first]
+        text = self.originals[first] + "".join(
+            self.gaps[i] + self.originals[i] for i in range(first + 1, last))
+        after = self.gaps[last] if last < len(self.gaps) else self.tail
+        if text.count("(") > text.count(")") and after.startswith(")"):
+            text += ")"  # "Communist Party of India (Marxist)"
+        return " ".join(text.split())
 
-    def gap_before(self, index: int) -> str:
-        return self.text[self.ends[index - 1] if index else 0:self.starts[index]]
+    def breaks_before(self, index: int) -> bool:
+        gap = self.gaps[index]
+        return gap != " " and _BREAK.search(gap) is not None
+
+    def folded(self, *, turkish: bool) -> Tokens:
+        """The same words folded the other way (Turkish or not)."""
+        return Tokens(self.gaps, self.originals, _fold_words(self.originals, turkish), self.tail)
 
 
 def tokenize(text: str, *, turkish: bool = False) -> Tokens:
-    """Split NFC `text` into folded word tokens, with BREAK at sentence ends and line breaks."""
-    tokens = Tokens(text)
-    words, starts, ends = tokens.words, tokens.starts, tokens.ends
-    pos = 0
-    for gap, word in _WORDS.findall(fold(text, turkish=turkish)):
-        if gap and gap != " " and words and _BREAK.search(gap):
-            words.append(BREAK)
-            starts.append(pos)
-            ends.append(pos)
-        pos += len(gap)
-        words.append(word)
-        starts.append(pos)
-        pos += len(word)
-        ends.append(pos)
-    return tokens
+    """Split NFC `text` into words."""
+    pairs = _WORDS.findall(text)
+    gaps = [gap for gap, _word in pairs]
+    originals = [word for _gap, word in pairs]
+    consumed = sum(map(len, gaps)) + sum(map(len, originals))
+    return Tokens(gaps, originals, _fold_words(originals, turkish), text[consumed:])
+
+
+def _fold_words(originals: list[str], turkish: bool) -> list[str]:
+    memo = _MEMOS[turkish]
+    return [memo.get(w) or fold_word(w, turkish=turkish) for w in originals]
 
 
 def phrase_tokens(phrase: str, *, turkish: bool = False) -> tuple[tuple[str, bool, bool], ...]:
-    """(folded token, is stem, needs capitals) for each word of a registry phrase."""
+    """(folded word, is stem, needs capitals) for each word of a registry phrase."""
     phrase = unicodedata.normalize("NFC", phrase)
     parsed = tokenize(phrase, turkish=turkish)
+    after = [*parsed.gaps[1:], parsed.tail]
+    several = len(parsed.words) > 1
     result = []
-    for word, start, end in zip(parsed.words, parsed.starts, parsed.ends, strict=True):
-        if word == BREAK:
-            continue
-        original = phrase[start:end]
-        caps = sum(c.isalpha() for c in original) >= 2 and original.isupper()
-        result.append((word, phrase[end:end + 1] == "*", caps))
+    for original, word, rest in zip(parsed.originals, parsed.words, after, strict=True):
+        letters = sum(c.isalpha() for c in original)
+        caps = original.isupper() and (letters >= 2 or (phrase.isupper() and several))  # "U.S."
+        result.append((word, rest.startswith("*"), caps))
     return tuple(result)
 
 
@@ -122,10 +127,20 @@ class _Node:
     exact: dict[str, _Node] = field(default_factory=dict)
     stems: dict[str, _Node] = field(default_factory=dict)
     stem_lengths: tuple[int, ...] = ()
-    payloads: list[tuple[tuple[int, ...], Any]] = field(default_factory=list)
+    plain: list[Any] = field(default_factory=list)  # payloads of phrases without capitals
+    capped: list[tuple[tuple[int, ...], Any]] = field(default_factory=list)  # (capital words, payload)
+    summary: Any = None  # summarise(every payload), when every capital matches
+    terminal: bool = False
 
     def children(self, word: str) -> list[_Node]:
-        found = [self.exact[word]] if word in self.exact else []
+        child = self.exact.get(word)
+        found = [child] if child is not None else []
+        if self.stem_lengths:
+            found += self.stem_children(word)
+        return found
+
+    def stem_children(self, word: str) -> list[_Node]:
+        found = []
         for length in self.stem_lengths:
             if length > len(word):
                 break
@@ -135,21 +150,23 @@ class _Node:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    first: int  # token index
-    last: int  # one past the last token
-    payloads: tuple[Any, ...]
+class Match(NamedTuple):
+    first: int  # word index
+    last: int  # one past the last word
+    summary: Any  # what `summarise` made of the payloads found there
 
 
 class PhraseIndex:
-    """Token trie of phrases -> payloads; `find` returns every phrase found in a text."""
+    """Word trie of phrases -> payloads; `find` returns every phrase in a text.
 
-    _CACHE_LIMIT = 200_000
+    `summarise` turns the payloads found on one span into what `find` returns;
+    it runs once per trie node at `freeze`, and again only when a capital fails.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, summarise: Callable[[tuple[Any, ...]], Any]) -> None:
         self._root = _Node()
-        self._first: dict[str, list[_Node]] = {}  # memo of root lookups: words repeat
+        self._summarise = summarise
+        self._first: dict[str, list[_Node]] = {}  # memo of root lookups
 
     def add(self, phrase: str, payload: Any, *, turkish: bool = False) -> None:
         words = phrase_tokens(phrase, turkish=turkish)
@@ -157,45 +174,70 @@ class PhraseIndex:
             raise ValueError(f"phrase {phrase!r} has no words")
         node = self._root
         for position, (word, stem, _caps) in enumerate(words):
-            if stem and position == 0 and len(word) < MIN_STEM:  # would match nearly anything
+            if stem and position == 0 and len(word) < MIN_STEM:
                 raise ValueError(f"stem {word!r}* in {phrase!r} is shorter than {MIN_STEM} letters")
             node = (node.stems if stem else node.exact).setdefault(word, _Node())
         caps = tuple(i for i, (_w, _s, needs_caps) in enumerate(words) if needs_caps)
-        node.payloads.append((caps, payload))
-        self._first.clear()
+        if caps:
+            node.capped.append((caps, payload))
+        else:
+            node.plain.append(payload)
 
     def freeze(self) -> None:
-        """Index stem lengths; call after the last `add`."""
+        """Precompute stem lengths and summaries; call after the last `add`."""
         for node in self._walk(self._root):
             node.stem_lengths = tuple(sorted({len(stem) for stem in node.stems}))
+            payloads = tuple(dict.fromkeys([*node.plain, *(p for _c, p in node.capped)]))
+            node.terminal = bool(payloads)
+            node.summary = self._summarise(payloads) if payloads else None
         self._first.clear()
 
-    def find(self, tokens: Tokens) -> Iterator[Match]:
-        words = tokens.words
+    def find(self, tokens: Tokens) -> list[Match]:
+        """Every phrase in `tokens` (overlapping ones too), capitals checked."""
+        words, first_nodes, found = tokens.words, self._first, []
+        count = len(words)
         for first, word in enumerate(words):
-            frontier = self._first.get(word)
+            frontier = first_nodes.get(word)
             if frontier is None:
-                frontier = self._root.children(word)
-                if len(self._first) > self._CACHE_LIMIT:
-                    self._first.clear()
-                self._first[word] = frontier
+                frontier = self._remember(word)
             last = first + 1
             while frontier:
                 for node in frontier:
-                    if node.payloads:
-                        yield from self._checked(tokens, first, last, node)
-                if last == len(words):
+                    if node.terminal:
+                        summary = self._summary(tokens, first, node)
+                        if summary is not None:
+                            found.append(Match(first, last, summary))
+                if last == count:
                     break
-                frontier = [child for node in frontier for child in node.children(words[last])]
+                word = words[last]
+                extended = []
+                for node in frontier:
+                    child = node.exact.get(word)
+                    if child is not None:
+                        extended.append(child)
+                    if node.stem_lengths:
+                        extended += node.stem_children(word)
+                if extended and tokens.breaks_before(last):
+                    break
+                frontier = extended
                 last += 1
+        return found
 
-    @staticmethod
-    def _checked(tokens: Tokens, first: int, last: int, node: _Node) -> Iterator[Match]:
-        text, starts, ends = tokens.text, tokens.starts, tokens.ends
-        payloads = tuple(payload for caps, payload in node.payloads
-                         if all(text[starts[first + i]:ends[first + i]].isupper() for i in caps))
-        if payloads:
-            yield Match(first, last, payloads)
+    def _remember(self, word: str) -> list[_Node]:
+        if len(self._first) > _MEMO_LIMIT:
+            self._first.clear()
+        found = self._first[word] = self._root.children(word)
+        return found
+
+    def _summary(self, tokens: Tokens, first: int, node: _Node) -> Any:
+        if not node.capped:
+            return node.summary
+        originals = tokens.originals
+        passed = [p for caps, p in node.capped if all(originals[first + i].isupper() for i in caps)]
+        if len(passed) == len(node.capped):
+            return node.summary
+        payloads = tuple(dict.fromkeys([*node.plain, *passed]))
+        return self._summarise(payloads) if payloads else None
 
     def _walk(self, node: _Node) -> Iterator[_Node]:
         yield node
