@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,6 +22,8 @@ from feeds.fetch import (
     user_agent,
 )
 from feeds.model import SourceSpec, SourceState
+from feeds.normalise import normalise_feed
+from feeds.parse import parse_feed
 from feeds.polling import next_state
 from tests.localserver import LocalServer, Reply, any_overlap, overlapping
 
@@ -409,3 +412,25 @@ def test_fetch_all_serialises_per_host_and_overlaps_across_hosts(client: httpx.C
         assert all(r.status == "ok" for r in results)
         assert not any_overlap(a.requests) and not any_overlap(b.requests)
         assert any(overlapping(x, y) for x in a.requests for y in b.requests)
+
+
+# --- the three stages together ------------------------------------------------------------------------
+
+
+def test_fetch_parse_normalise_against_a_real_server(server: LocalServer, client: httpx.Client) -> None:
+    # A Turkish feed in undeclared windows-1254, served with a wrong server-default charset.
+    served = Reply.feed("legacy-windows-1254-undeclared.rss", "text/html; charset=iso-8859-1")
+    server.script("/feed", replace(served, headers=(*served.headers, ("ETag", '"1"'))), Reply(304))
+    spec = SourceSpec("tkp", server.url("/feed"), party="tkp", language="tr")
+    state = SourceState("tkp", spec.url)
+    result = fetch(client, state, SETTINGS, NOW)
+    assert result.body is not None
+    feed = parse_feed(result.body, result.headers, result.final_url, language=spec.language)
+    items = normalise_feed(feed, spec, NOW)
+    assert [i.title for i in items] == [
+        "Şişecam işçileri için dayanışma çağrısı", "İstanbul'da 1 Mayıs: Taksim yasağı",
+    ]
+    assert {i.language for i in items} == {"tr"} and items[0].sources[0].party == "tkp"
+    state = next_state(state, result, spec, NOW, new_items=len(items))
+    again = fetch(client, state, SETTINGS, NOW + timedelta(hours=1))
+    assert again.status == "not_modified" and again.body is None and state.item_count == 2
