@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -189,10 +189,10 @@ class _Trace:
             self.unbroken = False
         self.url = target
 
-    def result(self, state: SourceState, now: datetime, status: FetchStatus, **fields: object) -> FetchResult:
+    def result(self, state: SourceState, now: datetime, status: FetchStatus, **fields: Any) -> FetchResult:
         return FetchResult(
             source_id=state.source_id, status=status, url=state.url, final_url=self.url, fetched_at=now,
-            http_status=self.http_status, permanent_redirect=self.permanent, **fields,  # type: ignore[arg-type]
+            http_status=self.http_status, permanent_redirect=self.permanent, **fields,
         )
 
 
