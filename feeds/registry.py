@@ -174,8 +174,12 @@ class _Entry:
         self.where = {k: (path, line_of(k)) for k in data}
         self.origin = (path, getattr(data, "line", None))
 
-    def fail(self, field: str, message: str) -> NoReturn:
+    def fail(self, field: str, message: str, index: int | None = None) -> NoReturn:
+        """Raise naming the field's line, or its element's line when `index` is given."""
         path, line = self.where.get(field, self.origin)
+        items = self.data.get(field)
+        if index is not None and isinstance(items, LineList):
+            line = items.line_of(index)
         raise RegistryError(message, path=path, line=line, key=f"{self.label}.{field}".strip("."))
 
     def str_(self, field: str, *, optional: bool = False) -> str | None:
@@ -287,18 +291,18 @@ def _abbreviations(e: _Entry) -> tuple[str, ...]:
 
 def _feed(e: _Entry, index: int, raw: Any) -> FeedCandidate:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("url"), str):
-        e.fail("feeds", f"feeds[{index}] must be a mapping with a url")
+        e.fail("feeds", f"feeds[{index}] must be a mapping with a url", index)
     url, confidence, lang = raw["url"], raw.get("confidence"), raw.get("lang")
     if not url.startswith(("http://", "https://")):
-        e.fail("feeds", f"feeds[{index}].url {url!r} is not an http(s) URL")
+        e.fail("feeds", f"feeds[{index}].url {url!r} is not an http(s) URL", index)
     if confidence not in CONFIDENCES:
-        e.fail("feeds", f"feeds[{index}].confidence {confidence!r} is not one of {sorted(CONFIDENCES)}")
+        e.fail("feeds", f"feeds[{index}].confidence {confidence!r} not in {sorted(CONFIDENCES)}", index)
     return FeedCandidate(url=url, language=lang if isinstance(lang, str) else None, confidence=confidence)
 
 
 def _leader(e: _Entry, index: int, raw: Any) -> Leader:
     if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
-        e.fail("leaders", f"leaders[{index}] must be a mapping with a name")
+        e.fail("leaders", f"leaders[{index}] must be a mapping with a name", index)
     native = raw.get("native")
     return Leader(name=raw["name"], native=native if isinstance(native, str) else None,
                   alt_spellings=e.strings("leaders", raw.get("alt_spellings") or []),

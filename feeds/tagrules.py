@@ -119,6 +119,7 @@ class PartyResolver:
         self.defaults = defaults
         self.countries = {c for span in self.spans for c in span.summary.countries}
         self.found: dict[str, list[str]] = {}
+        self.pending: list[int] = []  # spans that name no party on their own
 
     def run(self, source_party: str | None) -> dict[str, list[str]]:
         if source_party is not None:
@@ -134,6 +135,7 @@ class PartyResolver:
                 pending.append(index)
         if self.countries:
             self._country_lists()
+        self.pending = pending
         for index in pending:
             self._resolve(index)
         return self.found
@@ -160,13 +162,24 @@ class PartyResolver:
             for code in named:
                 self._add(code, text)
             return
-        by_country = [code for code in codes if self.registry.parties[code].country in self.countries]
-        if len(by_country) == 1:
-            log.debug("%r resolved to %s: its country is named in the text", text, by_country[0])
-            self._add(by_country[0], text)
-            return
+        for support, why in ((self._countries_of(codes), "its country is named in the text"),
+                             (self._corroborated(index), "another ambiguous mention names it too")):
+            if len(support) == 1:
+                log.debug("%r resolved to %s: %s", text, support[0], why)
+                self._add(support[0], text)
+                return
         log.debug("dropped %r: could be %s and nothing in the text decides", text,
                   [*codes, *(["something outside the registry"] if outside else [])])
+
+    def _countries_of(self, codes: tuple[str, ...]) -> list[str]:
+        return [code for code in codes if self.registry.parties[code].country in self.countries]
+
+    def _corroborated(self, index: int) -> list[str]:
+        """Codes this span shares with another ambiguous mention ("Brian Becker ... PSL")."""
+        text = self._text(self.spans[index])
+        others = {code for other in self.pending if self._text(self.spans[other]) != text
+                  for code in self.spans[other].summary.codes}
+        return [code for code in self.spans[index].summary.codes if code in others]
 
     def _paired(self, index: int) -> str | None:
         """"<Name> (<ABBR>)", "<Country> (<ABBR>)": the pair picks one of the abbreviation's parties."""
