@@ -26,6 +26,7 @@ from feeds.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phra
 # Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
 _EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",
                 "Partido Comunista da")
+_COMBINING = re.compile("[\u0300-\u036f]")
 _DATE = r"(?:\d{1,2}\s+\w+\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4}|\d{4}-\d{2}-\d{2})"
 
 
@@ -61,7 +62,7 @@ class Tagger:
         """Parties and topics of `text`; `categories` count for topics, `source_party` is always kept."""
         if source_party is not None and source_party not in self.registry.parties:
             raise ValueError(f"unknown source party {source_party!r}")
-        text = unicodedata.normalize("NFC", text)
+        text = _clean(text)
         if self._bylines is not None:
             text = self._bylines.sub("\n", text)
         tokens, spans = self._match(text, language)
@@ -82,7 +83,7 @@ class Tagger:
         return tokens, merged_spans(found, ordered=False)
 
     def _category(self, category: str, language: str | None, topics: _Topics) -> None:
-        category = unicodedata.normalize("NFC", category)
+        category = _clean(category)
         topic_id = self._topic_names.get(fold(category).strip())
         if topic_id is not None:
             topics.add("strong", topic_id, category.strip())
@@ -177,6 +178,13 @@ def _tags(parties: Mapping[str, list[str]], topics: Mapping[str, list[str]]) -> 
 
     return Tags(parties=tuple(sorted(parties)), topics=tuple(sorted(topics)),
                 evidence=MappingProxyType({"parties": frozen(parties), "topics": frozen(topics)}))
+
+
+def _clean(text: str) -> str:
+    """NFC text without the accents NFC cannot compose ("İ".lower() leaves i + U+0307)."""
+    if text.isascii():
+        return text
+    return _COMBINING.sub("", unicodedata.normalize("NFC", text))
 
 
 def _outside_abbreviations(registry: Registry) -> frozenset[str]:
