@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import selectors
 import socket
 import socketserver
 import stat
@@ -162,7 +163,7 @@ class FeedServer:
             raise RuntimeError("the server is already running")
         server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
         self._httpd = server_class((self.host, self._requested_port), self.site)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._httpd.serve_until_stopped,
                                         name=f"partyfeeds-http-{self.port}", daemon=True)
         self._thread.start()
         log.info("serving url=%s directory=%s", self.url, self.site.output_dir)
@@ -185,10 +186,10 @@ class FeedServer:
         self._httpd = self._thread = None
         if httpd is None or thread is None:
             return
-        httpd.shutdown()
+        httpd.stop_serving()
+        thread.join(STOP_WAIT_SECONDS)
         httpd.close_connections(STOP_WAIT_SECONDS)
         httpd.server_close()
-        thread.join(STOP_WAIT_SECONDS)
         log.info("stopped serving")
 
     def __enter__(self) -> FeedServer:
@@ -202,11 +203,40 @@ class FeedServer:
 class _HTTPServer(http.server.ThreadingHTTPServer):
     """A thread per connection; remembers open connections so stop() can cut idle keep-alives."""
 
+    timeout = 0.5  # handle_request's own wait, should the connection we were woken for vanish
+
     def __init__(self, address: tuple[str, int], site: Site) -> None:
         self.site = site
         self._connections: set[socket.socket] = set()
         self._changed = threading.Condition()
-        super().__init__(address, _Handler)
+        self._stopping = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        try:
+            super().__init__(address, _Handler)
+        except BaseException:
+            self._close_wake_pair()
+            raise
+
+    def serve_until_stopped(self) -> None:
+        """serve_forever without its 0.5 s polling: stop_serving wakes the selector through a socket pair."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                if any(key.fileobj is self for key, _ in selector.select()):
+                    self.handle_request()  # accept, hand over to a thread (self.timeout bounds its wait)
+
+    def stop_serving(self) -> None:
+        self._stopping.set()
+        self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._close_wake_pair()
+
+    def _close_wake_pair(self) -> None:
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind asks DNS for getfqdn(host), which we never need.
@@ -288,6 +318,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _HTTPServer
     rfile: _BoundedHead
     protocol_version = "HTTP/1.1"  # keep-alive: feed readers fetch several feeds in a row
+    # Answer malformed and HTTP/0.9 requests with a status line and headers too (http.server's
+    # default of 0.9 sends errors as a bare body, without nosniff).
+    default_request_version = "HTTP/1.0"
+    # Headers and body go out in two writes; with Nagle the body would wait for the
+    # client's delayed ACK of the headers (40 ms per keep-alive response).
+    disable_nagle_algorithm = True
     error_content_type = "text/plain; charset=utf-8"
     error_message_format = "%(code)d %(message)s\n"
 
