@@ -55,6 +55,9 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_RETRY_AFTER = timedelta(days=30)
 
 
+# The client type the rest of the pipeline passes around without importing httpx.
+HttpClient = httpx.Client
+
 def user_agent(contact_url: str) -> str:
     """The User-Agent: project, version and where feed owners can reach the operator."""
     try:

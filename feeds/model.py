@@ -110,6 +110,7 @@ class SourceState:
     moved_to: str | None = None  # a permanent redirect target not yet confirmed
     moved_count: int = 0
     item_count: int = 0
+    configured_url: str | None = None  # the URL the config gave when this state began
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,20 @@ Every function takes `now`; none reads the clock.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from feeds import dedupe
-from feeds.errors import SeedError
+from feeds import dedupe, polling
+from feeds.errors import ParseError, SeedError
+from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
 from feeds.merge import merge
-from feeds.model import FeedSpec, Item, SiteInfo
+from feeds.model import FeedSpec, Item, SiteInfo, SourceSpec, SourceState
+from feeds.normalise import guid_links, normalise_feed
+from feeds.parse import parse_feed
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
@@ -103,9 +107,14 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
     """Tag, deduplicate and store (item, revision marker) pairs in one transaction."""
     report = report or IngestReport()
     with store.transaction():
-        for item, revision in items:
-            report.count(accept(store, tag_item(tagger, item), now, revision))
+        _accept_all(store, tagger, items, now, report)
     return report
+
+
+def _accept_all(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
+                report: IngestReport) -> None:
+    for item, revision in items:
+        report.count(accept(store, tag_item(tagger, item), now, revision))
 
 
 def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
@@ -136,6 +145,74 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
                  report.new - before[0], report.merged - before[1], report.revised - before[2])
     return report
 
+
+@dataclass(slots=True)
+class SourceReport:
+    """What one poll of one source did."""
+
+    source_id: str
+    status: str  # ok | not_modified | unchanged | gone | error
+    error: str | None = None
+    ingest: IngestReport = field(default_factory=IngestReport)
+
+
+def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
+    """The stored state, or a fresh one if the source is new or its configured URL changed."""
+    if stored is not None and stored.configured_url in (None, spec.url):
+        return replace(stored, configured_url=spec.url)
+    return SourceState(source_id=spec.id, url=spec.url, configured_url=spec.url)
+
+
+def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime) -> list[SourceState]:
+    """States of the enabled sources that are due at `now`."""
+    states = [initial_state(spec, store.source_state(spec.id)) for spec in specs if spec.enabled]
+    return [state for state in states if polling.is_due(state, now)]
+
+
+def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
+                   settings: FetchSettings, now: datetime, *, max_workers: int = 8) -> list[SourceReport]:
+    """Fetch every due source (hosts in parallel), then parse, normalise, tag, dedupe, store."""
+    by_id = {spec.id: spec for spec in specs}
+    states = due_sources(store, specs, now)
+    results = fetch_all(client, states, settings, now, max_workers=max_workers)
+    return [_ingest_result(store, tagger, by_id[r.source_id], state, r, now)
+            for state, r in zip(states, results, strict=True)]
+
+
+def _ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
+                   now: datetime) -> SourceReport:
+    """One source's items, guid map and state commit together, or not at all."""
+    report = SourceReport(spec.id, result.status, result.error)
+    parsed, parse_error = None, None
+    if result.status == "ok" and result.body is not None:
+        try:
+            parsed = parse_feed(result.body, result.headers, result.final_url, language=spec.language)
+        except ParseError as exc:
+            parse_error = str(exc)
+            report.status, report.error = "error", parse_error
+    with store.transaction():
+        if parsed is not None:
+            items = normalise_feed(parsed, spec, now, store.guid_links(spec.id))
+            _accept_all(store, tagger, ((item, "") for item in items), now, report.ingest)
+            store.save_guid_links(spec.id, guid_links(parsed))
+        new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
+                                       parse_error=parse_error)
+        store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
+    _log_source(report, new_state)
+    return report
+
+
+def _log_source(report: SourceReport, state: SourceState) -> None:
+    ingest = report.ingest
+    if report.status == "ok":
+        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d", report.source_id,
+                 ingest.new, ingest.merged, ingest.revised, ingest.unchanged)
+    elif report.status in ("not_modified", "unchanged"):
+        log.info("source=%s status=%s", report.source_id, report.status)
+    else:
+        log.warning("source=%s status=%s error=%s next_fetch=%s", report.source_id, report.status,
+                    json.dumps(report.error or "", ensure_ascii=False),
+                    state.next_fetch.isoformat() if state.next_fetch else "never")
 
 @dataclass(slots=True)
 class PublishReport:

@@ -76,4 +76,15 @@ MIGRATIONS: tuple[str, ...] = (
         item_count INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: what each source's guids pointed at last time (to spot churning guids),
+    # and the URL the configuration gave, so an edited config URL is noticed.
+    """
+    CREATE TABLE source_guids (
+        source_id TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        link TEXT NOT NULL,
+        PRIMARY KEY (source_id, guid)
+    ) WITHOUT ROWID;
+    ALTER TABLE sources ADD COLUMN configured_url TEXT;
+    """,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -193,7 +193,8 @@ class Store:
     # -- sources -------------------------------------------------------------
 
     def source_state(self, source_id: str) -> SourceState | None:
-        row = self._db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
+        row = self._db.execute(f"SELECT {', '.join(_STATE_FIELDS)} FROM sources WHERE source_id = ?",
+                               (source_id,)).fetchone()
         if row is None:
             return None
         values = dict(zip(_STATE_FIELDS, row, strict=True))
@@ -208,6 +209,21 @@ class Store:
         self._db.execute(
             f"INSERT OR REPLACE INTO sources ({', '.join(_STATE_FIELDS)}) "
             f"VALUES ({','.join('?' * len(_STATE_FIELDS))})", values)
+
+    def guid_links(self, source_id: str) -> dict[str, str]:
+        """What each guid of the source pointed at on its last fetch."""
+        rows = self._db.execute("SELECT guid, link FROM source_guids WHERE source_id = ?", (source_id,))
+        return dict(rows.fetchall())
+
+    def save_guid_links(self, source_id: str, links: Mapping[str, str]) -> None:
+        """Replace the source's guid -> link map with `links`."""
+        self._db.execute("DELETE FROM source_guids WHERE source_id = ?", (source_id,))
+        self._db.executemany("INSERT INTO source_guids VALUES (?, ?, ?)",
+                             [(source_id, guid, link) for guid, link in links.items()])
+
+    def source_item_count(self, source_id: str) -> int:
+        row = self._db.execute("SELECT count(*) FROM item_sources WHERE source_id = ?", (source_id,))
+        return int(row.fetchone()[0])
 
     def source_item_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")

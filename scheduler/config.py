@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
+from feeds.fetch import FetchSettings, user_agent
 from feeds.model import SiteInfo, SourceSpec
 from feeds.yamldoc import LineDict, LineList, load_yaml
 
@@ -35,6 +36,9 @@ class Config:
     topics_path: Path
     registry_overrides: tuple[Path, ...]
     sources: tuple[SourceSpec, ...]
+    fetch: FetchSettings
+    fetch_workers: int
+    source_lines: dict[str, int | None]  # where each source stands in the file, for later errors
 
 
 class Section:
@@ -79,6 +83,12 @@ class Section:
         if isinstance(value, int) and value < minimum:
             raise self.error(key, f"must be at least {minimum}")
         return value
+
+    def seconds(self, key: str, default: float) -> float:
+        value = self.get(key, (int, float), default)
+        if value <= 0:
+            raise self.error(key, "must be a positive number of seconds")
+        return float(value)
 
     def url(self, key: str, default: Any = _MISSING) -> Any:
         value = self.text(key, default)
@@ -133,11 +143,14 @@ def load_config(path: Path) -> Config:
     seed_paths = seeds.paths("paths")
     seeds.finish()
     registry = root.section("registry")
+    sources, source_lines = _sources(root)
+    fetch, workers = _fetch(root.section("fetch"), contact or site.base_url)
     config = Config(
         path=path, site=site, contact_url=contact, database=database,
         output_dir=output_dir,
         seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
-        registry_overrides=registry.paths("overrides"), sources=_sources(root),
+        registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
+        fetch_workers=workers, source_lines=source_lines,
     )
     registry.finish()
     root.finish()
@@ -160,9 +173,24 @@ def _site(site: Section, entries_per_feed: int) -> tuple[SiteInfo, str | None]:
     return info, contact
 
 
-def _sources(root: Section) -> tuple[SourceSpec, ...]:
+def _fetch(fetch: Section, contact: str) -> tuple[FetchSettings, int]:
+    settings = FetchSettings(
+        user_agent=user_agent(contact),
+        connect_timeout=fetch.seconds("connect_timeout", 10),
+        read_timeout=fetch.seconds("read_timeout", 20),
+        total_timeout=fetch.seconds("total_timeout", 60),
+        max_body_bytes=fetch.integer("max_body_bytes", 10 * 2**20, minimum=1024),
+        max_redirects=fetch.integer("max_redirects", 5, minimum=0),
+    )
+    workers = fetch.integer("workers", 8, minimum=1)
+    fetch.finish()
+    return settings, workers
+
+
+def _sources(root: Section) -> tuple[tuple[SourceSpec, ...], dict[str, int | None]]:
     entries = root.get("sources", list, LineList())
     specs: list[SourceSpec] = []
+    lines: dict[str, int | None] = {}
     for index, entry in enumerate(entries):
         line = entries.line_of(index)
         source = Section(entry, root.file, f"sources[{index}]", line)
@@ -178,7 +206,8 @@ def _sources(root: Section) -> tuple[SourceSpec, ...]:
         if spec.id in {s.id for s in specs}:
             raise source.error("id", f"duplicate source id {spec.id!r}")
         specs.append(spec)
-    return tuple(specs)
+        lines[spec.id] = line
+    return tuple(specs), lines
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds import pipeline
+from feeds.errors import ConfigError
+from feeds.fetch import HttpClient, make_client
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -17,19 +19,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Context:
-    """What a run needs, opened once: the registry, its tagger and the store."""
+    """What a run needs, opened once: the registry, its tagger, the store, an HTTP client."""
 
     config: Config
     registry: Registry
     tagger: Tagger
     store: Store
+    client: HttpClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One client for every fetch: connections are reused across sources and runs.
+        self.client = make_client(self.config.fetch)
 
     @classmethod
     def open(cls, config: Config) -> Context:
         registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+        check_source_parties(config, registry)
         return cls(config, registry, Tagger(registry), Store(config.database))
 
     def close(self) -> None:
+        self.client.close()
         self.store.close()
 
     def __enter__(self) -> Context:
@@ -39,9 +48,24 @@ class Context:
         self.close()
 
 
+def check_source_parties(config: Config, registry: Registry) -> None:
+    """A source's party must be a registry code: a typo would mis-tag every item."""
+    for index, spec in enumerate(config.sources):
+        if spec.party is not None and spec.party not in registry.parties:
+            raise ConfigError(f"unknown party code {spec.party!r} (see {config.parties_path})",
+                              path=str(config.path), line=config.source_lines.get(spec.id),
+                              key=f"sources[{index}].party")
+
+
 def ingest(context: Context, now: datetime) -> pipeline.IngestReport:
-    """Ingest every seed document (and, later, every due source)."""
-    return pipeline.ingest_seeds(context.store, context.tagger, context.config.seed_paths, now)
+    """Ingest every seed document and every due source."""
+    config = context.config
+    report = pipeline.ingest_seeds(context.store, context.tagger, config.seed_paths, now)
+    for source in pipeline.ingest_sources(context.store, context.tagger, context.client, config.sources,
+                                          config.fetch, now, max_workers=config.fetch_workers):
+        for outcome in ("new", "merged", "revised", "unchanged"):
+            setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
+    return report
 
 
 def publish(context: Context) -> pipeline.PublishReport:
