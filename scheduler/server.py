@@ -1,26 +1,17 @@
-"""The daemon's HTTP server: the published output directory, /healthz and /metrics.
+"""The daemon's HTTP server (standard library only): the output directory, /healthz, /metrics.
 
-Read-only and small on purpose (standard library http.server, no framework):
-
-- GET and HEAD only; any other method is 405 with `Allow: GET, HEAD`.
-- Files under the output directory with a suffix in CONTENT_TYPES; `/` is index.html.
-  The request path is percent-decoded exactly once; then every segment must be a
-  plain name (no empty, "." or ".." segments, no dotfiles, backslashes or control
-  characters), and the file, symlinks resolved, must still lie inside the output
-  directory and be a regular file. Anything else is 400 or 404; there are no
-  directory listings.
-- Files are read whole per request. The publisher swaps them in with os.replace,
-  so an open file is one complete version; its ETag (a hash of the bytes read, the
-  gzip variant suffixed "-gzip") and Last-Modified (fstat of the same open file)
-  always describe the body sent. If-None-Match wins over If-Modified-Since
-  (RFC 9110, 13.2.2).
-- gzip when Accept-Encoding allows it, always with `Vary: Accept-Encoding`.
-  Compressed bodies are cached per path and content hash: a (mtime_ns, size) key
-  could match two same-sized versions written within one timestamp tick.
-- A request line and headers over MAX_HEAD_BYTES, or more than MAX_HEADER_LINES
-  headers, are refused (414 or 431) and the connection closed; idle connections
-  are closed after `idle_timeout` seconds.
-- One DEBUG log line per request (feed readers poll a lot); never stderr.
+- GET and HEAD only; anything else is 405 with `Allow`. Every response says nosniff.
+- Paths are percent-decoded once; each segment must be a plain name (no empty, dot or
+  dotfile segments, backslashes or control characters) and the file, symlinks
+  resolved, a regular file inside the output directory with a suffix in
+  CONTENT_TYPES. Anything else is 400 or 404: no listings, no way out.
+- Files are read whole from one open descriptor: the publisher swaps them with
+  os.replace, so that is one complete version, and its ETag (content hash; the gzip
+  variant ends "-gzip") and Last-Modified (fstat) describe exactly the body sent.
+  gzip bodies are cached by path and content hash, not (mtime_ns, size), which two
+  same-sized versions written within one timestamp tick would share.
+- Request heads over 16 KiB or 64 headers are refused (414/431); idle connections close
+  after `idle_timeout`. One DEBUG line per request (readers poll a lot), never stderr.
 """
 
 from __future__ import annotations
@@ -139,13 +130,7 @@ class Site:
 
 
 class FeedServer:
-    """Serve `output_dir` over HTTP from a background thread.
-
-        server = FeedServer(Path("public"), "127.0.0.1", 0, health=..., metrics=registry.render)
-        server.start()
-        ...  # server.url, server.port
-        server.stop()
-    """
+    """Serve `output_dir` from a background thread: start(), then .port and .url, then stop()."""
 
     def __init__(self, output_dir: Path, host: str = "127.0.0.1", port: int = 0, *,
                  health: Health | None = None, metrics: Callable[[], str] | None = None,
