@@ -302,8 +302,9 @@ class _BoundedHead(io.BufferedIOBase):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _HTTPServer
     rfile: _BoundedHead
+    raw_requestline: bytes
     protocol_version = "HTTP/1.1"  # keep-alive: feed readers fetch several feeds in a row
-    # Answer malformed and HTTP/0.9 requests with a status line and headers too (http.server's
+    # Answer malformed requests with a status line and headers too (http.server's
     # default of 0.9 sends errors as a bare body, without nosniff).
     default_request_version = "HTTP/1.0"
     # Headers and body go out in two writes; with Nagle the body would wait for the
@@ -329,6 +330,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._discard_input()
 
     def parse_request(self) -> bool:
+        words = self.raw_requestline.decode("iso-8859-1").split()
+        if len(words) == 2:  # HTTP/0.9: http.server would go on to wait for headers
+            self.requestline, self.command, self.request_version = " ".join(words), words[0], "HTTP/1.0"
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
+            return False
         try:
             if not super().parse_request():
                 return False

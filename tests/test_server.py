@@ -284,6 +284,7 @@ def test_every_response_says_nosniff(server: FeedServer) -> None:
         fetch(server, "/missing.atom"), raw_request(server, b"/%ff"), raw_request(server, b"/", b"POST"),
         raw_request(server, b"/", extra=b"X-Big: " + b"a" * 20_000 + b"\r\n"),
         raw_request(server, b"/" + b"a" * 20_000), raw(server, b"GET / HTTP/9.9\r\n\r\n"),
+        raw(server, b"GET /\r\n"), raw(server, b"GARBAGE\r\n\r\n"),
         fetch(server, "/healthz"), fetch(server, "/metrics"), fetch(server, "/", method="HEAD"),
     ]
     assert {r.status for r in responses} == {200, 304, 404, 400, 405, 431, 414, 505}
