@@ -116,6 +116,7 @@ class PartyResolver:
         self.spans = choose(spans, "entity")
         self.cues = {cue for span in spans for cue in span.summary.cues}
         self.heads = heads
+        self.head_lengths = {len(head) for head in heads}
         self.defaults = defaults
         self.countries = {c for span in self.spans for c in span.summary.countries}
         self.found: dict[str, list[str]] = {}
@@ -220,7 +221,7 @@ class PartyResolver:
 
     def _head_before(self, first: int) -> bool:
         words = self.tokens.words
-        return any(first >= len(h) and tuple(words[first - len(h):first]) == h for h in self.heads)
+        return any(tuple(words[first - n:first]) in self.heads for n in self.head_lengths if first >= n)
 
     def _country_default(self, span: Match, country: str) -> None:
         code = self.defaults.get(country)

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, NamedTuple
 
 _WORDS = re.compile(r"(\W*)(\w+)")
@@ -105,7 +106,9 @@ def tokenize(text: str, *, turkish: bool = False) -> Tokens:
 
 def _fold_words(originals: list[str], turkish: bool) -> list[str]:
     memo = _MEMOS[turkish]
-    return [memo.get(w) or fold_word(w, turkish=turkish) for w in originals]
+    for word in set(originals).difference(memo):  # set and map keep the per-word work in C
+        fold_word(word, turkish=turkish)
+    return list(map(memo.__getitem__, originals))
 
 
 def phrase_tokens(phrase: str, *, turkish: bool = False) -> tuple[tuple[str, bool, bool], ...]:
@@ -194,17 +197,18 @@ class PhraseIndex:
 
     def find(self, tokens: Tokens) -> list[Match]:
         """Every phrase in `tokens` (overlapping ones too), capitals checked."""
-        words, first_nodes, found = tokens.words, self._first, []
+        words, found = tokens.words, []
         count = len(words)
-        for first, word in enumerate(words):
-            frontier = first_nodes.get(word)
-            if frontier is None:
-                frontier = self._remember(word)
+        for word in set(words).difference(self._first):
+            self._remember(word)
+        frontiers = list(map(self._first.__getitem__, words))
+        for first in compress(range(count), frontiers):  # only words that start a phrase
+            frontier = frontiers[first]
             last = first + 1
             while frontier:
                 for node in frontier:
                     if node.terminal:
-                        summary = self._summary(tokens, first, node)
+                        summary = self._summary(tokens, first, node) if node.capped else node.summary
                         if summary is not None:
                             found.append(Match(first, last, summary))
                 if last == count:
@@ -230,8 +234,6 @@ class PhraseIndex:
         return found
 
     def _summary(self, tokens: Tokens, first: int, node: _Node) -> Any:
-        if not node.capped:
-            return node.summary
         originals = tokens.originals
         passed = [p for caps, p in node.capped if all(originals[first + i].isupper() for i in caps)]
         if len(passed) == len(node.capped):
