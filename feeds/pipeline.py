@@ -163,17 +163,24 @@ def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
     return SourceState(source_id=spec.id, url=spec.url, configured_url=spec.url)
 
 
-def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime) -> list[SourceState]:
-    """States of the enabled sources that are due at `now`."""
+def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
+                force: bool = False) -> list[SourceState]:
+    """States of the enabled sources due at `now`.
+
+    `force` (a one-off run) skips the polling interval of healthy sources, but
+    a failing source's backoff and a server's Retry-After are still honoured.
+    """
     states = [initial_state(spec, store.source_state(spec.id)) for spec in specs if spec.enabled]
-    return [state for state in states if polling.is_due(state, now)]
+    return [s for s in states
+            if polling.is_due(s, now) or (force and not s.retired and s.error_count == 0)]
 
 
 def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
-                   settings: FetchSettings, now: datetime, *, max_workers: int = 8) -> list[SourceReport]:
+                   settings: FetchSettings, now: datetime, *, max_workers: int = 8,
+                   force: bool = False) -> list[SourceReport]:
     """Fetch every due source (hosts in parallel), then parse, normalise, tag, dedupe, store."""
     by_id = {spec.id: spec for spec in specs}
-    states = due_sources(store, specs, now)
+    states = due_sources(store, specs, now, force=force)
     results = fetch_all(client, states, settings, now, max_workers=max_workers)
     return [_ingest_result(store, tagger, by_id[r.source_id], state, r, now)
             for state, r in zip(states, results, strict=True)]

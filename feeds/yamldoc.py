@@ -87,3 +87,8 @@ def load_yaml(path: Path, error: type[LocatedError]) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read: {exc}", path=str(path)) from exc
     return parse_yaml(text, str(path), error)
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain block-style YAML of built-in types, keys in the order given."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from feeds.errors import PartyfeedsError
 from feeds.registry import load_registry
+from feeds.store import Store
 from feeds.tag import Tagger, explain, tags_as_json
-from scheduler import jobs, logs
+from scheduler import jobs, logs, sources
 from scheduler.config import load_config
 
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("text", nargs="?", help="text to tag (default: read standard input)")
     tag.add_argument("--json", action="store_true", help="print JSON")
     tag.add_argument("--language", help="the text's language (ISO 639-1), when known")
+    commands.add_parser("sources", parents=[common], help="show every source's status")
+    opml = commands.add_parser("import-opml", parents=[common],
+                               help="add the feeds of an OPML subscription list as sources")
+    opml.add_argument("file", type=Path, help="the OPML file")
     return parser
 
 
@@ -53,7 +58,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    jobs.check_source_parties(config, load_registry(config.parties_path, config.topics_path,
+                                                    config.registry_overrides))
     print(f"{config.path}: ok ({len(config.sources)} sources, {len(config.seed_paths)} seed paths)")
     return 0
 
@@ -70,7 +76,25 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag}
+def cmd_sources(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with Store(config.database) as store:
+        print(sources.format_table(sources.source_rows(config, store, datetime.now(UTC))))
+    return 0
+
+
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    added = sources.import_opml(config, registry, args.file)
+    for spec in added:
+        print(f"added {spec.id} {spec.url}" + (f" party={spec.party}" if spec.party else ""))
+    print(f"{len(added)} new sources in {config.sources_file}")
+    return 0
+
+
+COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag,
+            "sources": cmd_sources, "import-opml": cmd_import_opml}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

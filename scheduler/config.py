@@ -38,7 +38,8 @@ class Config:
     sources: tuple[SourceSpec, ...]
     fetch: FetchSettings
     fetch_workers: int
-    source_lines: dict[str, int | None]  # where each source stands in the file, for later errors
+    source_origins: dict[str, tuple[str, int | None]]  # id -> (file, line), for later errors
+    sources_file: Path  # extra sources; `partyfeeds import-opml` adds to it
 
 
 class Section:
@@ -143,14 +144,16 @@ def load_config(path: Path) -> Config:
     seed_paths = seeds.paths("paths")
     seeds.finish()
     registry = root.section("registry")
-    sources, source_lines = _sources(root)
+    sources_file = root.path("sources_file", "sources.imported.yaml", must_exist=False)
+    sources, source_origins = _sources(root, sources_file)
     fetch, workers = _fetch(root.section("fetch"), contact or site.base_url)
     config = Config(
         path=path, site=site, contact_url=contact, database=database,
         output_dir=output_dir,
         seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
-        fetch_workers=workers, source_lines=source_lines,
+        fetch_workers=workers, source_origins=source_origins,
+        sources_file=sources_file,
     )
     registry.finish()
     root.finish()
@@ -187,13 +190,25 @@ def _fetch(fetch: Section, contact: str) -> tuple[FetchSettings, int]:
     return settings, workers
 
 
-def _sources(root: Section) -> tuple[tuple[SourceSpec, ...], dict[str, int | None]]:
-    entries = root.get("sources", list, LineList())
-    specs: list[SourceSpec] = []
-    lines: dict[str, int | None] = {}
+def _sources(root: Section, sources_file: Path
+             ) -> tuple[tuple[SourceSpec, ...], dict[str, tuple[str, int | None]]]:
+    """Sources listed in the config, then those of `sources_file` (where imports go)."""
+    specs: dict[str, SourceSpec] = {}
+    origins: dict[str, tuple[str, int | None]] = {}
+    _read_sources(root, specs, origins)
+    if sources_file.exists():
+        document = Section(load_yaml(sources_file, ConfigError), str(sources_file), "", 1)
+        _read_sources(document, specs, origins)
+        document.finish()
+    return tuple(specs.values()), origins
+
+
+def _read_sources(section: Section, specs: dict[str, SourceSpec],
+                  origins: dict[str, tuple[str, int | None]]) -> None:
+    entries = section.get("sources", list, LineList())
     for index, entry in enumerate(entries):
         line = entries.line_of(index)
-        source = Section(entry, root.file, f"sources[{index}]", line)
+        source = Section(entry, section.file, f"sources[{index}]", line)
         spec = SourceSpec(
             id=source.text("id"), url=source.url("url"), party=source.text("party", None),
             language=source.text("language", None),
@@ -203,11 +218,10 @@ def _sources(root: Section) -> tuple[tuple[SourceSpec, ...], dict[str, int | Non
         source.finish()
         if not SOURCE_ID.match(spec.id):
             raise source.error("id", f"must be lower-case letters, digits, '.', '_' or '-': {spec.id!r}")
-        if spec.id in {s.id for s in specs}:
-            raise source.error("id", f"duplicate source id {spec.id!r}")
-        specs.append(spec)
-        lines[spec.id] = line
-    return tuple(specs), lines
+        if spec.id in specs:
+            raise source.error("id", f"duplicate source id {spec.id!r} (also at {origins[spec.id][0]})")
+        specs[spec.id] = spec
+        origins[spec.id] = (section.file, line)
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

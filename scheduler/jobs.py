@@ -50,19 +50,20 @@ class Context:
 
 def check_source_parties(config: Config, registry: Registry) -> None:
     """A source's party must be a registry code: a typo would mis-tag every item."""
-    for index, spec in enumerate(config.sources):
+    for spec in config.sources:
         if spec.party is not None and spec.party not in registry.parties:
+            file, line = config.source_origins.get(spec.id, (str(config.path), None))
             raise ConfigError(f"unknown party code {spec.party!r} (see {config.parties_path})",
-                              path=str(config.path), line=config.source_lines.get(spec.id),
-                              key=f"sources[{index}].party")
+                              path=file, line=line, key=f"source {spec.id}: party")
 
 
-def ingest(context: Context, now: datetime) -> pipeline.IngestReport:
-    """Ingest every seed document and every due source."""
+def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.IngestReport:
+    """Ingest every seed document and every due source (`force`: see pipeline.due_sources)."""
     config = context.config
     report = pipeline.ingest_seeds(context.store, context.tagger, config.seed_paths, now)
     for source in pipeline.ingest_sources(context.store, context.tagger, context.client, config.sources,
-                                          config.fetch, now, max_workers=config.fetch_workers):
+                                          config.fetch, now, max_workers=config.fetch_workers,
+                                          force=force):
         for outcome in ("new", "merged", "revised", "unchanged"):
             setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
     return report
@@ -75,7 +76,7 @@ def publish(context: Context) -> pipeline.PublishReport:
 
 def run_once(context: Context, now: datetime) -> tuple[pipeline.IngestReport, pipeline.PublishReport]:
     """Ingest everything once, then publish."""
-    ingested = ingest(context, now)
+    ingested = ingest(context, now, force=True)
     published = publish(context)
     log.info("run status=ok new=%d merged=%d revised=%d unchanged=%d errors=%d written=%d unchanged_files=%d",
              ingested.new, ingested.merged, ingested.revised, ingested.unchanged, len(ingested.errors),

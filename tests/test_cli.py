@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.atomcheck import assert_valid_atom
 
@@ -24,11 +25,14 @@ def partyfeeds(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Co
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A config in a fresh folder that uses the shipped seeds and registry."""
-    text = (ROOT / "config.yaml").read_text("utf-8")
-    for name in ("seeds", "registry/parties.yaml", "registry/topics.yaml"):
-        text = text.replace(f" {name}\n", f" {ROOT / name}\n")
-    (tmp_path / "config.yaml").write_text(text, "utf-8")
+    """The default config in a fresh folder, with the shipped seeds and registry and no
+    network sources (tests never reach the internet)."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text("utf-8"))
+    config["seeds"]["paths"] = [str(ROOT / "seeds")]
+    config["registry"] = {"parties": str(ROOT / "registry" / "parties.yaml"),
+                          "topics": str(ROOT / "registry" / "topics.yaml")}
+    config["sources"] = []
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     return tmp_path
 
 
@@ -66,6 +70,7 @@ def test_check_config_reports_file_key_and_line(project: Path) -> None:
     assert partyfeeds("check-config", cwd=project).returncode == 0
     config = project / "config.yaml"
     config.write_text(config.read_text("utf-8").replace("output:\n", "output:\n  entries: 5\n"), "utf-8")
+    assert "entries: 5" in config.read_text("utf-8")
     result = partyfeeds("check-config", cwd=project)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -80,7 +85,7 @@ def test_malformed_seed_file_fails_the_run_but_publishes_the_rest(project: Path)
     (seeds / "good.txt").write_text("The Communist Party of Greece (KKE) on the strike.\n", "utf-8")
     (seeds / "bad.yaml").write_text("- title: x\n  colour: red\n", "utf-8")
     config = project / "config.yaml"
-    config.write_text(config.read_text("utf-8").replace(f" {ROOT / 'seeds'}\n", " seeds\n"), "utf-8")
+    config.write_text(config.read_text("utf-8").replace(f"- {ROOT / 'seeds'}\n", "- seeds\n"), "utf-8")
     result = partyfeeds("once", cwd=project)
     assert result.returncode == 1
     assert "bad.yaml:2: colour: unknown key" in result.stderr
@@ -101,3 +106,56 @@ def test_tag_reads_stdin_and_explains(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "kke" in result.stdout and "palestine" in result.stdout
     assert "ΚΚΕ" in result.stdout
+
+
+def test_default_config_lists_real_party_feeds() -> None:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text("utf-8"))
+    urls = {source["url"] for source in config["sources"]}
+    assert "https://www.902.gr/feed/recent" in urls and len(urls) >= 10
+    assert partyfeeds("check-config", cwd=ROOT).returncode == 0
+
+
+def test_unknown_party_of_a_source_is_a_config_error(project: Path) -> None:
+    config = project / "config.yaml"
+    data = yaml.safe_load(config.read_text("utf-8"))
+    data["sources"] = [{"id": "x", "url": "https://x.example/rss", "party": "kkee"}]
+    config.write_text(yaml.safe_dump(data), "utf-8")
+    result = partyfeeds("check-config", cwd=project)
+    assert result.returncode == 1
+    assert "source x: party: unknown party code 'kkee'" in result.stderr
+
+
+OPML = """<?xml version="1.0"?>
+<opml version="2.0"><head><title>my feeds</title></head><body>
+  <outline text="Parties">
+    <outline type="rss" text="902.gr" title="902 — KKE" xmlUrl="https://www.902.gr/feed/recent"
+             htmlUrl="https://www.902.gr"/>
+    <outline type="rss" text="Unsere Zeit" xmlUrl="https://www.unsere-zeit.de/feed/"/>
+    <outline type="rss" text="Unsere Zeit again" xmlUrl="https://www.unsere-zeit.de/feed/"/>
+    <outline type="rss" text="Not a feed" xmlUrl="javascript:alert(1)"/>
+  </outline>
+</body></opml>
+"""
+
+
+def test_import_opml_adds_new_sources_once(project: Path) -> None:
+    (project / "subs.opml").write_text(OPML, "utf-8")
+    result = partyfeeds("import-opml", "subs.opml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "2 new sources" in result.stdout
+    imported = yaml.safe_load((project / "sources.imported.yaml").read_text("utf-8"))["sources"]
+    assert [(s["id"], s["url"], s.get("party")) for s in imported] == [
+        ("902-kke", "https://www.902.gr/feed/recent", "kke"),
+        ("unsere-zeit", "https://www.unsere-zeit.de/feed/", "dkp"),
+    ]
+    again = partyfeeds("import-opml", "subs.opml", cwd=project)
+    assert again.returncode == 0 and "0 new sources" in again.stdout
+    table = partyfeeds("sources", cwd=project)
+    assert table.returncode == 0 and "902-kke" in table.stdout and "new" in table.stdout
+
+
+def test_import_opml_rejects_a_non_opml_file(project: Path) -> None:
+    (project / "bad.opml").write_text("<html><body>nope</body></html>", "utf-8")
+    result = partyfeeds("import-opml", "bad.opml", cwd=project)
+    assert result.returncode == 1
+    assert "bad.opml: not an OPML file" in result.stderr
