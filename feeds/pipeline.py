@@ -28,8 +28,8 @@ from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
 from feeds.merge import merge
 from feeds.model import FeedSpec, Item, SiteInfo, SourceSpec, SourceState
 from feeds.normalise import guid_links, normalise_feed
-from feeds.parse import parse_feed
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
+from feeds.parse import parse_feed
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files

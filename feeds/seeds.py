@@ -212,9 +212,10 @@ def parse_date(value: object) -> datetime | None:
     elif isinstance(value, date):
         parsed = datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
-        parsed = _parse_date_text(value.strip())
-        if parsed is None:
+        text_date = _parse_date_text(value.strip())
+        if text_date is None:
             return None
+        parsed = text_date
     else:
         return None
     if parsed.tzinfo is None:  # a date without an offset is taken as UTC

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from feeds.errors import StoreError
 from feeds.model import Item, SourceRef, SourceState
@@ -243,7 +244,7 @@ def _json(values: Sequence[str]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
 
 
-def _row_to_stored(row: Sequence[object], sources: tuple[SourceRef, ...]) -> StoredItem:
+def _row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredItem:
     (item_id, title, link, summary, content, published, updated, language, authors, parties, topics,
      categories, revision, first_seen) = row
     item = Item(
