@@ -23,6 +23,18 @@ _MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """How `partyfeeds serve` schedules and serves."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    idle_timeout: float = 30.0  # seconds an idle HTTP connection is kept
+    jitter_seconds: int = 60  # each source's polls are spread by up to this much
+    publish_delay: float = 5.0  # a burst of ingests publishes once, this long after the last
+    seeds_check_seconds: int = 60  # how often seed documents are checked for changes
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything partyfeeds reads from the configuration file."""
 
@@ -40,6 +52,7 @@ class Config:
     fetch_workers: int
     source_origins: dict[str, tuple[str, int | None]]  # id -> (file, line), for later errors
     sources_file: Path  # extra sources; `partyfeeds import-opml` adds to it
+    daemon: DaemonSettings
 
 
 class Section:
@@ -153,7 +166,7 @@ def load_config(path: Path) -> Config:
         seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
         fetch_workers=workers, source_origins=source_origins,
-        sources_file=sources_file,
+        sources_file=sources_file, daemon=_daemon(root.section("server"), root.section("schedule")),
     )
     registry.finish()
     root.finish()
@@ -174,6 +187,23 @@ def _site(site: Section, entries_per_feed: int) -> tuple[SiteInfo, str | None]:
     author.finish()
     site.finish()
     return info, contact
+
+
+def _daemon(server: Section, schedule: Section) -> DaemonSettings:
+    defaults = DaemonSettings()
+    settings = DaemonSettings(
+        host=server.text("host", defaults.host),
+        port=server.integer("port", defaults.port, minimum=0),
+        idle_timeout=server.seconds("idle_timeout", defaults.idle_timeout),
+        jitter_seconds=schedule.integer("jitter", defaults.jitter_seconds, minimum=0),
+        publish_delay=schedule.seconds("publish_delay", defaults.publish_delay),
+        seeds_check_seconds=schedule.integer("seeds_check", defaults.seeds_check_seconds, minimum=1),
+    )
+    if settings.port > 65535:
+        raise server.error("port", "must be at most 65535")
+    server.finish()
+    schedule.finish()
+    return settings
 
 
 def _fetch(fetch: Section, contact: str) -> tuple[FetchSettings, int]:
