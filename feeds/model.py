@@ -114,6 +114,16 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """A change in a source's health: it started failing, recovered, or was retired."""
+
+    source_id: str
+    at: datetime
+    kind: str  # "failure" | "recovery" | "retired"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class SiteInfo:
     """Site-wide publishing settings."""
 

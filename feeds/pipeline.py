@@ -26,7 +26,7 @@ from feeds import dedupe, polling
 from feeds.errors import ParseError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
 from feeds.merge import merge
-from feeds.model import FeedSpec, Item, SiteInfo, SourceSpec, SourceState
+from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, SourceSpec, SourceState
 from feeds.normalise import guid_links, normalise_feed
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.parse import parse_feed
@@ -182,12 +182,12 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
     by_id = {spec.id: spec for spec in specs}
     states = due_sources(store, specs, now, force=force)
     results = fetch_all(client, states, settings, now, max_workers=max_workers)
-    return [_ingest_result(store, tagger, by_id[r.source_id], state, r, now)
+    return [ingest_result(store, tagger, by_id[r.source_id], state, r, now)
             for state, r in zip(states, results, strict=True)]
 
 
-def _ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
-                   now: datetime) -> SourceReport:
+def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
+                  now: datetime) -> SourceReport:
     """One source's items, guid map and state commit together, or not at all."""
     report = SourceReport(spec.id, result.status, result.error)
     parsed, parse_error = None, None
@@ -205,8 +205,23 @@ def _ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: Source
         new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                        parse_error=parse_error)
         store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
+        event = health_event(state, new_state, now)
+        if event is not None:
+            store.add_source_event(event)
     _log_source(report, new_state)
     return report
+
+
+def health_event(before: SourceState, after: SourceState, now: datetime) -> SourceEvent | None:
+    """The change in health between two states of a source, if any."""
+    if after.retired and not before.retired:
+        return SourceEvent(after.source_id, now, "retired", after.last_error or "retired")
+    if after.error_count and not before.error_count:
+        return SourceEvent(after.source_id, now, "failure", after.last_error or "failed")
+    if before.error_count and not after.error_count:
+        return SourceEvent(after.source_id, now, "recovery",
+                           f"fetched successfully after {before.error_count} failed attempts")
+    return None
 
 
 def _log_source(report: SourceReport, state: SourceState) -> None:

@@ -87,4 +87,14 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     ALTER TABLE sources ADD COLUMN configured_url TEXT;
     """,
+    # 3: a source's failures and recoveries, for the operator's health feed.
+    """
+    CREATE TABLE source_events (
+        source_id TEXT NOT NULL,
+        at TEXT NOT NULL,                 -- UTC, ISO 8601 with "Z"
+        kind TEXT NOT NULL,               -- 'failure' | 'recovery' | 'retired'
+        message TEXT NOT NULL,
+        PRIMARY KEY (at, source_id, kind)
+    ) WITHOUT ROWID;
+    """,
 )

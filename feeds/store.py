@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds.errors import StoreError
-from feeds.model import Item, SourceRef, SourceState
+from feeds.model import Item, SourceEvent, SourceRef, SourceState
 from feeds.schema import MIGRATIONS
 
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
@@ -221,6 +221,17 @@ class Store:
         self._db.execute("DELETE FROM source_guids WHERE source_id = ?", (source_id,))
         self._db.executemany("INSERT INTO source_guids VALUES (?, ?, ?)",
                              [(source_id, guid, link) for guid, link in links.items()])
+
+    def add_source_event(self, event: SourceEvent) -> None:
+        self._db.execute("INSERT OR REPLACE INTO source_events VALUES (?, ?, ?, ?)",
+                         (event.source_id, to_text(event.at), event.kind, event.message))
+
+    def source_events(self, limit: int) -> list[SourceEvent]:
+        """The newest `limit` failures and recoveries, newest first."""
+        rows = self._db.execute("SELECT source_id, at, kind, message FROM source_events "
+                                "ORDER BY at DESC, source_id LIMIT ?", (limit,))
+        return [SourceEvent(source, datetime.fromisoformat(at), kind, message)
+                for source, at, kind, message in rows]
 
     def source_item_count(self, source_id: str) -> int:
         row = self._db.execute("SELECT count(*) FROM item_sources WHERE source_id = ?", (source_id,))
