@@ -149,6 +149,15 @@ def fetch_all(
     return [result for result in results if result is not None]
 
 
+
+def post_form(client: httpx.Client, url: str, form: Mapping[str, str], timeout: float) -> int | str:
+    """POST a form (a WebSub ping); the HTTP status, or the error as text. Never raises."""
+    try:
+        response = client.post(url, data=dict(form), timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return response.status_code
+
 def host_key(url: str) -> str:
     """The politeness key: host name and port (a malformed URL is its own key)."""
     try:
