@@ -26,7 +26,7 @@ from feeds import dedupe, polling
 from feeds.errors import ParseError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
 from feeds.merge import merge
-from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, SourceSpec, SourceState
+from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, SourceSpec, SourceState, item_id
 from feeds.normalise import guid_links, normalise_feed
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.parse import parse_feed
@@ -287,3 +287,24 @@ def _write(output_dir: Path, relpath: str, data: bytes, report: PublishReport) -
         report.written.append(relpath)
     else:
         report.unchanged += 1
+
+
+HEALTH_PATH = "health.atom"
+HEALTH_ENTRIES = 100
+
+
+def publish_health(store: Store, site: SiteInfo, output_dir: Path) -> bool:
+    """Write the operator's feed of source failures and recoveries; True if it changed."""
+    spec = FeedSpec(HEALTH_PATH, "health", None, f"Source health — {site.title}",
+                    "Sources that started failing, recovered or were retired")
+    items = [_event_item(event) for event in store.source_events(HEALTH_ENTRIES)]
+    return write_if_changed(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels()))
+
+
+def _event_item(event: SourceEvent) -> Item:
+    verb = {"failure": "is failing", "recovery": "recovered", "retired": "was retired"}[event.kind]
+    return Item(
+        id=item_id(f"health\x1f{event.source_id}\x1f{event.kind}\x1f{event.at.isoformat()}"),
+        title=f"{event.source_id} {verb}", link=None, summary=event.message, content="",
+        published=event.at, updated=event.at, authors=("partyfeeds",),
+    )
