@@ -79,7 +79,10 @@ class Tagger:
         found = self._index.find(tokens)
         if "I" not in text or not looks_turkish(text, language):
             return tokens, merged_spans(found)
-        found += self._index.find(tokens.folded(turkish=True))  # Turkish capitals: I is ı, not i
+        turkish = tokens.folded(turkish=True)  # Turkish capitals: I is ı, not i
+        changed = [i for i, (a, b) in enumerate(zip(tokens.words, turkish.words, strict=True)) if a != b]
+        if changed:
+            found += self._index.find(turkish, around=changed)
         return tokens, merged_spans(found, ordered=False)
 
     def _category(self, category: str, language: str | None, topics: _Topics) -> None:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 _WORDS = re.compile(r"(\W*)(\w+)")
@@ -98,8 +99,8 @@ class Tokens:
 def tokenize(text: str, *, turkish: bool = False) -> Tokens:
     """Split NFC `text` into words."""
     pairs = _WORDS.findall(text)
-    gaps = [gap for gap, _word in pairs]
-    originals = [word for _gap, word in pairs]
+    gaps = list(map(itemgetter(0), pairs))
+    originals = list(map(itemgetter(1), pairs))
     consumed = sum(map(len, gaps)) + sum(map(len, originals))
     return Tokens(gaps, originals, _fold_words(originals, turkish), text[consumed:])
 
@@ -134,6 +135,7 @@ class _Node:
     capped: list[tuple[tuple[int, ...], Any]] = field(default_factory=list)  # (capital words, payload)
     summary: Any = None  # summarise(every payload), when every capital matches
     terminal: bool = False
+    inner: bool = False  # has children: a longer phrase may go on
 
     def children(self, word: str) -> list[_Node]:
         child = self.exact.get(word)
@@ -170,11 +172,13 @@ class PhraseIndex:
         self._root = _Node()
         self._summarise = summarise
         self._first: dict[str, list[_Node]] = {}  # memo of root lookups
+        self.longest = 0  # words in the longest phrase
 
     def add(self, phrase: str, payload: Any, *, turkish: bool = False) -> None:
         words = phrase_tokens(phrase, turkish=turkish)
         if not words:
             raise ValueError(f"phrase {phrase!r} has no words")
+        self.longest = max(self.longest, len(words))
         node = self._root
         for position, (word, stem, _caps) in enumerate(words):
             if stem and position == 0 and len(word) < MIN_STEM:
@@ -192,17 +196,24 @@ class PhraseIndex:
             node.stem_lengths = tuple(sorted({len(stem) for stem in node.stems}))
             payloads = tuple(dict.fromkeys([*node.plain, *(p for _c, p in node.capped)]))
             node.terminal = bool(payloads)
+            node.inner = bool(node.exact or node.stems)
             node.summary = self._summarise(payloads) if payloads else None
         self._first.clear()
 
-    def find(self, tokens: Tokens) -> list[Match]:
-        """Every phrase in `tokens` (overlapping ones too), capitals checked."""
+    def find(self, tokens: Tokens, around: Sequence[int] = ()) -> list[Match]:
+        """Every phrase in `tokens` (overlapping ones too), capitals checked.
+
+        With `around`, only phrases that may cover one of those word indices.
+        """
         words, found = tokens.words, []
         count = len(words)
         for word in set(words).difference(self._first):
             self._remember(word)
         frontiers = list(map(self._first.__getitem__, words))
-        for first in compress(range(count), frontiers):  # only words that start a phrase
+        starts: Iterable[int] = range(count)
+        if around:
+            starts = sorted({s for i in around for s in range(max(0, i - self.longest + 1), i + 1)})
+        for first in compress(starts, map(frontiers.__getitem__, starts)):  # words that start a phrase
             frontier = frontiers[first]
             last = first + 1
             while frontier:
@@ -211,7 +222,7 @@ class PhraseIndex:
                         summary = self._summary(tokens, first, node) if node.capped else node.summary
                         if summary is not None:
                             found.append(Match(first, last, summary))
-                if last == count:
+                if last == count or not any(node.inner for node in frontier):
                     break
                 word = words[last]
                 extended = []
