@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("text", nargs="?", help="text to tag (default: read standard input)")
     tag.add_argument("--json", action="store_true", help="print JSON")
     tag.add_argument("--language", help="the text's language (ISO 639-1), when known")
+    commands.add_parser("serve", parents=[common],
+                        help="run the service: poll on schedule, publish, serve over HTTP (foreground)")
     commands.add_parser("sources", parents=[common], help="show every source's status")
     opml = commands.add_parser("import-opml", parents=[common],
                                help="add the feeds of an OPML subscription list as sources")
@@ -76,6 +78,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from scheduler.daemon import serve  # APScheduler and the server load only for the daemon
+
+    return serve(load_config(args.config))
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with Store(config.database) as store:
@@ -94,7 +102,7 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag,
-            "sources": cmd_sources, "import-opml": cmd_import_opml}
+            "sources": cmd_sources, "import-opml": cmd_import_opml, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ class DaemonSettings:
     jitter_seconds: int = 60  # each source's polls are spread by up to this much
     publish_delay: float = 5.0  # a burst of ingests publishes once, this long after the last
     seeds_check_seconds: int = 60  # how often seed documents are checked for changes
+    min_interval: int = 60  # the shortest polling interval a source may have
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +158,9 @@ def load_config(path: Path) -> Config:
     seed_paths = seeds.paths("paths")
     seeds.finish()
     registry = root.section("registry")
+    daemon = _daemon(root.section("server"), root.section("schedule"))
     sources_file = root.path("sources_file", "sources.imported.yaml", must_exist=False)
-    sources, source_origins = _sources(root, sources_file)
+    sources, source_origins = _sources(root, sources_file, daemon.min_interval)
     fetch, workers = _fetch(root.section("fetch"), contact or site.base_url)
     config = Config(
         path=path, site=site, contact_url=contact, database=database,
@@ -166,7 +168,7 @@ def load_config(path: Path) -> Config:
         seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
         fetch_workers=workers, source_origins=source_origins,
-        sources_file=sources_file, daemon=_daemon(root.section("server"), root.section("schedule")),
+        sources_file=sources_file, daemon=daemon,
     )
     registry.finish()
     root.finish()
@@ -198,6 +200,7 @@ def _daemon(server: Section, schedule: Section) -> DaemonSettings:
         jitter_seconds=schedule.integer("jitter", defaults.jitter_seconds, minimum=0),
         publish_delay=schedule.seconds("publish_delay", defaults.publish_delay),
         seeds_check_seconds=schedule.integer("seeds_check", defaults.seeds_check_seconds, minimum=1),
+        min_interval=schedule.integer("min_interval", defaults.min_interval, minimum=1),
     )
     if settings.port > 65535:
         raise server.error("port", "must be at most 65535")
@@ -220,21 +223,21 @@ def _fetch(fetch: Section, contact: str) -> tuple[FetchSettings, int]:
     return settings, workers
 
 
-def _sources(root: Section, sources_file: Path
+def _sources(root: Section, sources_file: Path, min_interval: int
              ) -> tuple[tuple[SourceSpec, ...], dict[str, tuple[str, int | None]]]:
     """Sources listed in the config, then those of `sources_file` (where imports go)."""
     specs: dict[str, SourceSpec] = {}
     origins: dict[str, tuple[str, int | None]] = {}
-    _read_sources(root, specs, origins)
+    _read_sources(root, specs, origins, min_interval)
     if sources_file.exists():
         document = Section(load_yaml(sources_file, ConfigError), str(sources_file), "", 1)
-        _read_sources(document, specs, origins)
+        _read_sources(document, specs, origins, min_interval)
         document.finish()
     return tuple(specs.values()), origins
 
 
 def _read_sources(section: Section, specs: dict[str, SourceSpec],
-                  origins: dict[str, tuple[str, int | None]]) -> None:
+                  origins: dict[str, tuple[str, int | None]], min_interval: int) -> None:
     entries = section.get("sources", list, LineList())
     for index, entry in enumerate(entries):
         line = entries.line_of(index)
@@ -242,7 +245,7 @@ def _read_sources(section: Section, specs: dict[str, SourceSpec],
         spec = SourceSpec(
             id=source.text("id"), url=source.url("url"), party=source.text("party", None),
             language=source.text("language", None),
-            interval_seconds=source.integer("interval", 3600, minimum=60),
+            interval_seconds=source.integer("interval", 3600, minimum=min_interval),
             enabled=source.get("enabled", bool, True), title=source.text("title", None),
         )
         source.finish()

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from feeds import pipeline
 from feeds.errors import ConfigError
-from feeds.fetch import HttpClient, make_client
+from feeds.fetch import FetchSettings, HttpClient, make_client
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -26,10 +26,18 @@ class Context:
     tagger: Tagger
     store: Store
     client: HttpClient = field(init=False)
+    client_settings: FetchSettings = field(init=False)
 
     def __post_init__(self) -> None:
         # One client for every fetch: connections are reused across sources and runs.
-        self.client = make_client(self.config.fetch)
+        self.client_settings = self.config.fetch
+        self.client = make_client(self.client_settings)
+
+    def reopen_client(self) -> None:
+        """A new client for changed fetch settings (the old one is closed)."""
+        old, self.client_settings = self.client, self.config.fetch
+        self.client = make_client(self.client_settings)
+        old.close()
 
     @classmethod
     def open(cls, config: Config) -> Context:
@@ -70,8 +78,14 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
 
 
 def publish(context: Context) -> pipeline.PublishReport:
+    """Every feed, the OPML list, the index, and the operator's health feed."""
     config = context.config
-    return pipeline.publish(context.store, context.registry, config.site, config.output_dir)
+    report = pipeline.publish(context.store, context.registry, config.site, config.output_dir)
+    if pipeline.publish_health(context.store, config.site, config.output_dir):
+        report.written.append(pipeline.HEALTH_PATH)
+    else:
+        report.unchanged += 1
+    return report
 
 
 def run_once(context: Context, now: datetime) -> tuple[pipeline.IngestReport, pipeline.PublishReport]:

@@ -37,5 +37,6 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore"):  # one line per request is too much at INFO
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # One line per request or job run is too much at INFO; ours say what matters.
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
