@@ -1,0 +1,203 @@
+"""`partyfeeds serve` as a real subprocess on a free loopback port, against local sources."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.atomcheck import assert_valid_atom
+from tests.localserver import LocalServer, Reply
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTED = re.compile(r"serve status=started url=(http://127\.0\.0\.1:(\d+)/)")
+
+
+def rss(*titles: str) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://party.example/{abs(hash(title))}</link>"
+        f"<guid>{title}</guid>"
+        f"<pubDate>Thu, 07 Dec 2017 1{n}:00:00 +0000</pubDate></item>"
+        for n, title in enumerate(titles)
+    )
+    channel = f"<channel><title>Party</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
+
+
+class Service:
+    """A running `partyfeeds serve`, its log collected in the background."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        env = {**os.environ, "PYTHONWARNINGS": "error"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "serve"], cwd=folder, env=env,
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.log: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        match = self.wait_for(lambda: STARTED.search("".join(self.log)))
+        self.port = int(match.group(2))
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def wait_for(self, check: Callable[[], object], timeout: float = 20.0) -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = check()
+            if result:
+                return result
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; service log:\n{''.join(self.log)}")
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            connection.close()
+
+    def terminate(self, timeout: float = 10) -> int:
+        """SIGTERM, then the exit status; the log is complete afterwards."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.terminate()
+
+    def served(self, path: str, text: str) -> bool:
+        status, _, body = self.get(path)
+        return status == 200 and text.encode() in body
+
+
+@pytest.fixture
+def sources() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        local.script("/a.rss", Reply(200, rss("KKE statement on the dock strike"), (("ETag", '"a1"'),)),
+                     Reply(200, rss("KKE statement on the dock strike", "KKE rally in Athens tomorrow"),
+                           (("ETag", '"a2"'),)))
+        local.script("/b.rss", Reply(200, rss("TKP congress opens in Istanbul")))
+        yield local
+
+
+def write_config(folder: Path, sources: list[dict[str, object]]) -> None:
+    config = {
+        "site": {"title": "daemon test", "base_url": "http://127.0.0.1:8080/", "author": {"name": "t"}},
+        "storage": {"database": "state/pf.sqlite"},
+        "seeds": {"paths": [str(ROOT / "seeds")]},
+        "registry": {"parties": str(ROOT / "registry" / "parties.yaml"),
+                     "topics": str(ROOT / "registry" / "topics.yaml")},
+        "server": {"port": 0, "idle_timeout": 2},
+        "schedule": {"jitter": 0, "publish_delay": 0.2, "seeds_check": 1, "min_interval": 1},
+        "fetch": {"total_timeout": 5},
+        "sources": sources,
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config), "utf-8")
+
+
+@pytest.fixture
+def service(tmp_path: Path, sources: LocalServer) -> Iterator[Service]:
+    write_config(tmp_path, [{"id": "a", "url": sources.url("/a.rss"), "party": "kke", "interval": 1}])
+    running = Service(tmp_path)
+    yield running
+    running.kill()
+
+
+def test_serves_polls_reloads_and_stops_cleanly(service: Service, sources: LocalServer,
+                                                tmp_path: Path) -> None:
+    # The seeds are published at start, served with the Atom type.
+    status, headers, body = service.get("/party/kke.atom")
+    assert status == 200 and headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert_valid_atom(body)
+
+    # A new item at a source appears in the served feed on a later poll.
+    service.wait_for(lambda: service.served("/party/kke.atom", "KKE rally in Athens tomorrow"))
+    later = sources.requests_for("/a.rss")[1:]
+    assert later and all(r.headers.get("if-none-match") for r in later)
+
+    # A conditional GET of the served feed gets 304.
+    _, headers, _ = service.get("/all.atom")
+    status, _, body = service.get("/all.atom", {"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+
+    # SIGHUP with a broken config is refused; the service runs on.
+    config = tmp_path / "config.yaml"
+    good = config.read_text("utf-8")
+    config.write_text(good.replace("sources:", "sourcez:"), "utf-8")
+    service.process.send_signal(signal.SIGHUP)
+    service.wait_for(lambda: "reload status=rejected" in "".join(service.log))
+    assert service.get("/healthz")[0] == 200
+
+    # SIGHUP adds a source without a restart.
+    write_config(tmp_path, [{"id": "a", "url": sources.url("/a.rss"), "party": "kke", "interval": 1},
+                            {"id": "b", "url": sources.url("/b.rss"), "interval": 1}])
+    service.process.send_signal(signal.SIGHUP)
+    service.wait_for(lambda: service.served("/party/tkp.atom", "TKP congress opens in Istanbul"))
+    assert "reload status=ok added=1 removed=0 changed=0" in "".join(service.log)
+
+    health = json.loads(service.get("/healthz")[2])
+    assert health["status"] == "ok" and health["scheduler"] == "running"
+    metrics = service.get("/metrics")[2].decode()
+    assert re.search(r'partyfeeds_fetches_total\{source="a",status="ok"\} [1-9]', metrics)
+
+    # SIGTERM: exit 0 within a few seconds, every published file complete and valid.
+    started = time.monotonic()
+    assert service.terminate() == 0
+    assert time.monotonic() - started < 5
+    assert "serve status=stopped" in "".join(service.log)
+    for feed in (tmp_path / "public").rglob("*.atom"):
+        assert_valid_atom(feed.read_bytes())
+
+
+def test_failures_reach_the_health_feed(tmp_path: Path, sources: LocalServer) -> None:
+    sources.script("/down.rss", Reply(503, b"down", (("Retry-After", "1"),)), Reply(200, rss("Back again")))
+    write_config(tmp_path, [{"id": "down", "url": sources.url("/down.rss"), "interval": 1}])
+    service = Service(tmp_path)
+    try:
+        service.wait_for(lambda: service.served("/health.atom", "down recovered"))
+        status, _, body = service.get("/health.atom")
+        assert status == 200 and b"down is failing" in body
+        assert_valid_atom(body)
+        health = json.loads(service.get("/healthz")[2])
+        assert health["failing_sources"] == {}
+    finally:
+        assert service.terminate() == 0
+
+
+def test_restart_resumes_each_source_at_its_stored_time(tmp_path: Path, sources: LocalServer) -> None:
+    write_config(tmp_path, [{"id": "b", "url": sources.url("/b.rss"), "interval": 3600}])
+    first = Service(tmp_path)
+    first.wait_for(lambda: sources.requests_for("/b.rss"))
+    first.wait_for(lambda: first.served("/all.atom", "TKP congress"))
+    assert first.terminate() == 0
+    second = Service(tmp_path)
+    try:
+        time.sleep(2)
+        assert len(sources.requests_for("/b.rss")) == 1  # not due for an hour: not fetched again
+    finally:
+        assert second.terminate() == 0
