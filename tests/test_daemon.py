@@ -201,3 +201,21 @@ def test_restart_resumes_each_source_at_its_stored_time(tmp_path: Path, sources:
         assert len(sources.requests_for("/b.rss")) == 1  # not due for an hour: not fetched again
     finally:
         assert second.terminate() == 0
+
+
+def test_readiness_and_stopping_are_reported_to_systemd(tmp_path: Path, sources: LocalServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        listener.settimeout(20)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        write_config(tmp_path, [])
+        service = Service(tmp_path)
+        try:
+            assert listener.recv(64) == b"READY=1"
+        finally:
+            assert service.terminate() == 0
+        assert listener.recv(64) == b"STOPPING=1"
