@@ -97,4 +97,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (at, source_id, kind)
     ) WITHOUT ROWID;
     """,
+    # 4: every feed's history (RFC 5005 archives): the order items joined each feed, fixed.
+    """
+    CREATE TABLE feed_logs (
+        feed TEXT PRIMARY KEY,            -- e.g. 'all', 'party/kke', 'composed/<id>'
+        definition TEXT NOT NULL          -- what the feed selects; a change restarts its history
+    ) WITHOUT ROWID;
+    CREATE TABLE feed_entries (
+        feed TEXT NOT NULL REFERENCES feed_logs (feed) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,             -- 1, 2, ... in the order items joined the feed
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        PRIMARY KEY (feed, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX feed_entries_by_feed_item ON feed_entries (feed, item_id);
+    CREATE INDEX feed_entries_by_item ON feed_entries (item_id);
+    """,
 )

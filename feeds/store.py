@@ -191,6 +191,50 @@ class Store:
         rows = self._db.execute("SELECT facet, tag, count(*) FROM item_tags GROUP BY facet, tag")
         return {(facet, tag): count for facet, tag, count in rows}
 
+    def language_counts(self) -> dict[str, int]:
+        """Items per language, by primary subtag in lower case ("es-AR" counts as "es")."""
+        rows = self._db.execute(
+            "SELECT lower(substr(language, 1, instr(language || '-', '-') - 1)) AS code, count(*) "
+            "FROM items WHERE language IS NOT NULL AND language != '' GROUP BY code")
+        return {code: count for code, count in rows if code}
+
+    # -- feed histories (RFC 5005 archives; see feeds/archive.py) ------------
+
+    def sync_feed_log(self, feed: str, definition: str) -> bool:
+        """Keep `feed`'s history if it still selects `definition`; else (or if new) start it
+        empty and return True."""
+        row = self._db.execute("SELECT definition FROM feed_logs WHERE feed = ?", (feed,)).fetchone()
+        if row is not None and row[0] == definition:
+            return False
+        self._db.execute("DELETE FROM feed_entries WHERE feed = ?", (feed,))
+        self._db.execute("INSERT OR REPLACE INTO feed_logs VALUES (?, ?)", (feed, definition))
+        return True
+
+    def extend_feed_log(self, feed: str, where: str, params: Sequence[str]) -> int:
+        """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
+        that it lacks, in (updated, id) order; return how many joined."""
+        base = self.feed_log_size(feed)
+        cursor = self._db.execute(
+            "INSERT INTO feed_entries (feed, seq, item_id) "
+            "SELECT ?, ? + row_number() OVER (ORDER BY i.updated, i.id), i.id FROM items AS i "
+            f"WHERE ({where}) AND NOT EXISTS "
+            "(SELECT 1 FROM feed_entries AS e WHERE e.feed = ? AND e.item_id = i.id)",
+            (feed, base, *params, feed))
+        return cursor.rowcount
+
+    def feed_log_size(self, feed: str) -> int:
+        row = self._db.execute("SELECT coalesce(max(seq), 0) FROM feed_entries WHERE feed = ?", (feed,))
+        return int(row.fetchone()[0])
+
+    def feed_log_items(self, feed: str, first: int, last: int) -> list[Item]:
+        """The items with sequence numbers first..last of `feed`'s history, in that order."""
+        rows = self._db.execute("SELECT item_id FROM feed_entries WHERE feed = ? AND seq BETWEEN ? AND ? "
+                                "ORDER BY seq", (feed, first, last))
+        return [stored.item for stored in self.get_many([r[0] for r in rows])]
+
+    def feed_logs(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT feed FROM feed_logs ORDER BY feed")]
+
     # -- sources -------------------------------------------------------------
 
     def source_state(self, source_id: str) -> SourceState | None:
