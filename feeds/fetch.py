@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from feeds import netguard
 from feeds.errors import FetchError
 from feeds.model import SourceState, require_utc
 
@@ -75,6 +76,9 @@ class FetchSettings:
     total_timeout: float = 60  # hard deadline for the whole fetch, redirects and body included
     max_body_bytes: int = 10 * 2**20  # after decompression
     max_redirects: int = 5
+    # Non-public addresses are refused unless the host ("name" or "name:port") is listed here.
+    allow_hosts: tuple[str, ...] = ()
+    block_private: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +107,26 @@ class FetchResult:
 
 
 def make_client(settings: FetchSettings, *, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A client for `fetch`; the caller closes it. `transport` is for tests (MockTransport)."""
+    """A client for `fetch`; the caller closes it. `transport` is for tests (MockTransport).
+
+    trust_env=False: an environment proxy would bypass the address guard, and
+    ~/.netrc is no business of ours.
+    """
     headers = {"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=False, transport=transport)
+    return httpx.Client(headers=headers, timeout=timeout, follow_redirects=False, trust_env=False,
+                        transport=transport or guarded_transport(settings))
+
+
+def guarded_transport(settings: FetchSettings,
+                      resolver: netguard.Resolver = netguard.system_resolver) -> httpx.HTTPTransport:
+    """httpx's transport on netguard's backend: checked addresses, the fetch deadline held."""
+    policy = netguard.AddressPolicy(frozenset(h.lower() for h in settings.allow_hosts),
+                                    settings.block_private)
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx takes no network backend argument: swap in a pool built on ours (the unused one holds nothing).
+    transport._pool = netguard.connection_pool(policy, httpx.create_ssl_context(trust_env=False), resolver)
+    return transport
 
 
 def fetch(client: httpx.Client, state: SourceState, settings: FetchSettings, now: datetime) -> FetchResult:
@@ -115,7 +135,8 @@ def fetch(client: httpx.Client, state: SourceState, settings: FetchSettings, now
     trace = _Trace(state.url)
     deadline = time.monotonic() + settings.total_timeout
     try:
-        return _fetch(client, state, settings, now, trace, deadline)
+        with netguard.deadline_scope(deadline):
+            return _fetch(client, state, settings, now, trace, deadline)
     except FetchError as exc:
         return trace.result(state, now, "error", error=str(exc))
 
@@ -169,18 +190,21 @@ def host_key(url: str) -> str:
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     """A Retry-After header (delay-seconds or HTTP-date) as a UTC time; None if malformed."""
-    if not value or not value.strip():
+    if not value or not value.strip() or len(value) > 64:  # no real value is longer
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():
         return now + timedelta(seconds=min(int(value), MAX_RETRY_AFTER.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" means UTC with no claim about the local zone
         when = when.replace(tzinfo=UTC)
-    return min(when.astimezone(UTC), now + MAX_RETRY_AFTER)
+    try:
+        return min(when.astimezone(UTC), now + MAX_RETRY_AFTER)
+    except OverflowError:  # year 1 with a positive offset
+        return None
 
 
 @dataclass
@@ -219,6 +243,9 @@ def _fetch(
         finally:
             response.close()
     except httpx.TimeoutException as exc:
+        if time.monotonic() >= deadline:
+            raise FetchError(f"total timeout: fetch of {trace.url} took longer than "
+                             f"{settings.total_timeout:g}s") from exc
         raise FetchError(f"{_TIMEOUT_NAMES.get(type(exc), 'timeout')} fetching {trace.url}") from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise FetchError(f"{type(exc).__name__} fetching {trace.url}: {exc}") from exc

@@ -30,7 +30,8 @@ from tests.localserver import LocalServer, Reply, any_overlap, overlapping
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CONTACT = "https://partyfeeds.example.org/contact"
 SETTINGS = FetchSettings(
-    user_agent=user_agent(CONTACT), connect_timeout=1, read_timeout=1, total_timeout=3, max_body_bytes=100_000
+    user_agent=user_agent(CONTACT), connect_timeout=1, read_timeout=1, total_timeout=3,
+    max_body_bytes=100_000, allow_hosts=("127.0.0.1",),
 )
 RSS = b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title></channel></rss>"
 
@@ -198,7 +199,7 @@ def test_invalid_url_is_an_error_result() -> None:
 
 
 def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
-    settings = FetchSettings(user_agent="t", max_body_bytes=10)
+    settings = FetchSettings(user_agent="t", allow_hosts=("127.0.0.1",), max_body_bytes=10)
     result = mock_fetch(lambda r: respond(200, content=RSS), settings=settings)
     assert result.status == "error" and "limit" in (result.error or "")
 
@@ -339,7 +340,7 @@ def test_500s_back_off_exponentially_up_to_a_day(server: LocalServer, client: ht
 
 def test_a_stalled_server_hits_the_read_timeout(server: LocalServer) -> None:
     server.script("/feed", Reply(200, body=RSS, delay=5))
-    settings = FetchSettings(user_agent="t", read_timeout=0.2, total_timeout=3)
+    settings = FetchSettings(user_agent="t", allow_hosts=("127.0.0.1",), read_timeout=0.2, total_timeout=3)
     with make_client(settings) as client:
         result = fetch(client, SourceState("s", server.url("/feed")), settings, NOW)
     assert result.status == "error" and "read timeout" in (result.error or "")
@@ -347,7 +348,7 @@ def test_a_stalled_server_hits_the_read_timeout(server: LocalServer) -> None:
 
 def test_a_dripping_body_hits_the_total_deadline(server: LocalServer) -> None:
     server.script("/feed", Reply(200, body=RSS, drip=2, drip_interval=0.05))  # ~2 s in all
-    settings = FetchSettings(user_agent="t", read_timeout=1, total_timeout=0.4)
+    settings = FetchSettings(user_agent="t", allow_hosts=("127.0.0.1",), read_timeout=1, total_timeout=0.4)
     with make_client(settings) as client:
         result = fetch(client, SourceState("s", server.url("/feed")), settings, NOW)
     assert result.status == "error" and "total timeout" in (result.error or "")
@@ -360,7 +361,7 @@ def test_a_slow_but_timely_body_is_fine(server: LocalServer, client: httpx.Clien
 
 
 def test_an_oversized_body_is_refused(server: LocalServer) -> None:
-    settings = FetchSettings(user_agent="t", max_body_bytes=1000)
+    settings = FetchSettings(user_agent="t", allow_hosts=("127.0.0.1",), max_body_bytes=1000)
     server.script("/declared", Reply(200, body=b"x" * 5000))
     with make_client(settings) as client:
         result = fetch(client, SourceState("s", server.url("/declared")), settings, NOW)
@@ -368,7 +369,7 @@ def test_an_oversized_body_is_refused(server: LocalServer) -> None:
 
 
 def test_a_gzip_bomb_is_refused_after_decompression(server: LocalServer) -> None:
-    settings = FetchSettings(user_agent="t", max_body_bytes=2**20)
+    settings = FetchSettings(user_agent="t", allow_hosts=("127.0.0.1",), max_body_bytes=2**20)
     server.script("/bomb", Reply(200, body=b"\0" * 30 * 2**20, gzip=True))  # ~30 KiB on the wire
     server.script("/fine", Reply(200, body=RSS * 100, gzip=True))
     with make_client(settings) as client:
