@@ -217,10 +217,23 @@ def _fetch(fetch: Section, contact: str) -> tuple[FetchSettings, int]:
         total_timeout=fetch.seconds("total_timeout", 60),
         max_body_bytes=fetch.integer("max_body_bytes", 10 * 2**20, minimum=1024),
         max_redirects=fetch.integer("max_redirects", 5, minimum=0),
+        allow_hosts=_allow_hosts(fetch),
     )
     workers = fetch.integer("workers", 8, minimum=1)
     fetch.finish()
     return settings, workers
+
+
+ALLOW_HOST = re.compile(r"^(?:[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$|^[0-9a-f:.]*:[0-9a-f:.]*$")
+
+
+def _allow_hosts(fetch: Section) -> tuple[str, ...]:
+    """Hosts ("name", "name:port", "[v6]:port") exempt from the private-address block."""
+    values = fetch.get("allow_hosts", list, LineList())
+    hosts = tuple(str(v).strip().lower() for v in values if isinstance(v, str))
+    if len(hosts) != len(values) or not all(ALLOW_HOST.match(h) for h in hosts):
+        raise fetch.error("allow_hosts", "must be a list of host names or host:port pairs")
+    return hosts
 
 
 def _sources(root: Section, sources_file: Path, min_interval: int
