@@ -114,7 +114,7 @@ def write_config(folder: Path, sources: list[dict[str, object]]) -> None:
                      "topics": str(ROOT / "registry" / "topics.yaml")},
         "server": {"port": 0, "idle_timeout": 2},
         "schedule": {"jitter": 0, "publish_delay": 0.2, "seeds_check": 1, "min_interval": 1},
-        "fetch": {"total_timeout": 5},
+        "fetch": {"total_timeout": 5, "allow_hosts": ["127.0.0.1"]},
         "sources": sources,
     }
     (folder / "config.yaml").write_text(yaml.safe_dump(config), "utf-8")

@@ -66,7 +66,7 @@ seeds: {{paths: [seeds]}}
 registry:
   parties: {ROOT / "registry" / "parties.yaml"}
   topics: {ROOT / "registry" / "topics.yaml"}
-fetch: {{connect_timeout: 1, read_timeout: 1, total_timeout: 2}}
+fetch: {{connect_timeout: 1, read_timeout: 1, total_timeout: 2, allow_hosts: ["127.0.0.1"]}}
 sources: {json.dumps(sources)}
 """, "utf-8")
     return tmp_path
