@@ -1,0 +1,111 @@
+"""Measure the daemon: memory after an hour-equivalent of polling, and update latency.
+
+Starts `partyfeeds serve` against SOURCES local feeds polled every second (so
+60 cycles stand for an hour of 1-minute polling), samples the process's RSS,
+then changes one source and times how long until the new item is served.
+
+    .venv/bin/python bench/daemon_watch.py [--sources 50] [--cycles 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.localserver import LocalServer, Reply  # noqa: E402 - after the path set-up
+
+STARTED = re.compile(r"serve status=started url=http://127\.0\.0\.1:(\d+)/")
+
+
+def feed(source: int, items: int, extra: str = "") -> bytes:
+    entries = "".join(
+        f"<item><title>Statement {source}-{n} of the Communist Party of Greece on the strike</title>"
+        f"<link>https://party{source}.example/{n}</link><guid>s{source}-{n}</guid>"
+        f"<pubDate>Thu, 07 Dec 2017 10:{n % 60:02d}:00 +0000</pubDate></item>"
+        for n in range(items)
+    )
+    if extra:
+        entries = f"<item><title>{extra}</title><link>https://party{source}.example/new</link></item>" + entries
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>P{source}</title>{entries}</channel></rss>'.encode()
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def served(port: int, path: str, text: str) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        return text.encode() in connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sources", type=int, default=50)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=60)
+    args = parser.parse_args()
+    with LocalServer() as local, tempfile.TemporaryDirectory() as folder:
+        for n in range(args.sources):
+            local.script(f"/{n}.rss", Reply(200, feed(n, args.items), (("ETag", f'"{n}"'),)))
+        config = {
+            "site": {"title": "bench", "base_url": "http://127.0.0.1:8080/", "author": {"name": "b"}},
+            "storage": {"database": "state/pf.sqlite"}, "seeds": {"paths": [str(ROOT / "seeds")]},
+            "registry": {"parties": str(ROOT / "registry/parties.yaml"),
+                         "topics": str(ROOT / "registry/topics.yaml")},
+            "server": {"port": 0}, "schedule": {"jitter": 1, "publish_delay": 1, "min_interval": 1},
+            "fetch": {"allow_hosts": ["127.0.0.1"]},
+            "sources": [{"id": f"s{n}", "url": local.url(f"/{n}.rss"), "interval": 1}
+                        for n in range(args.sources)],
+        }
+        Path(folder, "config.yaml").write_text(yaml.safe_dump(config))
+        process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve", "--log-level", "WARNING"],
+                                   cwd=folder, stderr=subprocess.PIPE, text=True)
+        log: list[str] = []
+        threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True).start()
+        while not (match := STARTED.search("".join(log))):
+            time.sleep(0.1)
+        port = int(match.group(1))
+        samples = []
+        started = time.monotonic()
+        while time.monotonic() - started < args.cycles:
+            time.sleep(5)
+            samples.append(rss_kib(process.pid))
+        requests = len(local.requests)
+        local.script("/0.rss", Reply(200, feed(0, args.items, "Breaking: new statement of the KKE"),
+                                     (("ETag", '"changed"'),)))
+        changed = time.monotonic()
+        while not served(port, "/party/kke.atom", "Breaking: new statement"):
+            time.sleep(0.05)
+        latency = time.monotonic() - changed
+        process.terminate()
+        code = process.wait(timeout=20)
+    print(f"sources={args.sources} items/source={args.items} cycles={args.cycles} (1 s interval)")
+    print(f"requests served to the daemon: {requests}")
+    print(f"RSS KiB: first={samples[0]} last={samples[-1]} max={max(samples)}")
+    print(f"update latency (source change -> served feed): {latency:.2f} s "
+          f"(bounded by interval 1 s + jitter 1 s + publish_delay 1 s)")
+    print(f"exit status after SIGTERM: {code}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()
