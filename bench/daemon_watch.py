@@ -94,6 +94,8 @@ def main() -> None:
                                      (("ETag", '"changed"'),)))
         changed = time.monotonic()
         while not served(port, "/party/kke.atom", "Breaking: new statement"):
+            if time.monotonic() - changed > 60:
+                raise SystemExit("the update was not served within 60 s:\n" + "".join(log[-20:]))
             time.sleep(0.05)
         latency = time.monotonic() - changed
         process.terminate()
