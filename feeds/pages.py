@@ -1,8 +1,11 @@
 """The pages beside the feeds: `feeds.opml` (OPML 2.0) and `index.html`.
 
-Both list every feed, grouped all / parties / topics and sorted by title, so the
-same plan gives the same bytes. The HTML page is plain HTML5: no JavaScript, one
-autodiscovery `<link rel="alternate">` per feed, every text escaped. Headlines
+Both list every feed, grouped (all, selections, parties, topics, countries,
+languages) and sorted by title, so the same plan gives the same bytes. Every feed
+is offered as Atom and as its JSON Feed twin: in OPML the twin rides on the Atom
+outline as `partyfeeds:jsonFeedUrl` (one outline per feed, so importing the list
+subscribes once). The HTML page is plain HTML5: no JavaScript, autodiscovery
+`<link rel="alternate">` elements for both formats, every text escaped. Headlines
 only become links when they point to http(s): a hostile `javascript:` link from
 a source stays text.
 """
@@ -17,13 +20,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from feeds.archive import json_twin
 from feeds.model import FeedSpec, Item, SiteInfo
-from feeds.render import ATOM_TYPE, clean_text, feed_url, newest_first
+from feeds.render import ATOM_TYPE, JSON_FEED_TYPE, clean_text, feed_url, newest_first
 
 OPML_PATH = "feeds.opml"
 INDEX_PATH = "index.html"
 LATEST_PER_FEED = 5
-GROUPS = (("all", "All news"), ("party", "Parties"), ("topic", "Topics"))
+GROUPS = (("all", "All news"), ("composed", "Selections"), ("party", "Parties"), ("topic", "Topics"),
+          ("country", "Countries"), ("language", "Languages"))
+OPML_NS = "https://github.com/partyfeeds/partyfeeds/ns/opml"
+ET.register_namespace("partyfeeds", OPML_NS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ def _outline_attributes(spec: FeedSpec, site: SiteInfo) -> dict[str, str]:
     attributes["htmlUrl"] = spec.website if spec.kind == "party" and spec.website else site.base_url
     if spec.subtitle:
         attributes["description"] = clean_text(spec.subtitle)
+    attributes[f"{{{OPML_NS}}}jsonFeedUrl"] = feed_url(site, json_twin(spec.path))
     return attributes
 
 
@@ -96,9 +104,9 @@ def render_index(summaries: Sequence[FeedSummary], site: SiteInfo, *, lang: str 
     """The HTML5 index page: for each feed its title, item count, last update, headlines, subscribe link."""
     by_path = {summary.spec.path: summary for summary in summaries}
     groups = grouped(summary.spec for summary in summaries)
-    lines = [*_head(groups, site, lang), "<body>", *_intro(site, len(summaries)), "<main>"]
+    lines = [*_head(groups, site, lang), "<body>", *_intro(site, len(summaries), groups), "<main>"]
     for heading, specs in groups:
-        lines += [f"<section><h2>{_esc(heading)}</h2>"]
+        lines += [f'<section id="{_group_anchor(heading)}"><h2>{_esc(heading)}</h2>']
         for spec in specs:
             lines += _feed_section(by_path[spec.path], site)
         lines += ["</section>"]
@@ -121,23 +129,40 @@ def _head(groups: list[tuple[str, list[FeedSpec]]], site: SiteInfo, lang: str) -
         f"<title>{_esc(site.title)}</title>",
     ]
     for _, specs in groups:
-        lines += [
-            f'<link rel="alternate" type="{ATOM_TYPE}" title="{_esc(spec.title)}"'
-            f' href="{_esc(feed_url(site, spec.path))}">'
-            for spec in specs
-        ]
+        for spec in specs:
+            lines += [
+                f'<link rel="alternate" type="{ATOM_TYPE}" title="{_esc(spec.title)}"'
+                f' href="{_esc(feed_url(site, spec.path))}">',
+                f'<link rel="alternate" type="{JSON_FEED_TYPE}" title="{_esc(spec.title)} (JSON Feed)"'
+                f' href="{_esc(feed_url(site, json_twin(spec.path)))}">',
+            ]
     opml = _esc(feed_url(site, OPML_PATH))
     lines.append(f'<link rel="alternate" type="text/x-opml" title="All feeds (OPML)" href="{opml}">')
+    lines.append(f"<style>{_STYLE}</style>")
     return [*lines, "</head>"]
 
 
-def _intro(site: SiteInfo, count: int) -> list[str]:
+# Readable without it; a narrow column and visible focus for keyboard users.
+_STYLE = ("body{font-family:system-ui,sans-serif;line-height:1.5;max-width:48rem;margin:0 auto;"
+          "padding:0 1rem}article{border-top:1px solid #ccc;padding:.5rem 0}"
+          "a:focus{outline:2px solid #000}.subscribe a{margin-right:1rem}")
+
+
+def _intro(site: SiteInfo, count: int, groups: list[tuple[str, list[FeedSpec]]]) -> list[str]:
     feeds = "1 feed" if count == 1 else f"{count} feeds"
+    contents = "".join(f'<li><a href="#{_group_anchor(heading)}">{_esc(heading)}</a></li>'
+                       for heading, _ in groups)
     return [
         f"<header><h1>{_esc(site.title)}</h1>",
-        f"<p>{feeds}. Subscribe to any of them in a feed reader, or import"
-        f' <a href="{_esc(feed_url(site, OPML_PATH))}">all of them as OPML</a>.</p></header>',
+        f"<p>{feeds}, each as Atom and as JSON Feed. Subscribe to any of them in a feed reader, or"
+        f' import <a href="{_esc(feed_url(site, OPML_PATH))}" type="text/x-opml">all of them as OPML</a>.'
+        " Older entries stay reachable: every feed links to its archive pages (RFC 5005).</p>",
+        f'<nav aria-label="Feed groups"><ul>{contents}</ul></nav></header>',
     ]
+
+
+def _group_anchor(heading: str) -> str:
+    return "group-" + heading.lower().replace(" ", "-")
 
 
 def _feed_section(summary: FeedSummary, site: SiteInfo) -> list[str]:
@@ -149,7 +174,10 @@ def _feed_section(summary: FeedSummary, site: SiteInfo) -> list[str]:
         lines.append(f"<p>{_esc(spec.subtitle)}</p>")
     lines.append(f"<p>{_count(summary.item_count)}, {_when(summary.updated)}.</p>")
     lines += _headlines(summary.latest[:LATEST_PER_FEED])
-    lines.append(f'<p><a href="{url}" type="{ATOM_TYPE}">Subscribe to {_esc(spec.title)} (Atom)</a></p>')
+    json_url = _esc(feed_url(site, json_twin(spec.path)))
+    lines.append(f'<p class="subscribe">Subscribe to {_esc(spec.title)}:'
+                 f' <a href="{url}" type="{ATOM_TYPE}">Atom</a>'
+                 f' <a href="{json_url}" type="{JSON_FEED_TYPE}">JSON Feed</a></p>')
     return [*lines, "</article>"]
 
 

@@ -7,7 +7,9 @@ Ingest (per item source)::
 
 Publish::
 
-    select (newest items per feed, from the store) → render (Atom, OPML, HTML) → write (atomic)
+    plan feeds (feeds/compose.py) → select (each feed's history in the store; its head and
+    archive pages, feeds/archive.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic;
+    archive pages once)
 
 The daemon and the CLI call these functions, never the stages themselves.
 Every function takes `now`; none reads the clock.
@@ -20,11 +22,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from feeds import dedupe, polling
+from feeds import archive, compose, dedupe, polling
+from feeds.compose import PublishOptions
 from feeds.errors import ParseError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
+from feeds.jsonfeed import render_json
 from feeds.merge import merge
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, SourceSpec, SourceState, item_id
 from feeds.normalise import guid_links, normalise_feed
@@ -35,7 +39,7 @@ from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files
 from feeds.store import Store
 from feeds.tag import Tagger
-from feeds.write import remove_stale, write_if_changed
+from feeds.write import PUBLISHED_DIRS, is_published, remove_stale, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -245,41 +249,77 @@ class PublishReport:
     removed: list[str] = field(default_factory=list)
 
 
-def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int]) -> list[FeedSpec]:
-    """`all.atom`, then a feed per party and per topic that has items."""
-    specs = [FeedSpec("all.atom", "all", None, site.title, "Every item partyfeeds holds, newest first")]
-    for code in sorted(c for (facet, c) in counts if facet == "party" and c in registry.parties):
-        party = registry.parties[code]
-        label = registry.party_label(code)
-        specs.append(FeedSpec(f"party/{code}.atom", "party", code, label,
-                              f"News from and about the {label}", website=party.website))
-    for topic_id in sorted(t for (facet, t) in counts if facet == "topic" and t in registry.topics):
-        label = registry.topics[topic_id].label
-        specs.append(FeedSpec(f"topic/{topic_id}.atom", "topic", topic_id, f"{label} — {site.title}",
-                              f"Communist and workers' parties' news on: {label}"))
-    return specs
+def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int],
+               options: PublishOptions | None = None, languages: Sequence[str] = ()) -> list[FeedSpec]:
+    """`all.atom`, a feed per party and per topic that has items, and those `options` add."""
+    planned = compose.plan(registry, site, counts, languages, options or PublishOptions())
+    return [feed.spec for feed in planned]
 
 
-def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path) -> PublishReport:
-    """Render every feed, the OPML list and the index; write only what changed."""
+def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
+            options: PublishOptions | None = None) -> PublishReport:
+    """Render every feed (head, archive pages, JSON Feed twins), the OPML list and the index;
+    write only what changed, and never rewrite an archive page that is in place."""
+    options = options or PublishOptions()
     report = PublishReport()
-    counts = store.tag_counts()
     labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
                     topics={tid: topic.label for tid, topic in registry.topics.items()})
-    summaries = []
-    for spec in plan_feeds(registry, site, counts):
-        facet = None if spec.kind == "all" else spec.kind
-        items = store.latest(site.entries_per_feed, facet, spec.key)
-        _write(output_dir, spec.path, render_atom(spec, items, site, labels), report)
-        count = store.count_items() if facet is None else counts[(spec.kind, spec.key or "")]
-        summaries.append(FeedSummary.from_items(spec, items, count))
-    specs = [s.spec for s in summaries]
+    feeds = compose.plan(registry, site, store.tag_counts(), list(store.language_counts()), options)
+    published: set[str] = set()
+    summaries = [_publish_feed(store, feed, _Target(site, labels, options, output_dir, report, published))
+                 for feed in feeds]
+    specs = [feed.spec for feed in feeds]
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
-    report.removed = remove_stale(output_dir, {spec.path for spec in specs})
+    folders = {str(PurePosixPath(spec.path).parent) for spec in specs} - {"."}
+    report.removed = remove_stale(output_dir, published, dirs=sorted(folders | set(PUBLISHED_DIRS)))
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where and how one publish run writes."""
+
+    site: SiteInfo
+    labels: Labels
+    options: PublishOptions
+    output_dir: Path
+    report: PublishReport
+    published: set[str]
+
+
+def _publish_feed(store: Store, feed: compose.PlannedFeed, target: _Target) -> FeedSummary:
+    """Bring the feed's history up to date, then write its head and any missing archive page."""
+    with store.transaction():
+        restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
+        store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query))
+    total = store.feed_log_size(feed.log_key)
+    documents = archive.chain(feed.spec.path, total, target.options.archive_page_size,
+                              target.site.entries_per_feed)
+    head_items = store.feed_log_items(feed.log_key, documents[0].first, documents[0].last)
+    for doc in documents:
+        target.published.update((doc.path, doc.json_path))
+        # A page in place never changes; a restarted history may have left another one there.
+        if doc.is_archive and not restarted and _in_place(target.output_dir, doc):
+            target.report.unchanged += 2
+            continue
+        items = store.feed_log_items(feed.log_key, doc.first, doc.last) if doc.is_archive else head_items
+        _write_document(feed, doc, items, target)
+    return FeedSummary.from_items(feed.spec, head_items, total)
+
+
+def _in_place(output_dir: Path, doc: archive.Document) -> bool:
+    return is_published(output_dir, doc.path) and is_published(output_dir, doc.json_path)
+
+
+def _write_document(feed: compose.PlannedFeed, doc: archive.Document, items: Sequence[Item],
+                    target: _Target) -> None:
+    atom = render_atom(feed.spec, items, target.site, target.labels, doc=doc, icon=feed.icon)
+    _write(target.output_dir, doc.path, atom, target.report)
+    json_feed = render_json(feed.spec, items, target.site, doc, icon=feed.icon)
+    _write(target.output_dir, doc.json_path, json_feed, target.report)
 
 
 def _write(output_dir: Path, relpath: str, data: bytes, report: PublishReport) -> None:

@@ -8,6 +8,10 @@ feedgen's defaults fight determinism, so this module overrides them:
 * its `<source>` holds only a title and a link, and entries cannot carry
   `xml:lang`: we add both with lxml after feedgen has built the document.
 
+Given a chain `Document` (feeds/archive.py), the feed is one document of an RFC 5005
+chain: all the items given are rendered (no cut), with prev-archive / next-archive /
+current links, `fh:archive` on archive pages, and a link to the JSON Feed twin.
+
 Same input, same bytes. Labels come in as plain mappings so rendering does not
 depend on the party registry.
 """
@@ -21,16 +25,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from feeds.archive import Document
 from feeds.errors import PublishError
 from feeds.model import ITEM_NAMESPACE, FeedSpec, Item, SiteInfo, SourceRef, atom_id
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
+JSON_FEED_TYPE = "application/feed+json"
+FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "partyfeeds"
 # `updated` of a feed with no entries: fixed, so an empty feed is stable too.
@@ -76,18 +84,25 @@ def newest_first(items: Iterable[Item]) -> list[Item]:
     return sorted(by_id, key=lambda item: item.updated, reverse=True)  # stable: keeps id order
 
 
-def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: Labels) -> bytes:
-    """The Atom document for `spec`: the newest `site.entries_per_feed` of `items`."""
+def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: Labels, *,
+                doc: Document | None = None, icon: str | None = None) -> bytes:
+    """The Atom document for `spec`: the newest `site.entries_per_feed` of `items`, or, as the
+    chain document `doc`, all of them."""
     _refuse_duplicate_ids(spec, items)  # over all items: which copy made the cut would depend on order
-    chosen = newest_first(items)[: site.entries_per_feed]
+    chosen = newest_first(items) if doc else newest_first(items)[: site.entries_per_feed]
     try:
-        generator = _feed_head(spec, site, chosen[0].updated if chosen else EMPTY_FEED_UPDATED)
+        updated = chosen[0].updated if chosen else EMPTY_FEED_UPDATED
+        generator = _feed_head(spec, site, updated, labels, doc.path if doc else spec.path)
+        if doc is not None:
+            _chain_links(generator, site, doc)
+        if icon:
+            generator.icon(icon)
         for item in chosen:
             generator.add_entry(_entry(item, site, labels), order="append")
         raw = generator.atom_str(pretty=False)
     except ValueError as exc:  # feedgen's and lxml's complaint about a missing or bad field
         raise PublishError(f"{spec.path}: cannot render Atom: {exc}") from exc
-    return _finish(raw, {atom_id(item.id): item for item in chosen})
+    return _finish(raw, {atom_id(item.id): item for item in chosen}, archive=bool(doc and doc.is_archive))
 
 
 def _refuse_duplicate_ids(spec: FeedSpec, items: Sequence[Item]) -> None:
@@ -96,15 +111,15 @@ def _refuse_duplicate_ids(spec: FeedSpec, items: Sequence[Item]) -> None:
         raise PublishError(f"{spec.path}: items share an id (dedupe bug?): {', '.join(dupes)}")
 
 
-def _feed_head(spec: FeedSpec, site: SiteInfo, updated: datetime) -> FeedGenerator:
+def _feed_head(spec: FeedSpec, site: SiteInfo, updated: datetime, labels: Labels,
+               self_path: str) -> FeedGenerator:
     generator = FeedGenerator()
-    self_url = feed_url(site, spec.path)
-    generator.id(self_url)
+    generator.id(feed_url(site, spec.path))  # archive pages share it: one logical feed (RFC 5005)
     generator.title(clean_text(spec.title) or spec.path)
     if clean_text(spec.subtitle).strip():
         generator.subtitle(clean_text(spec.subtitle))
     generator.updated(updated)  # replaces feedgen's build-time stamp
-    generator.link(href=self_url, rel="self", type=ATOM_TYPE)
+    generator.link(href=feed_url(site, self_path), rel="self", type=ATOM_TYPE)
     generator.link(href=site.base_url, rel="alternate", type="text/html")
     if spec.kind == "party" and spec.website:
         generator.link(href=spec.website, rel="related", type="text/html")
@@ -112,7 +127,20 @@ def _feed_head(spec: FeedSpec, site: SiteInfo, updated: datetime) -> FeedGenerat
         generator.link(href=site.hub_url, rel="hub")
     generator.author(_person(site.author_name, uri=site.author_uri, email=site.author_email))
     generator.generator(GENERATOR)  # no version: a release must not rewrite every feed
+    if spec.kind == "party" and spec.key:
+        generator.category(term=spec.key, scheme=site.base_url + "party/", label=labels.party(spec.key))
+    if spec.kind == "topic" and spec.key:
+        generator.category(term=spec.key, scheme=site.base_url + "topic/", label=labels.topic(spec.key))
     return generator
+
+
+def _chain_links(generator: FeedGenerator, site: SiteInfo, doc: Document) -> None:
+    """The JSON Feed twin and the RFC 5005 links."""
+    generator.link(href=feed_url(site, doc.json_path), rel="alternate", type=JSON_FEED_TYPE)
+    for rel, path in (("current", doc.current if doc.is_archive else None),
+                      ("prev-archive", doc.prev_archive), ("next-archive", doc.next_archive)):
+        if path:
+            generator.link(href=feed_url(site, path), rel=rel, type=ATOM_TYPE)
 
 
 def _person(name: str, uri: str | None = None, email: str | None = None) -> dict[str, str]:
@@ -131,7 +159,7 @@ def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
     entry.title(title)
     entry.updated(item.updated)  # replaces feedgen's build-time stamp
     entry.published(item.published)
-    for name in _author_names(item, site):
+    for name in author_names(item, site):
         entry.author(name=name)
     for rel, href in _entry_links(item):
         entry.link(href=href, rel=rel)  # feedgen 1.0 drops rel here: _fix_links restores it
@@ -140,7 +168,7 @@ def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
     return entry
 
 
-def _author_names(item: Item, site: SiteInfo) -> list[str]:
+def author_names(item: Item, site: SiteInfo) -> list[str]:
     """The item's authors, else its first source's title, else the site's author."""
     names = _unique(clean_text(name).strip() for name in item.authors)
     if not names and item.sources:
@@ -158,15 +186,36 @@ def _entry_links(item: Item) -> list[tuple[str, str]]:
 def _add_bodies(entry: FeedEntry, item: Item, title: str) -> None:
     """Summary and content as HTML, never empty; content falls back so readers show something."""
     summary = clean_text(item.summary)
-    content = clean_text(item.content)
     if summary.strip():
         entry.summary(summary, type="html")
+    content = content_html(item, title)
+    if content:
+        entry.content(content, type="html")
+
+
+def content_html(item: Item, title: str) -> str:
+    """The entry's HTML body: its content, else its summary, else (no link either) its title;
+    a story several sources carried ends with a line naming them, with links."""
+    content = clean_text(item.content)
     if not content.strip():
-        content = summary
+        content = clean_text(item.summary)
     if not content.strip() and not item.link:  # Atom needs content or an alternate link
         content = html.escape(title)
-    if content.strip():
-        entry.content(content, type="html")
+    if len(item.sources) > 1:
+        content = f"{content}\n{sources_html(item.sources)}".strip()
+    return content if content.strip() else ""
+
+
+def sources_html(sources: Sequence[SourceRef]) -> str:
+    """`<p>Reported by: <a href=...>902.gr</a>, ...</p>`; only http(s) links become links."""
+    names = []
+    for source in sources:
+        name = html.escape(clean_text(source.title).strip() or source.source_id)
+        link = source.link or ""
+        if urlsplit(link).scheme.lower() in {"http", "https"}:
+            name = f'<a href="{html.escape(link, quote=True)}">{name}</a>'
+        names.append(name)
+    return f'<p class="partyfeeds-sources">Reported by: {", ".join(names)}</p>'
 
 
 def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels) -> None:
@@ -178,14 +227,25 @@ def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels
         entry.category(term=term)
 
 
+def category_terms(item: Item) -> list[str]:
+    """The terms of the entry's categories, in order, each once: parties, topics, own categories."""
+    own = (clean_text(term).strip() for term in item.categories)
+    return _unique([*_unique(item.parties), *_unique(item.topics), *_unique(own)])
+
+
 def _unique(values: Iterable[str | None]) -> list[str]:
     """Non-empty values, first occurrence kept, order otherwise unchanged."""
     return list(dict.fromkeys(value for value in values if value))
 
 
-def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item]) -> bytes:
-    """Add what feedgen cannot express (entry xml:lang, a full atom:source), then serialise."""
+def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], *, archive: bool = False) -> bytes:
+    """Add what feedgen cannot express (fh:archive, entry xml:lang, a full atom:source), then serialise."""
     root = etree.fromstring(raw, _PARSER)
+    if archive:
+        etree.SubElement(root, f"{{{FH_NS}}}archive", nsmap={"fh": FH_NS})
+        first_entry = root.find(f"{{{ATOM_NS}}}entry")
+        if first_entry is not None:  # feed metadata before the entries, as readers expect
+            first_entry.addprevious(root[-1])
     for entry in root.iterfind(f"{{{ATOM_NS}}}entry"):
         item = items_by_atom_id[entry.findtext(f"{{{ATOM_NS}}}id")]
         if item.language and _LANGUAGE_TAG.match(item.language):

@@ -4,7 +4,8 @@ A reader (or a web server) sees the old file or the new one, never half of one:
 we write a temporary file in the same directory, fsync it, and `os.replace` it
 over the target. An unchanged file is not touched at all, so its mtime stays and
 HTTP caches keep validating. Paths are relative to one output root and may not
-leave it.
+leave it. Archive pages never change once written, so the publisher asks
+`is_published` and does not even render one that is already in place.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from feeds.errors import PublishError
 
 log = logging.getLogger(__name__)
 
-# The folders of per-party and per-topic feeds: the only place remove_stale deletes.
-PUBLISHED_DIRS = ("party", "topic")
-FEED_SUFFIX = ".atom"
+# The folders of generated feeds: the only places remove_stale deletes (ARCHIVE_DIRS at any depth).
+PUBLISHED_DIRS = ("party", "topic", "country", "language", "feeds")
+ARCHIVE_DIRS = ("archive",)
+FEED_SUFFIXES = (".atom", ".json")  # Atom and its JSON Feed twin
 DEFAULT_MODE = 0o644  # published files are read by a web server
 
 
@@ -50,6 +52,11 @@ def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
         raise PublishError(f"cannot write {target}: {exc}") from exc
     log.debug("wrote path=%s bytes=%d", relpath, len(data))
     return True
+
+
+def is_published(root: Path, relpath: str) -> bool:
+    """Whether `root/relpath` exists as a regular file."""
+    return resolve_inside(root, relpath).is_file()
 
 
 def _holds(target: Path, data: bytes) -> bool:
@@ -95,32 +102,39 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS) -> list[str]:
-    """Delete `<dir>/*.atom` files under `root` that are not in `keep`; return their relpaths, sorted.
+def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS,
+                 deep: Sequence[str] = ARCHIVE_DIRS) -> list[str]:
+    """Delete feed files (`.atom`, `.json`) under `root` that are not in `keep`; return their
+    relpaths, sorted.
 
-    Only regular files directly inside `dirs` with the feed suffix are candidates:
-    anything else (other files, subfolders, symlinks, our own temp files) is never touched.
+    Candidates are regular files with a feed suffix directly inside `dirs`, or at any
+    depth inside `deep`: anything else (other files, other subfolders, symlinks, our own
+    temp files) is never touched.
     """
     wanted = {str(PurePosixPath(path)) for path in keep}
     removed = []
-    for folder in dirs:
+    for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
         directory = resolve_inside(root, folder)
-        for path in _published_feeds(directory):
-            relpath = f"{folder}/{path.name}"
+        for path in _published_feeds(directory, recursive):
+            relpath = path.relative_to(root).as_posix()
             if relpath not in wanted:
                 _unlink(path)
                 removed.append(relpath)
-    for relpath in sorted(removed):
-        log.info("removed stale feed path=%s", relpath)
+    if len(removed) > 20:
+        log.info("removed stale feed files count=%d", len(removed))
+    else:
+        for relpath in sorted(removed):
+            log.info("removed stale feed path=%s", relpath)
     return sorted(removed)
 
 
-def _published_feeds(directory: Path) -> list[Path]:
-    if not directory.is_dir():
+def _published_feeds(directory: Path, recursive: bool) -> list[Path]:
+    if not directory.is_dir() or directory.is_symlink():
         return []
+    candidates = directory.rglob("*") if recursive else directory.iterdir()
     return sorted(
-        path for path in directory.iterdir()
-        if path.suffix == FEED_SUFFIX and not path.name.startswith(".")
+        path for path in candidates
+        if path.suffix in FEED_SUFFIXES and not path.name.startswith(".")
         and path.is_file() and not path.is_symlink()
     )
 

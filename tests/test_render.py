@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import lxml.html
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -132,7 +133,24 @@ def test_entry_fields_round_trip() -> None:
     assert [a.findtext(f"{A}name") for a in entry.findall(f"{A}author")] == ["Press office"]
     for name, text in (("summary", "<p>Summary 0</p>"), ("content", "<p>Content 0</p>")):
         element = entry.find(f"{A}{name}")
-        assert element is not None and element.get("type") == "html" and element.text == text
+        assert element is not None and element.get("type") == "html" and (element.text or "").startswith(text)
+
+
+def test_merged_entry_content_names_its_sources_with_links() -> None:
+    hostile = SourceRef("evil", "<b>Evil</b> & co", "javascript:alert(1)")
+    item = make(0, sources=(*make(0).sources, hostile))
+    (entry,) = entries(render([item]))
+    content = entry.findtext(f"{A}content") or ""
+    assert content.startswith("<p>Content 0</p>\n")
+    line = lxml.html.fragment_fromstring(content.split("\n")[1])
+    assert line.text_content() == "Reported by: KKE (English), 902.gr, <b>Evil</b> & co"
+    assert [(a.text, a.get("href")) for a in line.iter("a")] == [
+        ("KKE (English)", "https://www.kke.gr/article/0"), ("902.gr", "https://www.902.gr/n/0")]
+
+
+def test_single_source_entry_content_is_left_as_is() -> None:
+    (entry,) = entries(render([make(0, sources=make(0).sources[:1])]))
+    assert entry.findtext(f"{A}content") == "<p>Content 0</p>"
 
 
 def test_entry_categories_carry_scheme_and_label() -> None:
@@ -180,13 +198,13 @@ def test_entry_author_is_never_missing(authors: tuple[str, ...], sources: tuple[
 
 
 def test_empty_bodies_are_left_out_not_emitted_empty() -> None:
-    (entry,) = entries(render([make(0, summary="", content="  ")]))
+    (entry,) = entries(render([make(0, summary="", content="  ", sources=make(0).sources[:1])]))
     assert entry.find(f"{A}summary") is None and entry.find(f"{A}content") is None
     assert links(entry)["alternate"] == ["https://www.kke.gr/article/0"]
 
 
 def test_missing_content_falls_back_to_the_summary() -> None:
-    (entry,) = entries(render([make(0, content="")]))
+    (entry,) = entries(render([make(0, content="", sources=make(0).sources[:1])]))
     assert entry.findtext(f"{A}content") == "<p>Summary 0</p>"
 
 
