@@ -77,7 +77,7 @@ def main() -> None:
                         for n in range(args.sources)],
         }
         Path(folder, "config.yaml").write_text(yaml.safe_dump(config))
-        process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve", "--log-level", "WARNING"],
+        process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve"],
                                    cwd=folder, stderr=subprocess.PIPE, text=True)
         log: list[str] = []
         threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True).start()
