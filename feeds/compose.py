@@ -101,10 +101,10 @@ def terms(query: Query) -> Iterable[Term]:
 
 
 def unknown_values(query: Query, registry: Registry) -> list[tuple[Term, str]]:
-    """(term, value) for every party, topic, country or region the registry does not know."""
+    """(term, value) for every party, topic or region the registry does not know. Countries are
+    not checked: a country without registry parties is valid and selects nothing (yet)."""
     known: dict[str, Iterable[str]] = {
         "party": registry.parties, "topic": registry.topics, "region": registry.regions,
-        "country": {*registry.countries, *(p.country for p in registry.parties.values())},
     }
     return [(term, value) for term in terms(query) if term.facet in known
             for value in term.values if value not in known[term.facet]]
@@ -182,7 +182,7 @@ def _party_feeds(registry: Registry, counts: Mapping[tuple[str, str], int],
     feeds = []
     for code in sorted(c for (facet, c) in counts if facet == "party" and c in registry.parties):
         party, label = registry.parties[code], registry.party_label(code)
-        native = f" ({party.native_name})" if party.native_name and party.native_name != party.name else ""
+        native = f" — {party.native_name}" if party.native_name and party.native_name != party.name else ""
         spec = FeedSpec(f"party/{code}.atom", "party", code, label,
                         f"News from and about the {label}{native}", website=party.website)
         feeds.append(PlannedFeed(spec, f"party/{code}", Term("party", (code,)), options.icons.get(code)))

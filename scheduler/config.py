@@ -8,7 +8,7 @@ the configuration file's folder, never the current directory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from feeds.errors import ConfigError
 from feeds.fetch import FetchSettings, user_agent
 from feeds.model import SiteInfo, SourceSpec
 from feeds.yamldoc import LineDict, LineList, load_yaml
+from scheduler.feedconfig import FeedsConfig, read_feeds
 
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _MISSING = object()
@@ -54,6 +55,7 @@ class Config:
     source_origins: dict[str, tuple[str, int | None]]  # id -> (file, line), for later errors
     sources_file: Path  # extra sources; `partyfeeds import-opml` adds to it
     daemon: DaemonSettings
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)  # archives, composed feeds (feedconfig.py)
 
 
 class Section:
@@ -168,7 +170,7 @@ def load_config(path: Path) -> Config:
         seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
         fetch_workers=workers, source_origins=source_origins,
-        sources_file=sources_file, daemon=daemon,
+        sources_file=sources_file, daemon=daemon, feeds=read_feeds(root.section("feeds")),
     )
     registry.finish()
     root.finish()

@@ -13,6 +13,7 @@ from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
 from scheduler.config import Config
+from scheduler.feedconfig import check_feeds
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,14 @@ class Context:
 
 
 def check_source_parties(config: Config, registry: Registry) -> None:
-    """A source's party must be a registry code: a typo would mis-tag every item."""
+    """A source's party must be a registry code: a typo would mis-tag every item. So must
+    the parties, topics and places composed feeds and icons name (scheduler/feedconfig.py)."""
     for spec in config.sources:
         if spec.party is not None and spec.party not in registry.parties:
             file, line = config.source_origins.get(spec.id, (str(config.path), None))
             raise ConfigError(f"unknown party code {spec.party!r} (see {config.parties_path})",
                               path=file, line=line, key=f"source {spec.id}: party")
+    check_feeds(config.feeds, registry)
 
 
 def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.IngestReport:
@@ -80,7 +83,8 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
 def publish(context: Context) -> pipeline.PublishReport:
     """Every feed, the OPML list, the index, and the operator's health feed."""
     config = context.config
-    report = pipeline.publish(context.store, context.registry, config.site, config.output_dir)
+    report = pipeline.publish(context.store, context.registry, config.site, config.output_dir,
+                              config.feeds.options)
     if pipeline.publish_health(context.store, config.site, config.output_dir):
         report.written.append(pipeline.HEALTH_PATH)
     else:
