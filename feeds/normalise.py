@@ -15,7 +15,14 @@ the fetch, so that ids do not flip between schemes entry by entry.
 
 Dates are UTC; a missing date is the first-seen time `now` (the caller keeps
 the item, so it is not "new" again on the next fetch); a date in the future
-is clamped to `now`. Parties and topics are left empty: the tagger runs later.
+is clamped to `now`, and one before EARLIEST_DATE (year 1, say) counts as
+missing. Parties and topics are left empty: the tagger runs later.
+
+Bounds, so that no entry can break a feed reader or swamp the store: titles
+are cut at MAX_TITLE_CHARS, HTML bodies at MAX_HTML_CHARS before sanitising
+(nh3 closes what the cut left open), links over MAX_LINK_CHARS are dropped,
+and authors and categories are capped in number and length. How many
+entries a fetch may bring is bounded in parse (xmlguard.MAX_ENTRIES).
 """
 
 from __future__ import annotations
@@ -23,12 +30,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
-from feeds.sanitize import html_to_text, looks_like_html, sanitize_html
+from feeds.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
 from feeds.urls import canonical_url
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,11 @@ log = logging.getLogger(__name__)
 # Share of re-seen links whose guid changed, above which guids are declared unstable.
 UNSTABLE_GUID_SHARE = 0.5
 UNTITLED_LENGTH = 80
+MAX_TITLE_CHARS = 300
+MAX_HTML_CHARS = 200_000
+MAX_LINK_CHARS = 2048
+MAX_NAMES, MAX_NAME_CHARS = 20, 200  # authors, and likewise categories
+EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 def normalise_feed(
@@ -49,7 +61,7 @@ def normalise_feed(
     use_guids = guids_usable(parsed.entries, previous_guids or {})
     if not use_guids:
         log.debug("source=%s guids unusable: identifying entries by link", spec.id)
-    source_title = _plain(parsed.title or "") or spec.title or spec.id
+    source_title = _cut(_plain(parsed.title or ""), MAX_TITLE_CHARS) or spec.title or spec.id
     items: dict[str, Item] = {}
     for entry in parsed.entries:
         key = identity_key(entry, use_guids)
@@ -87,14 +99,17 @@ def _guids_churn(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, st
 def identity_key(entry: ParsedEntry, use_guids: bool = True) -> str | None:
     """guid, else canonical link, else a hash of title and date; None for an empty entry."""
     if use_guids and entry.guid:
-        return entry.guid
+        return entry.guid if len(entry.guid) <= MAX_LINK_CHARS else _digest(entry.guid)
     if entry.link:
         return canonical_url(entry.link)
     if entry.title:
         date = entry.published or entry.updated
-        text = f"{entry.title}\x1f{date.isoformat() if date else ''}"
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        return _digest(f"{entry.title}\x1f{date.isoformat() if date else ''}")
     return entry.guid  # guids were distrusted but are all there is
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
 
 def _item(
@@ -102,8 +117,8 @@ def _item(
 ) -> Item:
     link = _link(entry.link, parsed.url)
     published, updated = _dates(entry, now)
-    content = sanitize_html(entry.content or "", entry.base)
-    summary = sanitize_html(entry.summary or "", entry.base)
+    content = sanitize_html((entry.content or "")[:MAX_HTML_CHARS], entry.base)
+    summary = sanitize_html((entry.summary or "")[:MAX_HTML_CHARS], entry.base)
     if summary == content:  # feedparser copies content into an absent summary
         summary = "" if content else summary
     return Item(
@@ -115,37 +130,58 @@ def _item(
         published=published,
         updated=updated,
         language=entry.language or parsed.language or spec.language,
-        authors=entry.authors,
+        authors=_names(entry.authors),
         sources=(SourceRef(spec.id, title=source_title, link=link, party=spec.party, kind="feed"),),
-        categories=entry.categories,
+        categories=_names(entry.categories),
     )
 
 
 def _dates(entry: ParsedEntry, now: datetime) -> tuple[datetime, datetime]:
-    """(published, updated) in UTC: missing -> first seen (`now`), future -> `now`."""
-    published = min(entry.published or entry.updated or now, now)
-    updated = min(entry.updated or published, now)
+    """(published, updated) in UTC: missing or absurdly early -> first seen (`now`), future -> `now`."""
+    given_published, given_updated = _plausible(entry.published), _plausible(entry.updated)
+    published = min(given_published or given_updated or now, now)
+    updated = min(given_updated or published, now)
     return published, max(updated, published)
 
 
+def _plausible(when: datetime | None) -> datetime | None:
+    return when if when is not None and when >= EARLIEST_DATE else None
+
+
+def _names(values: Sequence[str]) -> tuple[str, ...]:
+    """At most MAX_NAMES plain names, each cut to MAX_NAME_CHARS."""
+    names = (_cut(_plain(value), MAX_NAME_CHARS) for value in values[:MAX_NAMES])
+    return tuple(dict.fromkeys(name for name in names if name))
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head[limit // 2:] else head) + "…"
+
+
 def _title(entry: ParsedEntry, html_body: str, link: str | None) -> str:
-    raw = entry.title or ""
-    title = html_to_text(raw) if entry.title_is_html or looks_like_html(raw) else " ".join(raw.split())
+    raw = (entry.title or "")[:MAX_HTML_CHARS]
+    title = html_to_text(raw) if entry.title_is_html or looks_like_html(raw) else _plain(raw)
     if title:
-        return title
+        return _cut(title, MAX_TITLE_CHARS)
     text = html_to_text(html_body)  # an untitled entry: its opening words, else its link
-    if len(text) > UNTITLED_LENGTH:
-        text = text[:UNTITLED_LENGTH].rsplit(" ", 1)[0] + "…"
-    return text or link or ""
+    return _cut(text, UNTITLED_LENGTH) or link or ""
 
 
 def _plain(text: str) -> str:
-    return html_to_text(text) if looks_like_html(text) else " ".join(text.split())
+    """Plain text: markup removed, characters XML forbids dropped, whitespace collapsed."""
+    return html_to_text(text) if looks_like_html(text) else " ".join(FORBIDDEN_CHARS.sub("", text).split())
 
 
 def _link(link: str | None, base: str) -> str | None:
     """An absolute http(s) link, or None."""
-    if not link:
+    if not link or len(link) > MAX_LINK_CHARS:
         return None
-    absolute = urljoin(base, link)
+    try:
+        absolute = urljoin(base, link)
+    except ValueError:  # e.g. an invalid IPv6 host
+        return None
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None

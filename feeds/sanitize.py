@@ -6,7 +6,8 @@ object, embed, form, meta, no `on*` attributes, no `style`), only http(s) and
 mailto URLs are kept (no javascript: or data:), and relative URLs are made
 absolute against the entry's base, since our feeds are read far from the
 party's site. Elements whose content is code or widgets are dropped with
-their content, not just unwrapped.
+their content, not just unwrapped. Characters XML 1.0 forbids are removed
+from the output, whichever way they were written.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()} 
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
+# Characters XML 1.0 forbids: HTML character references such as &#1; decode to them.
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Tags after which plain text needs a space, so "a<br>b" does not become "ab".
 _BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/td|/tr|hr)\b[^>]*>", re.IGNORECASE)
 
@@ -49,14 +52,14 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
         fragment, tags=set(TAGS), clean_content_tags=set(DROP_WITH_CONTENT), attributes=ATTRIBUTES,
         url_schemes=set(URL_SCHEMES), link_rel=LINK_REL, url_relative=relative, strip_comments=True,
     )
-    return cleaned.strip()
+    return FORBIDDEN_CHARS.sub("", cleaned).strip()
 
 
 def html_to_text(fragment: str) -> str:
     """Plain text from an HTML fragment: tags gone, entities decoded, whitespace collapsed."""
     spaced = _BREAKS.sub(" ", fragment)
     stripped = nh3.clean(spaced, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), attributes={})
-    return " ".join(html.unescape(stripped).split())
+    return " ".join(FORBIDDEN_CHARS.sub("", html.unescape(stripped)).split())
 
 
 def looks_like_html(text: str) -> bool:
