@@ -96,7 +96,7 @@ def _feed(sub: Section) -> ComposedFeed:
                                 f"{', '.join(sorted(RESERVED_DIRS))}: {path!r}")
     query = _query(sub.get("query", dict), sub.file, f"{sub.key}.query", sub.data.line_of("query"))
     feed = ComposedFeed(id=feed_id, title=sub.text("title"), query=query, path=path,
-                        subtitle=sub.text("subtitle", ""), icon=sub.url("icon", None))
+                        subtitle=sub.text("subtitle", None) or "", icon=sub.url("icon", None))
     sub.finish()
     return feed
 
