@@ -19,6 +19,8 @@ from __future__ import annotations
 import gzip
 import http.server
 import itertools
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -36,7 +38,11 @@ class Reply:
     `delay`: seconds to wait before sending anything (a stalled server).
     `drip`: if > 0, send the body `drip` bytes at a time, `drip_interval` apart.
     `gzip`: compress the body and say so in Content-Encoding.
-    `content_length`: override the Content-Length header (None: the body's length).
+    `content_length`: override the Content-Length header (None: the body's length; -1: no
+    Content-Length, the body ends when the connection closes).
+    Hostile servers: `raw` is written instead of any HTTP response, then the connection
+    closes (`reset`: with a TCP RST); `body_delay` stalls after the headers; `endless`
+    repeats the body (or 64 KiB of "x") until the client hangs up or the server stops.
     """
 
     status: int = 200
@@ -47,6 +53,10 @@ class Reply:
     drip_interval: float = 0.0
     gzip: bool = False
     content_length: int | None = None
+    raw: bytes | None = None
+    reset: bool = False
+    body_delay: float = 0.0
+    endless: bool = False
 
     @classmethod
     def feed(cls, name: str, content_type: str = "application/rss+xml; charset=utf-8", **kw: Any) -> Reply:
@@ -108,19 +118,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if reply.delay and stop.wait(reply.delay):
             self.close_connection = True
             return
+        if reply.raw is not None or reply.reset:
+            self._send_raw(reply)
+            return
         body = gzip.compress(reply.body) if reply.gzip else reply.body
+        if reply.endless:
+            self._send_endless(reply, body or b"x" * 65536)
+            return
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
         if reply.gzip:
             self.send_header("Content-Encoding", "gzip")
-        length = len(body) if reply.content_length is None else reply.content_length
-        self.send_header("Content-Length", str(length))
+        self._send_length(reply, len(body))
         step = reply.drip or len(body) or 1
         pieces = [body[start : start + step] for start in range(0, len(body), step)]
         if not pieces:
             self._record()  # before the last byte goes out: a client that has the reply sees the record
         self.end_headers()
+        if reply.body_delay and stop.wait(reply.body_delay):
+            self.close_connection = True
+            return
         for index, piece in enumerate(pieces):
             if index and reply.drip_interval and stop.wait(reply.drip_interval):
                 self.close_connection = True
@@ -128,6 +146,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if index == len(pieces) - 1:
                 self._record()
             self.wfile.write(piece)
+
+    def _send_length(self, reply: Reply, length: int) -> None:
+        if reply.content_length == -1:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(length if reply.content_length is None
+                                                    else reply.content_length))
+
+    def _send_raw(self, reply: Reply) -> None:
+        self._record()
+        self.close_connection = True
+        if reply.raw:
+            self.wfile.write(reply.raw)
+            self.wfile.flush()
+        if reply.reset:  # linger 0: close() sends RST instead of FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _send_endless(self, reply: Reply, piece: bytes) -> None:
+        self._record()
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self._send_length(reply, len(piece))
+        self.end_headers()
+        self.close_connection = True
+        while not self.server.stopping.is_set():
+            self.wfile.write(piece)  # ends with ConnectionError once the client hangs up
+            if reply.drip_interval and self.server.stopping.wait(reply.drip_interval):
+                return
 
     def _record(self) -> None:
         if self._recorded:
