@@ -75,7 +75,11 @@ def is_public(address: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    """Public addresses only, except hosts allowed by name ("host") or with a port ("host:port")."""
+    """Public addresses only, except hosts allowed by name ("host") or with a port ("host:port").
+
+    The allow-list matches the host as the URL writes it, never the address it
+    resolves to: allowing 127.0.0.1 must not let any name that resolves there in.
+    """
 
     allow_hosts: frozenset[str] = frozenset()
     block_private: bool = True
@@ -91,7 +95,7 @@ class AddressPolicy:
         if not self.block_private or self.allows_name(host, port):
             return
         for address in addresses:
-            if not (is_public(address) or self.allows_name(address, port)):
+            if not is_public(address):
                 where = host if address == host else f"{host} resolves to {address}, which"
                 raise httpcore.ConnectError(f"refused: {where} is not a public address "
                                             f"(allow it with fetch.allow_hosts)")

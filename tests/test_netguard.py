@@ -1,0 +1,136 @@
+"""Private networks: refused by default, after DNS, on every hop, with no rebinding window."""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import httpcore
+import pytest
+
+from feeds.fetch import fetch, make_client
+from feeds.model import SourceState
+from feeds.netguard import AddressPolicy, GuardedBackend, deadline_scope, is_public
+from tests.hostile_cases import RSS, SETTINGS
+from tests.localserver import LocalServer, Reply
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+BLOCKING = replace(SETTINGS, allow_hosts=(), total_timeout=3)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as local:
+        local.script("/feed", Reply(200, body=RSS))
+        yield local
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+    "0.0.0.0", "255.255.255.255", "224.0.0.1", "::1", "::", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1", "ff02::1", "192.0.2.1",
+])
+def test_non_public_addresses(address: str) -> None:
+    assert not is_public(address)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2001:4860:4860::8888"])
+def test_public_addresses(address: str) -> None:
+    assert is_public(address)
+
+
+def test_loopback_is_refused_by_default_and_nothing_is_sent(server: LocalServer) -> None:
+    with make_client(BLOCKING) as client:
+        result = fetch(client, SourceState("s", server.url("/feed")), BLOCKING, NOW)
+    assert result.status == "error" and "not a public address" in (result.error or "")
+    assert "fetch.allow_hosts" in (result.error or "")
+    assert server.requests == []
+
+
+def test_an_allowed_host_port_pair_allows_that_port_only(server: LocalServer) -> None:
+    settings = replace(BLOCKING, allow_hosts=(f"127.0.0.1:{server.port}",))
+    with LocalServer() as other, make_client(settings) as client:
+        other.script("/feed", Reply(200, body=RSS))
+        allowed = fetch(client, SourceState("a", server.url("/feed")), settings, NOW)
+        refused = fetch(client, SourceState("b", other.url("/feed")), settings, NOW)
+        assert other.requests == []
+    assert allowed.status == "ok" and refused.status == "error"
+
+
+def test_an_allowed_name_keeps_its_host_header(server: LocalServer) -> None:
+    settings = replace(BLOCKING, allow_hosts=("localhost",))
+    with make_client(settings) as client:
+        result = fetch(client, SourceState("s", f"http://localhost:{server.port}/feed"), settings, NOW)
+    assert result.status == "ok"
+    assert server.requests[0].headers["host"] == f"localhost:{server.port}"
+
+
+def test_allowing_an_address_does_not_allow_names_that_resolve_to_it(server: LocalServer) -> None:
+    settings = replace(BLOCKING, allow_hosts=("127.0.0.1",))
+    with make_client(settings) as client:
+        result = fetch(client, SourceState("s", f"http://localhost:{server.port}/feed"), settings, NOW)
+    assert "refused: localhost resolves to" in (result.error or "")
+
+
+def test_every_redirect_hop_is_checked(server: LocalServer) -> None:
+    with LocalServer() as inner:
+        inner.script("/admin", Reply(200, body=RSS))
+        server.script("/moved", Reply.redirect(302, inner.url("/admin")))
+        settings = replace(BLOCKING, allow_hosts=(f"127.0.0.1:{server.port}",))
+        with make_client(settings) as client:
+            result = fetch(client, SourceState("s", server.url("/moved")), settings, NOW)
+        assert inner.requests == []
+    assert result.status == "error" and "not a public address" in (result.error or "")
+    assert len(server.requests_for("/moved")) == 1
+
+
+class _Recorder(httpcore.NetworkBackend):
+    """Stands in for the socket layer: records where it was asked to connect, connects nowhere."""
+
+    def __init__(self) -> None:
+        self.connected: list[str] = []
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+        self.connected.append(host)
+        return httpcore.NetworkStream()
+
+
+def test_dns_rebinding_finds_no_window_between_check_and_connect() -> None:
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # public when checked, loopback "later"
+    calls: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return next(answers)
+
+    recorder = _Recorder()
+    backend = GuardedBackend(AddressPolicy(), rebinding, recorder)
+    backend.connect_tcp("rebind.example", 80, timeout=1)
+    # Resolved once, and the connection went to the address that was checked.
+    assert calls == ["rebind.example"] and recorder.connected == ["93.184.216.34"]
+    with pytest.raises(httpcore.ConnectError, match=r"127\.0\.0\.1"):
+        backend.connect_tcp("rebind.example", 80, timeout=1)  # a new connection is checked afresh
+    assert recorder.connected == ["93.184.216.34"]
+
+
+def test_a_host_with_one_private_address_among_public_ones_is_refused() -> None:
+    backend = GuardedBackend(AddressPolicy(), lambda host, port: ["8.8.8.8", "10.1.2.3"], _Recorder())
+    with pytest.raises(httpcore.ConnectError, match=r"10\.1\.2\.3"):
+        backend.connect_tcp("mixed.example", 443, timeout=1)
+
+
+def test_a_hung_resolver_ends_at_the_deadline() -> None:
+    release = threading.Event()
+    backend = GuardedBackend(AddressPolicy(), lambda host, port: [str(release.wait(10))],
+                             _Recorder())
+    try:
+        with deadline_scope(time.monotonic() + 0.2), pytest.raises(httpcore.ConnectTimeout):
+            backend.connect_tcp("slow-dns.example", 80, timeout=30)
+    finally:
+        release.set()
