@@ -170,3 +170,26 @@ def test_summary_from_items_uses_render_order_and_newest_date() -> None:
     expected = sorted(items, key=lambda i: (WHEN - i.updated, i.id))[:5]  # newest first, then id
     assert summary.latest == tuple((i.title, None) for i in expected)
     assert FeedSummary.from_items(ALL, [], 0).updated is None
+
+
+# --- JSON Feed twins ----------------------------------------------------------------------
+
+
+def json_url(spec: FeedSpec) -> str:
+    return url(spec).removesuffix(".atom") + ".json"
+
+
+def test_opml_outlines_carry_the_json_feed_twin_in_our_namespace() -> None:
+    outlines = opml_outlines(render_opml(SPECS, SITE))
+    twin = "{https://github.com/partyfeeds/partyfeeds/ns/opml}jsonFeedUrl"
+    assert sorted(o.get(twin, "") for o in outlines) == sorted(json_url(s) for s in SPECS)
+    assert len(outlines) == len(SPECS)  # one outline per feed: importing subscribes once
+
+
+def test_index_offers_json_feed_for_every_feed_and_links_groups() -> None:
+    found = {link.get("href") for link in page().xpath("//head/link[@type='application/feed+json']")}
+    assert found == {json_url(s) for s in SPECS}
+    subscribe = article(ALL).xpath(".//a[@type='application/feed+json']")
+    assert [a.get("href") for a in subscribe] == [json_url(ALL)] and subscribe[0].text == "JSON Feed"
+    anchors = page().xpath("//nav//a/@href")
+    assert anchors and all(page().xpath(f"//section[@id='{a.lstrip('#')}']") for a in anchors)

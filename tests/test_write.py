@@ -10,7 +10,7 @@ import pytest
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, SiteInfo
 from feeds.render import Labels, render_atom
-from feeds.write import remove_stale, write_if_changed
+from feeds.write import is_published, remove_stale, write_if_changed
 
 OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite would move the mtime off this
 
@@ -116,3 +116,26 @@ def test_remove_stale_without_feed_folders_removes_nothing(tmp_path: Path) -> No
 def test_remove_stale_refuses_folders_outside_the_root(tmp_path: Path) -> None:
     with pytest.raises(PublishError):
         remove_stale(tmp_path / "out", keep=set(), dirs=["../"])
+
+
+def test_remove_stale_covers_json_twins_and_archive_pages_at_any_depth(tmp_path: Path) -> None:
+    for relpath in ["party/kke.atom", "party/kke.json", "party/old.json", "feeds/x.atom", "feeds/gone.atom",
+                    "archive/party/kke/1.atom", "archive/party/kke/2.json", "archive/party/old/1.atom",
+                    "archive/notes.txt", "health.atom"]:
+        path = tmp_path / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    keep = {"party/kke.atom", "party/kke.json", "feeds/x.atom", "archive/party/kke/1.atom"}
+    removed = remove_stale(tmp_path, keep)
+    assert removed == ["archive/party/kke/2.json", "archive/party/old/1.atom", "feeds/gone.atom",
+                       "party/old.json"]
+    assert (tmp_path / "health.atom").exists() and (tmp_path / "archive/notes.txt").exists()
+
+
+def test_is_published_sees_only_regular_files_inside_the_root(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "1.atom").write_bytes(b"x")
+    assert is_published(tmp_path, "archive/1.atom") and not is_published(tmp_path, "archive")
+    assert not is_published(tmp_path, "archive/2.atom")
+    with pytest.raises(PublishError):
+        is_published(tmp_path, "../x.atom")
