@@ -24,15 +24,26 @@ DROP_WITH_CONTENT = frozenset(
      "math", "select", "textarea", "button", "frameset", "frame", "canvas", "audio", "video"}
 )
 TAGS = frozenset(nh3.ALLOWED_TAGS) - DROP_WITH_CONTENT
-ATTRIBUTES = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()} | {
+# `cite` is dropped: nh3 does not check its URL scheme, and readers do not show it anyway.
+ATTRIBUTES = {tag: set(attrs) - {"cite"} for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()} | {
     "a": {"href", "hreflang", "title"},
     "img": {"src", "alt", "title", "width", "height"},
     "abbr": {"title"},
+    "*": {"lang", "title"},  # on every tag (nh3's default, spelled out so the allow-list is all here)
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
 # Characters XML 1.0 forbids: HTML character references such as &#1; decode to them.
 FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TEXT_PASSES = 3
+_HTML_ELEMENTS = "|".join(sorted(
+    set(nh3.ALLOWED_TAGS) | DROP_WITH_CONTENT
+    | {"html", "head", "body", "title", "meta", "link", "base", "img", "input", "isindex", "keygen",
+       "marquee", "source", "track", "picture", "plaintext", "xmp", "listing", "noembed", "image", "animate",
+       "set", "use", "foreignobject", "dialog", "slot", "portal", "frame"}, key=len, reverse=True))
+_MARKUP = re.compile(rf"<(?:/?(?:{_HTML_ELEMENTS})(?![\w-])|!|\?)", re.IGNORECASE)
+_ACTIVE_TAG = re.compile(r"<[A-Za-z][^>]*?\s(?:on\w+|style|href|src|action|formaction|xlink:href)\s*=",
+                         re.IGNORECASE)
 # Tags after which plain text needs a space, so "a<br>b" does not become "ab".
 _BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/td|/tr|hr)\b[^>]*>", re.IGNORECASE)
 
@@ -56,10 +67,26 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
 
 
 def html_to_text(fragment: str) -> str:
-    """Plain text from an HTML fragment: tags gone, entities decoded, whitespace collapsed."""
-    spaced = _BREAKS.sub(" ", fragment)
-    stripped = nh3.clean(spaced, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), attributes={})
-    return " ".join(FORBIDDEN_CHARS.sub("", html.unescape(stripped)).split())
+    """Plain text from an HTML fragment: tags gone, entities decoded, whitespace collapsed.
+
+    Markup that decodes to more markup (double escaping, an escaped CDATA
+    section) is stripped again, a few times: a reader that wrongly renders a
+    text title as HTML must still find no tag in it.
+    """
+    text = fragment
+    for _ in range(_TEXT_PASSES):
+        spaced = _BREAKS.sub(" ", text)
+        stripped = nh3.clean(spaced, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), attributes={})
+        text = " ".join(FORBIDDEN_CHARS.sub("", html.unescape(stripped)).split())
+        if not _looks_like_markup(text):
+            break
+    return _MARKUP.sub(lambda m: "< " + m.group()[1:], text) if _looks_like_markup(text) else text
+
+
+def _looks_like_markup(text: str) -> bool:
+    """An HTML element, comment or declaration, or any tag with an event handler or a URL:
+    not "<açıklama>" or "x<y", which are text."""
+    return bool(_MARKUP.search(text) or _ACTIVE_TAG.search(text))
 
 
 def looks_like_html(text: str) -> bool:
