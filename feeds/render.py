@@ -34,6 +34,7 @@ from lxml import etree
 from feeds.archive import Document
 from feeds.errors import PublishError
 from feeds.model import ITEM_NAMESPACE, FeedSpec, Item, SiteInfo, SourceRef, atom_id
+from feeds.sanitize import LINK_REL
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -213,9 +214,10 @@ def sources_html(sources: Sequence[SourceRef]) -> str:
         name = html.escape(clean_text(source.title).strip() or source.source_id)
         link = source.link or ""
         if urlsplit(link).scheme.lower() in {"http", "https"}:
-            name = f'<a href="{html.escape(link, quote=True)}">{name}</a>'
+            # The rel sanitised source links get: published HTML stays within one allow-list.
+            name = f'<a href="{html.escape(link, quote=True)}" rel="{LINK_REL}">{name}</a>'
         names.append(name)
-    return f'<p class="partyfeeds-sources">Reported by: {", ".join(names)}</p>'
+    return f"<p>Reported by: {', '.join(names)}</p>"
 
 
 def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels) -> None:

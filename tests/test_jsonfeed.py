@@ -84,7 +84,8 @@ def test_item_fields() -> None:
     first, bare = feed["items"][0], feed["items"][-1]
     assert first["url"] == "https://www.kke.gr/0" and first["summary"] == "Summary & 0"
     assert first["date_modified"] == "2024-05-01T12:00:00+00:00" and first["language"] == "el"
-    assert 'Reported by: <a href="https://www.kke.gr/0">KKE</a>' in first["content_html"]
+    assert 'Reported by: <a href="https://www.kke.gr/0" rel="noopener noreferrer nofollow">KKE</a>' in first[
+        "content_html"]
     assert bare["content_html"] == "Headline 9" and "url" not in bare and "tags" not in bare
     assert bare["authors"] == [{"name": "partyfeeds"}]
 
