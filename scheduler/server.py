@@ -1,132 +1,76 @@
 """The daemon's HTTP server (standard library only): the output directory, /healthz, /metrics.
 
 - GET and HEAD only; anything else is 405 with `Allow`. Every response says nosniff.
-- Paths are percent-decoded once; each segment must be a plain name (no empty, dot or
-  dotfile segments, backslashes or control characters) and the file, symlinks
-  resolved, a regular file inside the output directory with a suffix in
-  CONTENT_TYPES. Anything else is 400 or 404: no listings, no way out.
-- Files are read whole from one open descriptor: the publisher swaps them with
-  os.replace, so that is one complete version, and its ETag (content hash; the gzip
-  variant ends "-gzip") and Last-Modified (fstat) describe exactly the body sent.
-  gzip bodies are cached by path and content hash, not (mtime_ns, size), which two
-  same-sized versions written within one timestamp tick would share.
+- Which paths are files, and how they are read and validated: scheduler/httpfiles.py
+  (no listings, nothing outside the output directory).
 - Request heads over 16 KiB or 64 headers are refused (414/431); idle connections close
-  after `idle_timeout`. One DEBUG line per request (readers poll a lot), never stderr.
+  after `idle_timeout`; a request head must arrive whole within `head_timeout` of its
+  first byte, however slowly it drips (slow loris); past `max_connections` open
+  connections a new one gets 503 and is closed, so clients cannot hold every thread.
+  One DEBUG line per request (readers poll a lot), never stderr.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
-import hashlib
 import http.server
 import io
 import json
 import logging
-import os
-import re
 import selectors
 import socket
 import socketserver
-import stat
 import sys
 import threading
-import urllib.parse
-from collections import OrderedDict
+import time
+import typing
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC
-from email.message import Message
-from email.utils import formatdate, parsedate_to_datetime
+from dataclasses import dataclass
+from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scheduler.httpfiles import (
+    CONTENT_TYPES,
+    OutputFiles,
+    accepts_gzip,
+    file_parts,
+    not_modified,
+    request_path,
+)
 from scheduler.metrics import CONTENT_TYPE as METRICS_TYPE
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",  # JSON Feed
-    ".css": "text/css; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",
-}
-INDEX = "index.html"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 ALLOWED_METHODS = ("GET", "HEAD")
 MAX_HEAD_BYTES = 16 * 1024
 MAX_HEADER_LINES = 64
-GZIP_CACHE_ENTRIES = 512
 STOP_WAIT_SECONDS = 1.0
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
-_ETAG = re.compile(r'(?:W/)?("[^"]*")')
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n"
+         b"Retry-After: 5\r\nX-Content-Type-Options: nosniff\r\n\r\n")
 
 Health = Callable[[], Mapping[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One version of a published file, as read from one open file descriptor."""
-
-    relpath: str
-    data: bytes
-    mtime: float
-    digest: str
-
-    def etag(self, gzipped: bool) -> str:
-        return f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
-
-
 @dataclass(slots=True)
 class Site:
-    """What the handlers share: the output directory, the hooks and the gzip cache."""
+    """What the handlers share: the output files, the hooks and the limits."""
 
-    output_dir: Path
+    files: OutputFiles
     health: Health | None = None
     metrics: Callable[[], str] | None = None
     on_response: Callable[[int], None] | None = None
     idle_timeout: float = 30.0
     max_age: int = 300
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _gzip: OrderedDict[str, tuple[str, bytes]] = field(default_factory=OrderedDict)
+    head_timeout: float = 10.0
+    max_connections: int = 64
 
-    def read(self, parts: tuple[str, ...]) -> Document | None:
-        """The regular file at `parts` under the output directory, or None; never a file outside it."""
-        root = self.output_dir.resolve()
-        try:
-            path = root.joinpath(*parts).resolve(strict=True)
-            if not path.is_relative_to(root):
-                return None
-            # O_NONBLOCK: opening a FIFO dropped into the folder must not hang the thread.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-            with os.fdopen(fd, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    return None
-                data = handle.read()
-        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
-            return None
-        digest = hashlib.sha256(data).hexdigest()[:32]
-        return Document("/".join(parts), data, info.st_mtime, digest)
-
-    def gzipped(self, doc: Document) -> bytes:
-        """`doc` compressed (mtime=0, so the same bytes give the same body), cached per path and hash."""
-        with self._lock:
-            cached = self._gzip.get(doc.relpath)
-            if cached is not None and cached[0] == doc.digest:
-                self._gzip.move_to_end(doc.relpath)
-                return cached[1]
-        body = gzip.compress(doc.data, compresslevel=6, mtime=0)
-        with self._lock:
-            self._gzip[doc.relpath] = (doc.digest, body)
-            self._gzip.move_to_end(doc.relpath)
-            while len(self._gzip) > GZIP_CACHE_ENTRIES:
-                self._gzip.popitem(last=False)
-        return body
+    @property
+    def output_dir(self) -> Path:
+        return self.files.output_dir
 
 
 class FeedServer:
@@ -135,8 +79,10 @@ class FeedServer:
     def __init__(self, output_dir: Path, host: str = "127.0.0.1", port: int = 0, *,
                  health: Health | None = None, metrics: Callable[[], str] | None = None,
                  on_response: Callable[[int], None] | None = None,
-                 idle_timeout: float = 30.0, max_age: int = 300) -> None:
-        self.site = Site(output_dir, health, metrics, on_response, idle_timeout, max_age)
+                 idle_timeout: float = 30.0, max_age: int = 300, head_timeout: float = 10.0,
+                 max_connections: int = 64) -> None:
+        self.site = Site(OutputFiles(output_dir), health, metrics, on_response, idle_timeout, max_age,
+                         head_timeout, max_connections)
         self.host = host
         self._requested_port = port
         self._httpd: _HTTPServer | None = None
@@ -230,8 +176,22 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._changed:
-            self._connections.add(request)
+            full = len(self._connections) >= self.site.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            self._refuse(request, client_address)
+            return
         super().process_request(request, client_address)
+
+    def _refuse(self, request: socket.socket, client_address: Any) -> None:
+        """503 without a thread: a few bytes that fit any socket buffer, then close."""
+        log.warning("connection refused client=%s reason=%d connections open", client_address[0],
+                    self.site.max_connections)
+        with contextlib.suppress(OSError):
+            request.setblocking(False)
+            request.send(_BUSY)
+        super().shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         super().shutdown_request(request)
@@ -269,27 +229,60 @@ class _BoundedHead(io.BufferedIOBase):
     http.server allows 64 KiB lines and 100 headers; we allow MAX_HEAD_BYTES in all.
     """
 
-    def __init__(self, raw: io.BufferedIOBase) -> None:
+    def __init__(self, raw: io.BufferedIOBase, connection: socket.socket, site: Site) -> None:
         super().__init__()
-        self.raw_reader = raw
+        self.raw_reader = typing.cast(io.BufferedReader, raw)
+        self.connection, self.site = connection, site
         self.overflowed = False
         self.start()
 
     def start(self) -> None:
+        """A new request: the idle timeout until its first byte, then the head deadline."""
         self._left, self._lines = MAX_HEAD_BYTES, 0
+        self._deadline: float | None = None
+        self.connection.settimeout(self.site.idle_timeout)
 
     def readable(self) -> bool:
         return True
 
     def readline(self, limit: int | None = -1) -> bytes:
         cap = self._left + 1 if limit is None or limit < 0 else min(limit, self._left + 1)
-        line = self.raw_reader.readline(cap)
+        line = self._read_line(cap)
         self._left -= len(line)
         self._lines += 1
         if self._left < 0 or self._lines > MAX_HEADER_LINES + 2:  # + request line and blank line
             self.overflowed = True
             raise _HeadTooLarge(f"request head over {MAX_HEAD_BYTES} bytes or {MAX_HEADER_LINES} headers")
         return line
+
+    def _read_line(self, cap: int) -> bytes:
+        """Like readline(cap), but each receive waits only for what is left of the head deadline
+        (readline would restart the socket timeout for every byte of a dripping client)."""
+        line = bytearray()
+        while len(line) < cap:
+            self._arm()
+            chunk = self.raw_reader.peek(1)  # one recv at most, and only if nothing is buffered
+            if not chunk:
+                break
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.site.head_timeout
+            newline = chunk.find(b"\n", 0, cap - len(line))
+            line += self.raw_reader.read(newline + 1 if newline >= 0 else min(len(chunk), cap - len(line)))
+            if newline >= 0:
+                break
+        return bytes(line)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            return
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"request head not received within {self.site.head_timeout:g}s")
+        self.connection.settimeout(min(left, self.site.idle_timeout))
+
+    def head_done(self) -> None:
+        """Back to the idle timeout for writing the response."""
+        self.connection.settimeout(self.site.idle_timeout)
 
     def read(self, size: int | None = -1) -> bytes:
         return self.raw_reader.read(size)
@@ -315,8 +308,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.connection.settimeout(self.server.site.idle_timeout)
-        self.rfile = _BoundedHead(self.rfile)
+        self.rfile = _BoundedHead(self.rfile, self.connection, self.server.site)
 
     def handle_one_request(self) -> None:
         self.rfile.start()
@@ -336,10 +328,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
             return False
         try:
-            if not super().parse_request():
-                return False
+            parsed = super().parse_request()
         except _HeadTooLarge as exc:
+            self.rfile.head_done()
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
+            return False
+        self.rfile.head_done()
+        if not parsed:
             return False
         if self.command not in ALLOWED_METHODS:
             # Any body is left unread, so the connection cannot carry another request.
@@ -375,7 +370,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send_file(self, path: str) -> None:
         parts = file_parts(path)
         content_type = CONTENT_TYPES.get(PurePosixPath(parts[-1]).suffix.lower()) if parts else None
-        doc = self.server.site.read(parts) if parts and content_type else None
+        doc = self.server.site.files.read(parts) if parts and content_type else None
         if doc is None or content_type is None:
             self._send_text(HTTPStatus.NOT_FOUND)
             return
@@ -386,7 +381,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not_modified(self.headers, doc.etag(compress), doc.mtime):
             self._send(HTTPStatus.NOT_MODIFIED, headers)
             return
-        body = self.server.site.gzipped(doc) if compress else doc.data
+        body = self.server.site.files.gzipped(doc) if compress else doc.data
         if compress:
             headers.append(("Content-Encoding", "gzip"))
         self._send(HTTPStatus.OK, [*headers, ("Content-Type", content_type)], body)
@@ -456,64 +451,3 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("client=%s %s", self.client_address[0], format % args)
-
-
-def request_path(target: str) -> str | None:
-    """The path of a request target, percent-decoded once; None unless it is a clean absolute path."""
-    raw = target.split("?", 1)[0].split("#", 1)[0]
-    if not raw.startswith("/"):
-        return None
-    try:
-        path = urllib.parse.unquote(raw, errors="strict")
-    except UnicodeDecodeError:
-        return None
-    return None if _UNSAFE.search(path) else path
-
-
-def file_parts(path: str) -> tuple[str, ...] | None:
-    """The segments of a file path ("/" is the index); None for empty, dot and hidden segments."""
-    if path == "/":
-        return (INDEX,)
-    parts = tuple(path[1:].split("/"))
-    if any(not part or part.startswith(".") for part in parts):
-        return None
-    return parts
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """True if the Accept-Encoding value allows gzip: listed, or `*`, with a q-value above 0."""
-    weights = {}
-    for item in accept_encoding.split(","):
-        coding, _, params = item.partition(";")
-        if coding.strip():
-            weights[coding.strip().lower()] = _qvalue(params)
-    return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
-
-
-def _qvalue(params: str) -> float:
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value.strip())
-            except ValueError:
-                return 0.0
-    return 1.0
-
-
-def not_modified(headers: Message, etag: str, mtime: float) -> bool:
-    """Whether the request's validators match; If-None-Match, when present, decides alone."""
-    if_none_match = headers.get_all("If-None-Match")
-    if if_none_match:
-        field_value = ", ".join(if_none_match)
-        return field_value.strip() == "*" or etag in _ETAG.findall(field_value)  # weak comparison
-    since = headers.get("If-Modified-Since")
-    if since is None:
-        return False
-    try:
-        when = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        return False
-    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return int(mtime) <= when.timestamp()  # HTTP dates have whole seconds
