@@ -178,6 +178,7 @@ def _plain(text: str) -> str:
 
 def _link(link: str | None, base: str) -> str | None:
     """An absolute http(s) link, or None."""
+    link = FORBIDDEN_CHARS.sub("", link or "").strip()
     if not link or len(link) > MAX_LINK_CHARS:
         return None
     try:

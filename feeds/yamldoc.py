@@ -78,6 +78,10 @@ def parse_yaml(text: str, path: str, error: type[LocatedError]) -> Any:
         raise error(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from exc
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", path=path) from exc
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML cannot build, e.g. the date 2024-13-45
+        raise error(f"invalid YAML value: {exc}", path=path) from exc
+    except RecursionError as exc:  # [[[[... nested thousands deep
+        raise error("invalid YAML: nested too deeply", path=path) from exc
 
 
 def load_yaml(path: Path, error: type[LocatedError]) -> Any:
