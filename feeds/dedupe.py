@@ -8,6 +8,8 @@ Two tiers, cheapest first (see docs/dedupe.md for the reasoning):
    and a different link. Titles are reduced to word sets; a 32-value MinHash
    signature is cut into 16 bands of 2 rows (LSH), and only items sharing a
    band are compared, so the work grows with the number of items, not pairs.
+   `near_duplicates` runs the same method over a whole batch at once (numpy
+   signatures, band buckets sorted in place): seconds for 100,000 titles.
    A candidate is the same story only when all of these hold:
    - title similarity >= SIMILARITY (the larger of Jaccard and, for titles of
      at least MIN_CONTAINMENT_TOKENS words, containment of the shorter title),
@@ -24,9 +26,11 @@ import re
 import struct
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+
+import numpy as np
 
 from feeds.model import Item
 from feeds.urls import canonical_url
@@ -68,21 +72,82 @@ def title_tokens(title: str) -> frozenset[str]:
 
 
 def minhash(tokens: Iterable[str]) -> tuple[int, ...]:
-    """MinHash signature of a token set (deterministic across runs)."""
+    """MinHash signature of a token set (deterministic across runs).
+
+    The reference definition; `signatures` computes the same values for many sets at once.
+    """
     hashes = [zlib.crc32(t.encode()) for t in tokens]
     if not hashes:
         return ()
-    return tuple(min((a * h + b) % _MERSENNE for h in hashes) for a, b in _PERMUTATIONS)
+    return tuple([min([(a * h + b) % _MERSENNE for h in hashes]) for a, b in _PERMUTATIONS])
 
 
-def band_keys(signature: tuple[int, ...]) -> tuple[int, ...]:
+_BAND_FORMAT = struct.Struct(f">{1 + ROWS_PER_BAND}Q")
+
+
+def band_keys(signature: Sequence[int]) -> tuple[int, ...]:
     """One key per LSH band: items sharing any key are candidates."""
-    keys = []
-    for band in range(NUM_BANDS if signature else 0):
-        rows = signature[band * ROWS_PER_BAND:(band + 1) * ROWS_PER_BAND]
-        packed = struct.pack(f">{1 + len(rows)}Q", band, *rows)
-        keys.append(int.from_bytes(hashlib.blake2b(packed, digest_size=8).digest()) & _MASK64)
-    return tuple(keys)
+    if not signature:
+        return ()
+    blake, pack, rows = hashlib.blake2b, _BAND_FORMAT.pack, ROWS_PER_BAND
+    return tuple(
+        int.from_bytes(blake(pack(band, *signature[band * rows:band * rows + rows]), digest_size=8).digest())
+        & _MASK64 for band in range(NUM_BANDS))
+
+
+def title_bands(titles: Sequence[str]) -> list[tuple[int, ...]]:
+    """The band keys of each title: `band_keys(minhash(title_tokens(title)))`, in one batch."""
+    token_sets = [title_tokens(title) for title in titles]
+    rows = signatures(token_sets).tolist()
+    return [band_keys(row) if tokens else () for tokens, row in zip(token_sets, rows, strict=True)]
+
+
+# -- the same signatures, vectorised ----------------------------------------------------------------
+
+_A = np.array([a for a, _ in _PERMUTATIONS], dtype=np.uint64)
+_A_HI, _A_LO = _A >> np.uint64(32), _A & np.uint64(0xFFFFFFFF)
+_B = np.array([b for _, b in _PERMUTATIONS], dtype=np.uint64)
+_P = np.uint64(_MERSENNE)
+_LOW29 = np.uint64((1 << 29) - 1)
+_CHUNK_ROWS = 8_192
+
+
+def _permute(hashes: np.ndarray) -> np.ndarray:
+    """(a * h + b) mod (2**61 - 1) for every hash and permutation, exactly, in 64-bit words.
+
+    a = a_hi * 2**32 + a_lo with a_hi < 2**29, h < 2**32: a_hi * h < 2**61 and
+    a_lo * h < 2**64 fit; 2**61 = 1 (mod p) folds the high bits back in.
+    """
+    h = hashes[:, None]
+    x = _A_HI * h
+    high = ((x & _LOW29) << np.uint64(32)) | (x >> np.uint64(29))  # x * 2**32 mod p
+    y = _A_LO * h
+    total = high + (y & _P) + (y >> np.uint64(61)) + _B
+    total = (total & _P) + (total >> np.uint64(61))
+    return np.where(total >= _P, total - _P, total)
+
+
+def signatures(token_sets: Sequence[frozenset[str]]) -> np.ndarray:
+    """MinHash signatures of many token sets: row i equals `minhash(token_sets[i])`.
+
+    Each distinct token is hashed and permuted once; a row is the minimum over
+    its tokens' rows. Rows of empty sets hold the largest uint64 (they match nothing).
+    """
+    out = np.full((len(token_sets), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    rows = [i for i, tokens in enumerate(token_sets) if tokens]
+    if not rows:
+        return out
+    vocabulary: dict[str, int] = {}
+    ids = [vocabulary.setdefault(t, len(vocabulary)) for i in rows for t in token_sets[i]]
+    crc = zlib.crc32
+    permuted = _permute(np.fromiter((crc(t.encode()) for t in vocabulary), np.uint64, len(vocabulary)))
+    offsets = np.cumsum([0] + [len(token_sets[i]) for i in rows[:-1]])
+    for start in range(0, len(rows), _CHUNK_ROWS):  # bounds the (tokens x permutations) temporary
+        stop = min(start + _CHUNK_ROWS, len(rows))
+        end = offsets[stop] if stop < len(rows) else len(ids)
+        chunk = permuted[np.array(ids[offsets[start]:end], dtype=np.int64)]
+        out[rows[start:stop]] = np.minimum.reduceat(chunk, offsets[start:stop] - offsets[start], axis=0)
+    return out
 
 
 def identity_keys(item: Item) -> tuple[str, ...]:
@@ -130,3 +195,89 @@ def same_story(a: Item, b: Item) -> Verdict:
     if score < SIMILARITY:
         return Verdict(False, f"titles {score:.2f} similar (< {SIMILARITY})")
     return Verdict(True, f"titles {score:.2f} similar, parties compatible")
+
+
+# -- a whole batch at once -------------------------------------------------------------------------
+
+MAX_CANDIDATES = 50  # per band, an item meets at most this many neighbours of its bucket
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def near_duplicates(items: Sequence[Item]) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of `items` that are one story, by the same LSH and tests as `same_story`.
+
+    Buckets are sorted arrays, not dicts: each band's (row, row) values are
+    mixed into one 64-bit key and sorted (items in time order, so a bucket's
+    neighbours are near in time); equal keys up to MAX_CANDIDATES apart are
+    candidates. The cheap tests (date, language, party sets of one party)
+    run on whole arrays; only what passes them is compared word by word.
+    Never all pairs.
+    """
+    order = sorted(range(len(items)), key=lambda i: items[i].published)
+    ordered = [items[i] for i in order]
+    tokens = [title_tokens(item.title) for item in ordered]
+    facts = _Facts.of(ordered, tokens)
+    found = [(order[a], order[b]) for a, b in _candidate_pairs(signatures(tokens), facts).tolist()
+             if _same(ordered[a], ordered[b], tokens[a], tokens[b])]
+    return sorted((min(a, b), max(a, b)) for a, b in found)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """Per item, as arrays: what the cheap tests need."""
+
+    usable: np.ndarray  # the title has tokens
+    seconds: np.ndarray  # published, seconds since the epoch
+    language: np.ndarray  # 0: unknown
+    parties: np.ndarray  # one id per distinct party set
+    party_count: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[Item], tokens: Sequence[frozenset[str]]) -> _Facts:
+        languages: dict[str | None, int] = {None: 0}
+        party_sets: dict[frozenset[str], int] = {}
+        return cls(
+            usable=np.array([bool(t) for t in tokens], dtype=bool),
+            seconds=np.array([item.published.timestamp() for item in items], dtype=np.float64),
+            language=np.array([languages.setdefault(i.language, len(languages)) for i in items],
+                              dtype=np.int64),
+            parties=np.array([party_sets.setdefault(frozenset(i.parties), len(party_sets)) for i in items],
+                             dtype=np.int64),
+            party_count=np.array([len(set(i.parties)) for i in items], dtype=np.int64),
+        )
+
+    def plausible(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Pairs that may be one story: near in time, no two known languages, parties not plainly apart."""
+        near = np.abs(self.seconds[a] - self.seconds[b]) <= MAX_DAYS_APART * 86400
+        language = (self.language[a] == self.language[b]) | (self.language[a] == 0) | (self.language[b] == 0)
+        ca, cb = self.party_count[a], self.party_count[b]
+        apart = (self.parties[a] != self.parties[b]) & (((ca == 1) & (cb == 1)) | ((ca == 0) != (cb == 0)))
+        return near & language & ~apart
+
+
+def _candidate_pairs(sig: np.ndarray, facts: _Facts) -> np.ndarray:
+    keep = np.flatnonzero(facts.usable)
+    count = len(facts.usable)
+    found = []
+    for band in range(NUM_BANDS):
+        rows = sig[keep, band * ROWS_PER_BAND:(band + 1) * ROWS_PER_BAND]
+        key = rows[:, 0] * _MIX ^ rows[:, 1]
+        order = np.argsort(key, kind="stable")
+        ordered, ids = key[order], keep[order]
+        for step in range(1, MAX_CANDIDATES + 1):
+            same = np.flatnonzero(ordered[:-step] == ordered[step:])
+            if not same.size:
+                break
+            a, b = ids[same], ids[same + step]  # a < b: the stable sort keeps ids rising
+            ok = facts.plausible(a, b)
+            found.append(a[ok] * count + b[ok])
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    codes = np.sort(np.concatenate(found))
+    codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))] if codes.size else codes
+    return np.stack([codes // count, codes % count], axis=1)
+
+
+def _same(a: Item, b: Item, tokens_a: frozenset[str], tokens_b: frozenset[str]) -> bool:
+    """`same_story(a, b).same` for a plausible pair, with the title tokens already known."""
+    return parties_compatible(a.parties, b.parties) and similarity(tokens_a, tokens_b) >= SIMILARITY
