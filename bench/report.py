@@ -1,0 +1,109 @@
+"""The benchmark table: medians of the runs, their spread (min–max), ratios and targets."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Runs = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    measure: str
+    value: str  # median (min–max)
+    peer: str = ""  # floor / reader, same run
+    ratio: str = ""
+    target: str = ""
+    met: str = ""
+
+
+def spread(runs: Runs, value: Callable[[dict[str, Any]], float], digits: int = 2) -> tuple[float, str]:
+    """The median of `value` over the runs, and its text with the min–max."""
+    values = [value(run) for run in runs]
+    median = statistics.median(values)
+    if len(values) == 1:
+        return median, f"{median:,.{digits}f}"
+    return median, f"{median:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def ingest_rows(ours: Runs, reader: Runs, floor: Runs) -> list[Row]:
+    rate, rate_text = spread(ours, lambda r: r["entries"] / r["cold_wall"], 0)
+    rows = [Row("cold ingest, entries/s", rate_text)]
+    floor_rate, floor_text = spread(floor, lambda r: r["entries"] / r["parse_wall"], 0)
+    rows.append(Row("  floor: lxml.etree.fromstring, entries/s", floor_text,
+                    ratio=f"ours = 1/{floor_rate / rate:.0f}"))
+    _, cpu = spread(ours, lambda r: r["cold_cpu"] / r["cold_wall"], 2)
+    rows.append(Row("  cores used (CPU s / wall s)", cpu))
+    _, rss = spread(ours, lambda r: r["cold_rss_mb"], 0)
+    rows.append(Row("  peak RSS, MB", rss))
+    if reader:
+        peer, peer_text = spread(reader, lambda r: r["entries"] / r["cold_wall"], 0)
+        rows[0] = Row("cold ingest, entries/s", rate_text, f"reader {peer_text}",
+                      f"{rate / peer:.1f}× reader", "≥ 5× reader", verdict(rate >= 5 * peer))
+        _, peer_rss = spread(reader, lambda r: r["cold_rss_mb"], 0)
+        rows[3] = Row("  peak RSS, MB", rss, f"reader {peer_rss}")
+    return rows
+
+
+def steady_rows(ours: Runs, reader: Runs, sources: int) -> list[Row]:
+    cpu, cpu_text = spread(ours, lambda r: r["steady_cpu"], 3)
+    per_feed = cpu / sources * 1000
+    rows = [Row(f"steady state, CPU s per cycle ({sources} unchanged)", cpu_text, target="< 0.5 s per 1,000",
+                met=verdict(per_feed < 0.5)),
+            Row("  CPU ms per unchanged feed", f"{per_feed:.2f}"),
+            Row("  wall s per cycle", spread(ours, lambda r: r["steady_wall"], 3)[1]),
+            Row("  requests per cycle; feeds parsed",
+                f"{spread(ours, lambda r: r['steady_requests'], 0)[1]}; "
+                f"{spread(ours, lambda r: r['steady_parsed'], 0)[1]}")]
+    if reader:
+        peer, peer_text = spread(reader, lambda r: r["steady_cpu"], 3)
+        rows[0] = Row(rows[0].measure, cpu_text, f"reader {peer_text}", f"{peer / cpu:.1f}× less CPU",
+                      rows[0].target, rows[0].met)
+        rows[1] = Row(rows[1].measure, rows[1].value, f"reader {peer / sources * 1000:.2f}")
+        rows[3] = Row(rows[3].measure, rows[3].value,
+                      f"reader {spread(reader, lambda r: r['steady_requests'], 0)[1]}")
+    return rows
+
+
+def publish_rows(runs: Runs, oneshot: Runs) -> list[Row]:
+    items = runs[0]["items"]
+    whole, whole_text = spread(runs, lambda r: r["all_wall"], 3)
+    one, one_text = spread(runs, lambda r: r["one_wall"], 3)
+    rows = [Row(f"publish all feeds from {items:,} items, s ({runs[0]['feeds']} files)", whole_text,
+                target="< 3 s", met=verdict(whole < 3)),
+            Row(f"publish after one item changed, s ({runs[0]['one_written']} files rewritten)", one_text,
+                target="< 0.3 s", met=verdict(one < 0.3))]
+    if oneshot:
+        rss, rss_text = spread(oneshot, lambda r: r["rss_mb"], 0)
+        rows.append(Row(f"one-shot job peak RSS, MB ({oneshot[0]['items']:,} stored items)", rss_text,
+                        target="< 150 MB", met=verdict(rss < 150)))
+    return rows
+
+
+def dedupe_rows(by_size: Mapping[int, Runs]) -> list[Row]:
+    rows = []
+    for size, runs in sorted(by_size.items()):
+        seconds, text = spread(runs, lambda r: r["dedupe_wall"], 3)
+        recall, precision = runs[0]["recall"], runs[0]["precision"]
+        big = size >= 100_000
+        ok = recall >= 0.98 and precision >= 0.99 and (seconds < 5 or not big)
+        quality = f"recall {recall:.4f}, precision {precision:.4f} ({runs[0]['planted']:,} planted pairs)"
+        rows.append(Row(f"dedupe {size:,} titles, s", text, quality,
+                        target="< 5 s, ≥ 0.98 / ≥ 0.99" if big else "≥ 0.98 / ≥ 0.99", met=verdict(ok)))
+    return rows
+
+
+def table(rows: Sequence[Row]) -> str:
+    header = Row("measure", "ours: median (min–max)", "side by side", "ratio", "target", "met")
+    cells = [[r.measure, r.value, r.peer, r.ratio, r.target, r.met] for r in (header, *rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(6)]
+    lines = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""One measurement per process: `python -m bench.runs SCENARIO ARGS-JSON` prints one JSON line.
+
+A fresh process per run keeps runs apart (no warm caches, no leftover
+memory) and makes its peak RSS that run's own. CPU is the process's own
+(every thread, plus child processes it waited for); the feed server runs in
+another process and is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+from bench.corpus import T0, Generator, planted_pairs
+from feeds import dedupe, pipeline
+from feeds.fetch import FetchSettings, make_client
+from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, item_id
+from feeds.registry import Registry, load_registry
+from feeds.store import Store
+from feeds.tag import Tagger
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = SiteInfo(title="partyfeeds bench", base_url="http://127.0.0.1:8080/", author_name="partyfeeds")
+SETTINGS = FetchSettings(user_agent="partyfeeds-bench", allow_hosts=("127.0.0.1",))
+Result = dict[str, Any]
+
+
+def registry() -> Registry:
+    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml", [])
+
+
+def cpu_seconds() -> float:
+    """CPU of this process and of the child processes it has waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def timed(result: Result, name: str) -> Iterator[None]:
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    yield
+    result[f"{name}_wall"] = time.perf_counter() - wall
+    result[f"{name}_cpu"] = cpu_seconds() - cpu
+
+
+def server_requests(stats_url: str) -> int:
+    with urlopen(stats_url) as response:  # 127.0.0.1: our own server
+        return int(json.load(response)["requests"])
+
+
+def specs(args: Result) -> list[SourceSpec]:
+    return [SourceSpec(id=s["id"], url=s["url"], party=s["party"], language=s["language"])
+            for s in args["sources"]]
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+
+def ingest(args: Result) -> Result:
+    """Cold ingest of every source into an empty store, then one unchanged poll of them all."""
+    result: Result = {"entries": args["entries"]}
+    sources = specs(args)
+    tagger = Tagger(registry())
+    with Store(Path(args["workdir"]) / "ingest.sqlite") as store, make_client(SETTINGS) as client:
+        now = T0 + timedelta(hours=1)
+        with timed(result, "cold"):
+            reports = pipeline.ingest_sources(store, tagger, client, sources, SETTINGS, now, force=True)
+        result["errors"] = sum(r.status == "error" for r in reports)
+        result["stored"] = store.count_items()
+        result["cold_rss_mb"] = peak_rss_mb()
+        before = server_requests(args["stats_url"])
+        with timed(result, "steady"):
+            later = now + timedelta(hours=1)
+            reports = pipeline.ingest_sources(store, tagger, client, sources, SETTINGS, later, force=True)
+        result["steady_requests"] = server_requests(args["stats_url"]) - before
+        result["steady_parsed"] = sum(r.status == "ok" for r in reports)
+    return result
+
+
+def reader_peer(args: Result) -> Result:
+    """The `reader` library updating the same sources from the same server."""
+    from reader import make_reader
+
+    result: Result = {"entries": args["entries"]}
+    with make_reader(str(Path(args["workdir"]) / "reader.sqlite")) as peer:
+        for source in args["sources"]:
+            peer.add_feed(source["url"])
+        with timed(result, "cold"):
+            peer.update_feeds(workers=args.get("workers", 8), scheduled=False)
+        result["stored"] = peer.get_entry_counts().total
+        result["cold_rss_mb"] = peak_rss_mb()
+        before = server_requests(args["stats_url"])
+        with timed(result, "steady"):
+            peer.update_feeds(workers=args.get("workers", 8), scheduled=False)
+        result["steady_requests"] = server_requests(args["stats_url"]) - before
+    return result
+
+
+def floor(args: Result) -> Result:
+    """Raw lxml.etree.fromstring of the same bytes: what parsing can cost at the least."""
+    from lxml import etree
+
+    bodies = [path.read_bytes() for path in sorted(Path(args["feeds_dir"]).iterdir())]
+    result: Result = {"entries": args["entries"]}
+    with timed(result, "parse"):
+        for body in bodies:
+            etree.fromstring(body)
+    return result
+
+
+def build_store(args: Result) -> Result:
+    """A store of `items` tagged items (the publish and memory runs copy it)."""
+    gen = Generator(registry(), seed=11)
+    result: Result = {}
+    with Store(args["path"]) as store, timed(result, "build"), store.transaction():
+        for story in gen.headlines(args["items"]):
+            item = _item(story)
+            store.save(item, keys=dedupe.identity_keys(item), bands=_bands(item), revision="",
+                       first_seen=item.published)
+    with Store(args["path"]) as store:
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return result
+
+
+def _item(story: Any) -> Item:
+    uid = item_id(f"bench\x1f{story.link}")
+    return Item(id=uid, title=story.title, link=story.link, summary=story.summary, content="",
+                published=story.published, updated=story.published, language=story.language,
+                sources=(SourceRef("bench", "Bench", story.link, story.party),),
+                parties=(story.party,), topics=(story.topic,))
+
+
+def _bands(item: Item) -> tuple[int, ...]:
+    return dedupe.band_keys(dedupe.minhash(dedupe.title_tokens(item.title)))
+
+
+def publish(args: Result) -> Result:
+    """Every feed from the big store into an empty folder; then again after one item changed."""
+    workdir = Path(args["workdir"])
+    db = workdir / "publish.sqlite"
+    shutil.copy(args["store"], db)
+    out = workdir / "public"
+    reg, result = registry(), Result()
+    with Store(db) as store:
+        result["items"] = store.count_items()
+        with timed(result, "all"):
+            report = pipeline.publish(store, reg, SITE, out)
+        result["feeds"] = len(report.written)
+        newest = store.latest(1)[0]
+        changed = replace(newest, summary=newest.summary + " (corrected)", updated=T0 + timedelta(days=1))
+        with store.transaction():
+            store.save(changed, keys=dedupe.identity_keys(changed), bands=(), revision="", first_seen=T0)
+        with timed(result, "one"):
+            report = pipeline.publish(store, reg, SITE, out)
+        result["one_written"] = len(report.written)
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def oneshot(args: Result) -> Result:
+    """The one-shot job's peak RSS: ingest every source into the big store, then publish."""
+    workdir = Path(args["workdir"])
+    db = workdir / "oneshot.sqlite"
+    shutil.copy(args["store"], db)
+    tagger, reg = Tagger(registry()), registry()
+    result: Result = {}
+    with Store(db) as store, make_client(SETTINGS) as client:
+        with timed(result, "run"):
+            pipeline.ingest_sources(store, tagger, client, specs(args), SETTINGS, T0 + timedelta(hours=1),
+                                    force=True)
+            pipeline.publish(store, reg, SITE, workdir / "public")
+        result["items"] = store.count_items()
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def near_duplicates(args: Result) -> Result:
+    """Near-duplicate detection over `titles` headlines; recall and precision on the planted pairs."""
+    stories = Generator(registry(), seed=args.get("seed", 5)).headlines(args["titles"])
+    items = [_item(story) for story in stories]
+    result: Result = {"titles": len(items)}
+    with timed(result, "dedupe"):
+        found = dedupe.near_duplicates(items)
+    planted, linked = planted_pairs(stories), _closure(len(items), found)
+    hits = len(planted & linked)
+    result.update(planted=len(planted), found=len(linked), recall=hits / max(1, len(planted)),
+                  precision=hits / max(1, len(linked)))
+    return result
+
+
+def _closure(count: int, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Every pair inside the groups the found pairs link (merges are transitive)."""
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for i in range(count):
+        groups.setdefault(root(i), []).append(i)
+    return {(a, b) for g in groups.values() if len(g) > 1 for x, a in enumerate(g) for b in g[x + 1:]}
+
+
+SCENARIOS: dict[str, Callable[[Result], Result]] = {
+    "ingest": ingest, "reader": reader_peer, "floor": floor, "build_store": build_store,
+    "publish": publish, "oneshot": oneshot, "dedupe": near_duplicates,
+}
+
+if __name__ == "__main__":
+    out = SCENARIOS[sys.argv[1]](json.loads(sys.stdin.read()))
+    print(json.dumps(out))
