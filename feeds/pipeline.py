@@ -130,8 +130,12 @@ def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
     )
 
 
-def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime) -> IngestReport:
-    """Ingest every seed document; a malformed one is reported and skipped."""
+def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime,
+                 language: str | None = None) -> IngestReport:
+    """Ingest every seed document; a malformed one is reported and skipped.
+
+    `language`: the language of seed items that do not name one.
+    """
     report = IngestReport()
     for path in seed_files(paths):
         try:
@@ -143,6 +147,8 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
         before = (report.new, report.merged, report.revised)
         with store.transaction():
             for seed in seeds:
+                if language and not seed.item.language:
+                    seed = replace(seed, item=replace(seed.item, language=language))
                 item = _with_explicit_tags(seed, tag_item(tagger, seed.item))
                 report.count(accept(store, item, now, seed.revision))
         log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(seeds),

@@ -46,6 +46,7 @@ class Config:
     database: str
     output_dir: Path
     seed_paths: tuple[Path, ...]
+    seed_language: str | None
     parties_path: Path
     topics_path: Path
     registry_overrides: tuple[Path, ...]
@@ -158,6 +159,7 @@ def load_config(path: Path) -> Config:
     storage.finish()
     seeds = root.section("seeds")
     seed_paths = seeds.paths("paths")
+    seed_language = seeds.text("language", None)
     seeds.finish()
     registry = root.section("registry")
     daemon = _daemon(root.section("server"), root.section("schedule"))
@@ -167,7 +169,8 @@ def load_config(path: Path) -> Config:
     config = Config(
         path=path, site=site, contact_url=contact, database=database,
         output_dir=output_dir,
-        seed_paths=seed_paths, parties_path=registry.path("parties"), topics_path=registry.path("topics"),
+        seed_paths=seed_paths, seed_language=seed_language, parties_path=registry.path("parties"),
+        topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
         fetch_workers=workers, source_origins=source_origins,
         sources_file=sources_file, daemon=daemon, feeds=read_feeds(root.section("feeds")),

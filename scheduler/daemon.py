@@ -187,7 +187,7 @@ class Daemon:
             return False
         with self.store_lock:
             report = pipeline.ingest_seeds(self.context.store, self.context.tagger, self.config.seed_paths,
-                                           utcnow())
+                                           utcnow(), self.config.seed_language)
         self._seed_fingerprint = fingerprint
         return bool(report.new or report.merged or report.revised)
 

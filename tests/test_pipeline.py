@@ -133,3 +133,11 @@ def test_party_feed_holds_exactly_that_partys_items(tmp_path: Path, store: Store
     assert titles == expected and len(titles) >= 3
     assert feed.findtext(f"{A}title") == registry.party_label("kke")
     assert "Communist Party of Greece" in (feed.findtext(f"{A}title") or "")
+
+
+def test_seed_language_applies_to_items_without_one(tmp_path: Path, store: Store, tagger: Tagger,
+                                                    now: datetime) -> None:
+    (tmp_path / "a.txt").write_text("KKE statement on the strike\n", "utf-8")
+    (tmp_path / "b.yaml").write_text("- title: Ανακοίνωση του ΚΚΕ\n  language: el\n", "utf-8")
+    pipeline.ingest_seeds(store, tagger, [tmp_path], now, language="en")
+    assert sorted(i.language or "" for i in store.latest(10)) == ["el", "en"]
