@@ -28,7 +28,8 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 
@@ -183,7 +184,22 @@ class Verdict:
     reason: str
 
 
-def same_story(a: Item, b: Item) -> Verdict:
+class Story(Protocol):
+    """What `same_story` reads: an Item, or a stored item's facts (feeds.store.CandidateFacts)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def published(self) -> datetime: ...
+    @property
+    def parties(self) -> tuple[str, ...]: ...
+
+
+def same_story(a: Story, b: Story) -> Verdict:
     """Decide whether two items with different identity are one story."""
     if a.language and b.language and a.language != b.language:
         return Verdict(False, f"languages differ ({a.language} vs {b.language})")

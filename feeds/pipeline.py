@@ -66,18 +66,21 @@ def tag_item(tagger: Tagger, item: Item) -> Item:
     return replace(item, parties=tags.parties, topics=tags.topics)
 
 
-def accept(store: Store, item: Item, now: datetime, revision: str = "") -> str:
+def accept(store: Store, item: Item, now: datetime, revision: str = "",
+           bands: tuple[int, ...] | None = None) -> str:
     """Deduplicate `item` against the store and store it.
 
     Returns the outcome: "new", "merged" (another source's copy of a stored
-    story), "revised" (a stored item changed) or "unchanged".
+    story), "revised" (a stored item changed) or "unchanged". `bands`: the
+    title's band keys, if the caller computed them in a batch.
     """
+    bands = _bands(item) if bands is None else bands
     keys = dedupe.identity_keys(item)
     existing_id = store.find_by_keys(keys)
     if existing_id is None:
-        existing_id = _near_duplicate(store, item)
+        existing_id = _near_duplicate(store, item, bands)
     if existing_id is None:
-        store.save(item, keys=keys, bands=_bands(item), revision=revision, first_seen=now)
+        store.save(item, keys=keys, bands=bands, revision=revision, first_seen=now)
         return "new"
     stored = store.get(existing_id)
     assert stored is not None, f"item_keys points at missing item {existing_id}"
@@ -86,7 +89,7 @@ def accept(store: Store, item: Item, now: datetime, revision: str = "") -> str:
     if merged == stored.item and not revised:
         store.add_keys(keys, existing_id)  # a new guid or link for the same item
         return "unchanged"
-    store.save(merged, keys=(*keys, *dedupe.identity_keys(merged)), bands=_bands(item),
+    store.save(merged, keys=(*keys, *dedupe.identity_keys(merged)), bands=bands,
                revision=revision or stored.revision, first_seen=stored.first_seen)
     new_source = {s.source_id for s in merged.sources} != {s.source_id for s in stored.item.sources}
     return "merged" if new_source else "revised"
@@ -96,8 +99,8 @@ def _bands(item: Item) -> tuple[int, ...]:
     return dedupe.band_keys(dedupe.minhash(dedupe.title_tokens(item.title)))
 
 
-def _near_duplicate(store: Store, item: Item) -> str | None:
-    for candidate in store.candidates(_bands(item)):
+def _near_duplicate(store: Store, item: Item, bands: tuple[int, ...]) -> str | None:
+    for candidate in store.candidate_facts(bands):
         verdict = dedupe.same_story(candidate, item)
         log.debug("dedupe item=%s candidate=%s same=%s reason=%r", item.id, candidate.id,
                   verdict.same, verdict.reason)
@@ -117,8 +120,10 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
 
 def _accept_all(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
                 report: IngestReport) -> None:
-    for item, revision in items:
-        report.count(accept(store, tag_item(tagger, item), now, revision))
+    pairs = list(items)
+    bands = dedupe.title_bands([item.title for item, _ in pairs])  # one batch per source
+    for (item, revision), item_bands in zip(pairs, bands, strict=True):
+        report.count(accept(store, tag_item(tagger, item), now, revision, item_bands))
 
 
 def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:

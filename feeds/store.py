@@ -48,6 +48,17 @@ class StoredItem:
     first_seen: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CandidateFacts:
+    """The fields of a stored item that near-duplicate checks read (see feeds.dedupe.Story)."""
+
+    id: str
+    title: str
+    language: str | None
+    published: datetime
+    parties: tuple[str, ...]
+
+
 class Store:
     """The partyfeeds database. Use as a context manager to close it."""
 
@@ -109,14 +120,24 @@ class Store:
 
     def candidates(self, bands: Sequence[int], limit: int = 50) -> list[Item]:
         """Items that share an LSH band with `bands`, newest first."""
+        return [stored.item for stored in self.get_many([c.id for c in self.candidate_facts(bands, limit)])]
+
+    def candidate_facts(self, bands: Sequence[int], limit: int = 50) -> list[CandidateFacts]:
+        """What dedupe compares of the items that share a band with `bands`, newest first.
+
+        The same items as `candidates`, without reading their text and sources.
+        """
         if not bands:
             return []
         marks = ",".join("?" * len(bands))
         rows = self._db.execute(
-            f"SELECT DISTINCT i.id FROM item_bands b JOIN items i ON i.id = b.item_id "
-            f"WHERE b.band IN ({marks}) ORDER BY i.updated DESC, i.id LIMIT ?", (*bands, limit),
+            f"SELECT i.id, i.title, i.language, i.published, i.parties FROM items i WHERE i.id IN "
+            f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) ORDER BY i.updated DESC, i.id LIMIT ?",
+            (*bands, limit),
         ).fetchall()
-        return [stored.item for stored in self.get_many([r[0] for r in rows])]
+        return [CandidateFacts(str(item_id), str(title), language and str(language),
+                               datetime.fromisoformat(str(published)), tuple(json.loads(str(parties))))
+                for item_id, title, language, published, parties in rows]
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
