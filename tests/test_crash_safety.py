@@ -104,3 +104,40 @@ def test_sigkill_at_random_moments_loses_nothing(project: Path) -> None:
     check_published(public)
     assert item_count(database) >= counts[-1] > 0
     assert (public / "all.atom").is_file()
+
+
+def start_serve(project: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    return subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve", "--log-level", "WARNING"],
+                            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_sigkill_of_the_daemon_loses_nothing(project: Path) -> None:
+    config = project / "config.yaml"
+    config.write_text(config.read_text("utf-8").replace('"url"', '"interval": 1, "url"') +
+                      "server: {port: 0}\nschedule: {jitter: 0, publish_delay: 0.1, min_interval: 1}\n",
+                      "utf-8")
+    rng = random.Random(SEED + 1)
+    database, public = project / "state" / "pf.sqlite", project / "public"
+    counts = [0]
+    for _ in range(4):
+        process = start_serve(project)
+        try:
+            process.wait(rng.uniform(1.0, 3.0))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            assert process.wait() == -signal.SIGKILL
+        else:
+            pytest.fail(f"serve exited by itself with {process.returncode}")
+        check_published(public)
+        counts.append(item_count(database))
+        assert counts[-1] >= counts[-2], counts
+    assert counts[-1] > 0
+    final = start_serve(project)
+    try:
+        final.wait(3)
+    except subprocess.TimeoutExpired:
+        final.send_signal(signal.SIGTERM)
+    assert final.wait(20) == 0
+    check_published(public)
+    assert item_count(database) >= counts[-1]
