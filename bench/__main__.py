@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hosts", type=int, default=50, help="server ports, one 'host' each (default 50)")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per measurement (default 5)")
     parser.add_argument("--items", type=int, default=100_000, help="stored items for publish/memory")
+    parser.add_argument("--publish-runs", type=int, help="runs of the publish measurement (default --runs)")
     parser.add_argument("--dedupe", default="1000,10000,100000", help="title counts for the dedupe runs")
     parser.add_argument("--no-reader", action="store_true", help="skip the reader peer")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: checks that it works")
@@ -110,7 +111,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         store = workdir / "big.sqlite"
         if not store.exists():
             run("build_store", {"path": str(store), "items": args.items})
-        published = repeat("publish", {"store": str(store)}, args.runs, workdir)
+        published = repeat("publish", {"store": str(store)}, args.publish_runs or args.runs, workdir)
         oneshot = repeat("oneshot", {**base, "store": str(store)}, 1, workdir)
         rows += report.publish_rows(published, oneshot)
     sizes = [int(size) for size in args.dedupe.split(",") if size]
