@@ -112,4 +112,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX feed_entries_by_feed_item ON feed_entries (feed, item_id);
     CREATE INDEX feed_entries_by_item ON feed_entries (item_id);
     """,
+    # 5: what changed since the last publish, so a publish only renders feeds whose inputs moved.
+    # Every insert or update of an item (every Store.save) stamps it with the next number of one
+    # store-wide counter; triggers do it, so no writer can forget. Existing items get their rowid.
+    """
+    CREATE TABLE item_changes (
+        item_id TEXT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL              -- bigger is later; the newest save of the item
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX item_changes_by_seq ON item_changes (seq);
+    INSERT INTO item_changes SELECT id, rowid FROM items;
+    CREATE TRIGGER items_inserted AFTER INSERT ON items BEGIN
+        DELETE FROM item_changes WHERE item_id = NEW.id;  -- not OR REPLACE: Store.save's
+        INSERT INTO item_changes                           -- upsert would override it
+        VALUES (NEW.id, (SELECT coalesce(max(seq), 0) + 1 FROM item_changes));
+    END;
+    CREATE TRIGGER items_updated AFTER UPDATE ON items BEGIN
+        DELETE FROM item_changes WHERE item_id = NEW.id;  -- not OR REPLACE: Store.save's
+        INSERT INTO item_changes                           -- upsert would override it
+        VALUES (NEW.id, (SELECT coalesce(max(seq), 0) + 1 FROM item_changes));
+    END;
+    -- Per feed: how far its history has looked at item_changes, and what its head was rendered
+    -- from (a fingerprint, the head files' size and mtime, the index page's summary).
+    CREATE TABLE feed_marks (
+        feed TEXT PRIMARY KEY,
+        seen INTEGER NOT NULL DEFAULT 0,  -- item_changes.seq up to which the history is extended
+        fingerprint TEXT NOT NULL DEFAULT '',
+        files TEXT NOT NULL DEFAULT '',
+        summary TEXT NOT NULL DEFAULT ''  -- JSON: item count, updated, latest headlines
+    ) WITHOUT ROWID;
+    """,
 )
