@@ -324,6 +324,7 @@ def _interpret(
     status = response.status_code
     headers = dict(response.headers.items())
     if status == 304:
+        _drain(response, deadline, settings)  # a 304 has no body; reading its end keeps the connection alive
         return trace.result(
             state, now, "not_modified", headers=headers, body_hash=state.body_hash,
             etag=headers.get("etag", state.etag),
@@ -359,6 +360,16 @@ def _read_body(response: httpx.Response, settings: FetchSettings, deadline: floa
             raise FetchError(f"body is over the {limit}-byte limit (after decompression)")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _drain(response: httpx.Response, deadline: float, settings: FetchSettings) -> None:
+    """Read a bodiless response to its end, so that the pool can reuse its connection.
+
+    httpcore returns a connection to the pool only once the whole response was read;
+    a response closed before that closes its connection.
+    """
+    for _ in response.iter_raw():
+        _remaining(deadline, settings)
 
 
 def _chunks(

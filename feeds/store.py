@@ -59,16 +59,6 @@ class CandidateFacts:
     parties: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FeedMark:
-    """What a publish left for the next one about a feed (migration 5)."""
-
-    seen: int = 0  # its history holds every matching item up to this change_mark()
-    fingerprint: str = ""  # of everything its head documents were rendered from
-    files: str = ""  # the head files' sizes and mtimes as written: edited by hand means render
-    summary: str = ""  # JSON of the index page's FeedSummary
-
-
 class Store:
     """The partyfeeds database. Use as a context manager to close it."""
 
@@ -241,45 +231,17 @@ class Store:
         self._db.execute("INSERT OR REPLACE INTO feed_logs VALUES (?, ?)", (feed, definition))
         return True
 
-    def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0) -> int:
+    def extend_feed_log(self, feed: str, where: str, params: Sequence[str]) -> int:
         """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
-        that it lacks, in (updated, id) order; return how many joined.
-
-        `since`: only items saved after that `change_mark()` are looked at. Sound because
-        `where` reads only the item's own rows, so an item not saved since then matched (and
-        joined) or did not match then, and still does or does not.
-        """
+        that it lacks, in (updated, id) order; return how many joined."""
         base = self.feed_log_size(feed)
-        changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
         cursor = self._db.execute(
             "INSERT INTO feed_entries (feed, seq, item_id) "
             "SELECT ?, ? + row_number() OVER (ORDER BY i.updated, i.id), i.id FROM items AS i "
-            f"WHERE ({where}){changed} AND NOT EXISTS "
+            f"WHERE ({where}) AND NOT EXISTS "
             "(SELECT 1 FROM feed_entries AS e WHERE e.feed = ? AND e.item_id = i.id)",
-            (feed, base, *params, *([since] if since else []), feed))
+            (feed, base, *params, feed))
         return cursor.rowcount
-
-    def change_mark(self) -> int:
-        """The newest item change so far (see migration 5): a watermark for `extend_feed_log`."""
-        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM item_changes").fetchone()[0])
-
-    def feed_log_stamps(self, feed: str, first: int, last: int) -> list[tuple[str, int]]:
-        """(item id, its change number) for sequence numbers first..last of `feed`, in order:
-        what a rendered document depends on, without reading the items."""
-        rows = self._db.execute(
-            "SELECT e.item_id, c.seq FROM feed_entries AS e JOIN item_changes AS c USING (item_id) "
-            "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq", (feed, first, last))
-        return [(str(item_id), int(seq)) for item_id, seq in rows]
-
-    def feed_mark(self, feed: str) -> FeedMark:
-        """What the last publish recorded for `feed` (all empty if nothing yet)."""
-        row = self._db.execute("SELECT seen, fingerprint, files, summary FROM feed_marks WHERE feed = ?",
-                               (feed,)).fetchone()
-        return FeedMark(*row) if row else FeedMark()
-
-    def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
-        self._db.execute("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
-                         (feed, mark.seen, mark.fingerprint, mark.files, mark.summary))
 
     def feed_log_size(self, feed: str) -> int:
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM feed_entries WHERE feed = ?", (feed,))
@@ -299,20 +261,21 @@ class Store:
     def source_state(self, source_id: str) -> SourceState | None:
         row = self._db.execute(f"SELECT {', '.join(_STATE_FIELDS)} FROM sources WHERE source_id = ?",
                                (source_id,)).fetchone()
-        if row is None:
-            return None
-        values = dict(zip(_STATE_FIELDS, row, strict=True))
-        for name in ("last_attempt", "last_success", "next_fetch"):
-            values[name] = from_text(values[name])
-        values["retired"] = bool(values["retired"])
-        return SourceState(**values)
+        return None if row is None else _row_to_state(row)
+
+    def source_states(self) -> dict[str, SourceState]:
+        """Every stored source state by source id, in one query (a poll cycle's start)."""
+        rows = self._db.execute(f"SELECT {', '.join(_STATE_FIELDS)} FROM sources")
+        return {state.source_id: state for state in map(_row_to_state, rows)}
 
     def save_source_state(self, state: SourceState) -> None:
-        values = [getattr(state, name) for name in _STATE_FIELDS]
-        values = [to_text(v) if isinstance(v, datetime) else v for v in values]
-        self._db.execute(
+        self.save_source_states([state])
+
+    def save_source_states(self, states: Iterable[SourceState]) -> None:
+        """Insert or replace source states, in one statement."""
+        self._db.executemany(
             f"INSERT OR REPLACE INTO sources ({', '.join(_STATE_FIELDS)}) "
-            f"VALUES ({','.join('?' * len(_STATE_FIELDS))})", values)
+            f"VALUES ({','.join('?' * len(_STATE_FIELDS))})", map(_state_row, states))
 
     def guid_links(self, source_id: str) -> dict[str, str]:
         """What each guid of the source pointed at on its last fetch."""
@@ -340,9 +303,18 @@ class Store:
         row = self._db.execute("SELECT count(*) FROM item_sources WHERE source_id = ?", (source_id,))
         return int(row.fetchone()[0])
 
-    def source_item_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
-        return dict(rows.fetchall())
+    def source_item_counts(self, source_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Items per source: of every source, or only of `source_ids` (absent: none stored)."""
+        if source_ids is None:
+            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
+            return dict(rows.fetchall())
+        counts: dict[str, int] = {}
+        for start in range(0, len(source_ids), 500):  # under SQLite's bound-parameter limit
+            chunk = source_ids[start:start + 500]
+            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources WHERE source_id IN "
+                                    f"({','.join('?' * len(chunk))}) GROUP BY source_id", chunk)
+            counts.update(rows.fetchall())
+        return counts
 
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""
@@ -352,6 +324,22 @@ class Store:
 
 
 _STATE_FIELDS = tuple(f.name for f in fields(SourceState))
+
+
+_STATE_TIMES = ("last_attempt", "last_success", "next_fetch")
+
+
+def _row_to_state(row: Sequence[Any]) -> SourceState:
+    values = dict(zip(_STATE_FIELDS, row, strict=True))
+    for name in _STATE_TIMES:
+        values[name] = from_text(values[name])
+    values["retired"] = bool(values["retired"])
+    return SourceState(**values)
+
+
+def _state_row(state: SourceState) -> list[Any]:
+    values = [getattr(state, name) for name in _STATE_FIELDS]
+    return [to_text(v) if isinstance(v, datetime) else v for v in values]
 
 
 def _json(values: Sequence[str]) -> str:
