@@ -59,6 +59,16 @@ class CandidateFacts:
     parties: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FeedMark:
+    """What a publish left for the next one about a feed (migration 5)."""
+
+    seen: int = 0  # its history holds every matching item up to this change_mark()
+    fingerprint: str = ""  # of everything its head documents were rendered from
+    files: str = ""  # the head files' sizes and mtimes as written: edited by hand means render
+    summary: str = ""  # JSON of the index page's FeedSummary
+
+
 class Store:
     """The partyfeeds database. Use as a context manager to close it."""
 
@@ -231,17 +241,45 @@ class Store:
         self._db.execute("INSERT OR REPLACE INTO feed_logs VALUES (?, ?)", (feed, definition))
         return True
 
-    def extend_feed_log(self, feed: str, where: str, params: Sequence[str]) -> int:
+    def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0) -> int:
         """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
-        that it lacks, in (updated, id) order; return how many joined."""
+        that it lacks, in (updated, id) order; return how many joined.
+
+        `since`: only items saved after that `change_mark()` are looked at. Sound because
+        `where` reads only the item's own rows, so an item not saved since then matched (and
+        joined) or did not match then, and still does or does not.
+        """
         base = self.feed_log_size(feed)
+        changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
         cursor = self._db.execute(
             "INSERT INTO feed_entries (feed, seq, item_id) "
             "SELECT ?, ? + row_number() OVER (ORDER BY i.updated, i.id), i.id FROM items AS i "
-            f"WHERE ({where}) AND NOT EXISTS "
+            f"WHERE ({where}){changed} AND NOT EXISTS "
             "(SELECT 1 FROM feed_entries AS e WHERE e.feed = ? AND e.item_id = i.id)",
-            (feed, base, *params, feed))
+            (feed, base, *params, *([since] if since else []), feed))
         return cursor.rowcount
+
+    def change_mark(self) -> int:
+        """The newest item change so far (see migration 5): a watermark for `extend_feed_log`."""
+        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM item_changes").fetchone()[0])
+
+    def feed_log_stamps(self, feed: str, first: int, last: int) -> list[tuple[str, int]]:
+        """(item id, its change number) for sequence numbers first..last of `feed`, in order:
+        what a rendered document depends on, without reading the items."""
+        rows = self._db.execute(
+            "SELECT e.item_id, c.seq FROM feed_entries AS e JOIN item_changes AS c USING (item_id) "
+            "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq", (feed, first, last))
+        return [(str(item_id), int(seq)) for item_id, seq in rows]
+
+    def feed_mark(self, feed: str) -> FeedMark:
+        """What the last publish recorded for `feed` (all empty if nothing yet)."""
+        row = self._db.execute("SELECT seen, fingerprint, files, summary FROM feed_marks WHERE feed = ?",
+                               (feed,)).fetchone()
+        return FeedMark(*row) if row else FeedMark()
+
+    def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
+        self._db.execute("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
+                         (feed, mark.seen, mark.fingerprint, mark.files, mark.summary))
 
     def feed_log_size(self, feed: str) -> int:
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM feed_entries WHERE feed = ?", (feed,))
