@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from feeds import archive, compose, dedupe, polling
+from feeds import archive, compose, dedupe, freshness, polling
 from feeds.compose import PublishOptions
 from feeds.errors import ParseError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
@@ -37,9 +37,9 @@ from feeds.parse import parse_feed
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files
-from feeds.store import Store
+from feeds.store import FeedMark, Store
 from feeds.tag import Tagger
-from feeds.write import PUBLISHED_DIRS, is_published, remove_stale, write_if_changed
+from feeds.write import PUBLISHED_DIRS, is_published, published_feeds, remove_stale, write_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -310,21 +310,21 @@ def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, st
 
 def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
             options: PublishOptions | None = None) -> PublishReport:
-    """Render every feed (head, archive pages, JSON Feed twins), the OPML list and the index;
-    write only what changed, and never rewrite an archive page that is in place."""
+    """Render every feed whose inputs changed (head, archive pages, JSON Feed twins), the OPML
+    list and the index; write only what changed, and never rewrite an archive page in place."""
     options = options or PublishOptions()
     report = PublishReport()
     labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
                     topics={tid: topic.label for tid, topic in registry.topics.items()})
     feeds = compose.plan(registry, site, store.tag_counts(), list(store.language_counts()), options)
-    published: set[str] = set()
-    summaries = [_publish_feed(store, feed, _Target(site, labels, options, output_dir, report, published))
-                 for feed in feeds]
+    folders = sorted({str(PurePosixPath(f.spec.path).parent) for f in feeds} - {"."} | set(PUBLISHED_DIRS))
+    target = _Target(site, labels, options, output_dir, report, set(),
+                     published_feeds(output_dir, folders), freshness.context(site, labels, options))
+    summaries = [_publish_feed(store, feed, target) for feed in feeds]
     specs = [feed.spec for feed in feeds]
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
-    folders = {str(PurePosixPath(spec.path).parent) for spec in specs} - {"."}
-    report.removed = remove_stale(output_dir, published, dirs=sorted(folders | set(PUBLISHED_DIRS)))
+    report.removed = remove_stale(output_dir, target.published, dirs=folders)
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
     return report
@@ -340,30 +340,64 @@ class _Target:
     output_dir: Path
     report: PublishReport
     published: set[str]
+    found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
+    shared: str  # freshness.context of this run
 
 
 def _publish_feed(store: Store, feed: compose.PlannedFeed, target: _Target) -> FeedSummary:
-    """Bring the feed's history up to date, then write its head and any missing archive page."""
-    with store.transaction():
-        restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
-        store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query))
+    """Bring the feed's history up to date, then write its head (if its inputs changed) and
+    any missing archive page."""
+    restarted, mark = _extend_history(store, feed)
     total = store.feed_log_size(feed.log_key)
     documents = archive.chain(feed.spec.path, total, target.options.archive_page_size,
                               target.site.entries_per_feed)
-    head_items = store.feed_log_items(feed.log_key, documents[0].first, documents[0].last)
-    for doc in documents:
+    summary = _publish_head(store, feed, documents[0], mark, target, total)
+    for doc in documents[1:]:
         target.published.update((doc.path, doc.json_path))
         # A page in place never changes; a restarted history may have left another one there.
-        if doc.is_archive and not restarted and _in_place(target.output_dir, doc):
+        if not restarted and _in_place(target, doc):
             target.report.unchanged += 2
             continue
-        items = store.feed_log_items(feed.log_key, doc.first, doc.last) if doc.is_archive else head_items
-        _write_document(feed, doc, items, target)
-    return FeedSummary.from_items(feed.spec, head_items, total)
+        _write_document(feed, doc, store.feed_log_items(feed.log_key, doc.first, doc.last), target)
+    return summary
 
 
-def _in_place(output_dir: Path, doc: archive.Document) -> bool:
-    return is_published(output_dir, doc.path) and is_published(output_dir, doc.json_path)
+def _extend_history(store: Store, feed: compose.PlannedFeed) -> tuple[bool, FeedMark]:
+    """Append the items saved since the last publish that joined the feed; the new watermark
+    commits with them, so a crash in between only makes the next run look again."""
+    with store.transaction():
+        restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
+        mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
+        seen = store.change_mark()
+        store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen)
+        store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
+    return restarted, mark
+
+
+def _publish_head(store: Store, feed: compose.PlannedFeed, head: archive.Document, mark: FeedMark,
+                  target: _Target, total: int) -> FeedSummary:
+    """Render the head unless its fingerprint and files are as the last publish left them."""
+    target.published.update((head.path, head.json_path))
+    stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
+    fingerprint = freshness.fingerprint(target.shared, feed, head, stamps)
+    files = freshness.files_stamp(target.output_dir, head)
+    if mark.fingerprint == fingerprint and files and mark.files == files:
+        target.report.unchanged += 2
+        return freshness.summary_from_text(feed.spec, mark.summary)
+    items = store.feed_log_items(feed.log_key, head.first, head.last)
+    _write_document(feed, head, items, target)
+    summary = FeedSummary.from_items(feed.spec, items, total)
+    with store.transaction():
+        store.save_feed_mark(feed.log_key, replace(
+            store.feed_mark(feed.log_key), fingerprint=fingerprint,
+            files=freshness.files_stamp(target.output_dir, head), summary=freshness.summary_text(summary)))
+    return summary
+
+
+def _in_place(target: _Target, doc: archive.Document) -> bool:
+    if doc.path in target.found and doc.json_path in target.found:
+        return True
+    return is_published(target.output_dir, doc.path) and is_published(target.output_dir, doc.json_path)
 
 
 def _write_document(feed: compose.PlannedFeed, doc: archive.Document, items: Sequence[Item],

@@ -123,14 +123,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX item_changes_by_seq ON item_changes (seq);
     INSERT INTO item_changes SELECT id, rowid FROM items;
     CREATE TRIGGER items_inserted AFTER INSERT ON items BEGIN
-        DELETE FROM item_changes WHERE item_id = NEW.id;  -- not OR REPLACE: Store.save's
-        INSERT INTO item_changes                           -- upsert would override it
-        VALUES (NEW.id, (SELECT coalesce(max(seq), 0) + 1 FROM item_changes));
+        INSERT INTO item_changes VALUES (NEW.id, (SELECT coalesce(max(seq), 0) + 1 FROM item_changes));
     END;
+    -- Not INSERT OR REPLACE: the OR clause of Store.save's upsert would override it.
     CREATE TRIGGER items_updated AFTER UPDATE ON items BEGIN
-        DELETE FROM item_changes WHERE item_id = NEW.id;  -- not OR REPLACE: Store.save's
-        INSERT INTO item_changes                           -- upsert would override it
-        VALUES (NEW.id, (SELECT coalesce(max(seq), 0) + 1 FROM item_changes));
+        UPDATE item_changes SET seq = (SELECT max(seq) + 1 FROM item_changes) WHERE item_id = NEW.id;
     END;
     -- Per feed: how far its history has looked at item_changes, and what its head was rendered
     -- from (a fingerprint, the head files' size and mtime, the index page's summary).

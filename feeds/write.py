@@ -102,6 +102,17 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
+                    deep: Sequence[str] = ARCHIVE_DIRS) -> set[str]:
+    """Relpaths of the feed files `remove_stale` would consider, in one walk of the folders:
+    the publisher asks this set, not the disk, whether thousands of archive pages are in place."""
+    found = set()
+    for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
+        for path in _published_feeds(resolve_inside(root, folder), recursive):
+            found.add(path.relative_to(root).as_posix())
+    return found
+
+
 def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS,
                  deep: Sequence[str] = ARCHIVE_DIRS) -> list[str]:
     """Delete feed files (`.atom`, `.json`) under `root` that are not in `keep`; return their

@@ -1,0 +1,78 @@
+"""Whether a feed's head documents must be rendered again (the publish side's change detection).
+
+Rendering is most of a publish, and most feeds do not change between two publishes. A head
+(Atom + JSON Feed) is a pure function of: the code that renders it, the site, the labels, the
+archive page size, the feed's spec and icon, its place in the chain (first..last, prev-archive)
+and, for each entry, the item's id and its change number (migration 5 stamps every save).
+`fingerprint` hashes exactly that; the publisher stores it with the head files' size and
+mtime and skips rendering when both are the same next time. The files' stamp is there so a
+head deleted or edited by hand is still put back, as before.
+
+The code is part of the fingerprint (a hash of the rendering modules' source) so an upgrade
+that renders differently rewrites every head once instead of leaving stale bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+
+from feeds import archive, jsonfeed, model, render, sanitize
+from feeds.compose import PlannedFeed, PublishOptions
+from feeds.model import FeedSpec, SiteInfo
+from feeds.pages import FeedSummary
+from feeds.render import Labels
+
+_RENDERERS: tuple[ModuleType, ...] = (archive, jsonfeed, model, render, sanitize)
+
+
+def _code_stamp() -> str:
+    digest = hashlib.sha256()
+    for module in _RENDERERS:
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+CODE_STAMP = _code_stamp()
+
+
+def context(site: SiteInfo, labels: Labels, options: PublishOptions) -> str:
+    """What every feed of one publish run shares, hashed once per run."""
+    text = repr((CODE_STAMP, site, sorted(labels.parties.items()), sorted(labels.topics.items()),
+                 options.archive_page_size))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def fingerprint(shared: str, feed: PlannedFeed, head: archive.Document,
+                stamps: list[tuple[str, int]]) -> str:
+    """The head's inputs: `shared` (see `context`), the feed, its chain place, (item, change) pairs."""
+    text = repr((shared, feed.spec, feed.icon, head, stamps))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def files_stamp(output_dir: Path, head: archive.Document) -> str:
+    """Size and mtime of the head's two files; "" if one is missing."""
+    parts = []
+    for relpath in (head.path, head.json_path):
+        try:
+            info = os.stat(output_dir / relpath)
+        except OSError:
+            return ""
+        parts.append(f"{info.st_size}:{info.st_mtime_ns}")
+    return " ".join(parts)
+
+
+def summary_text(summary: FeedSummary) -> str:
+    """The index page's summary of a feed, kept beside its fingerprint (the spec is not kept)."""
+    updated = summary.updated.isoformat() if summary.updated else None
+    return json.dumps([summary.item_count, updated, summary.latest], ensure_ascii=False)
+
+
+def summary_from_text(spec: FeedSpec, text: str) -> FeedSummary:
+    count, updated, latest = json.loads(text)
+    return FeedSummary(spec, int(count), datetime.fromisoformat(updated) if updated else None,
+                       tuple((title, link) for title, link in latest))

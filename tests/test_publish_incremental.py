@@ -1,0 +1,75 @@
+"""A publish renders only the feeds whose inputs changed, with the same bytes as a full one."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feeds import pipeline, render
+from feeds.registry import Registry, load_registry
+from feeds.store import Store
+from tests.test_archive import OPTIONS, ROOT, T0, make, save
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
+
+
+def _site(tmp_path: Path) -> render.SiteInfo:
+    return render.SiteInfo(title="incremental", base_url="https://example.org/", author_name="partyfeeds",
+                           entries_per_feed=8)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
+    items = [make(n) for n in range(30)]
+    save(store, items)
+    pipeline.publish(store, registry, site, out, OPTIONS)
+    rendered: list[str] = []
+    original = pipeline.render_atom
+
+    def spy(spec: Any, *args: Any, **kwargs: Any) -> bytes:
+        rendered.append(kwargs["doc"].path)
+        return original(spec, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "render_atom", spy)
+    assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
+    assert rendered == []
+    save(store, [make(31)])
+    report = pipeline.publish(store, registry, site, out, OPTIONS)
+    assert "all.atom" in rendered and len(rendered) < 8
+    fresh = Store(":memory:")
+    save(fresh, [*items, make(31)])
+    shutil.rmtree(tmp_path / "fresh", ignore_errors=True)
+    pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+    assert _files(out) == _files(tmp_path / "fresh")
+    assert "index.html" in report.written
+
+
+def test_a_head_edited_by_hand_is_put_back(tmp_path: Path, registry: Registry) -> None:
+    store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
+    save(store, [make(n) for n in range(5)])
+    pipeline.publish(store, registry, site, out, OPTIONS)
+    before = (out / "all.atom").read_bytes()
+    (out / "all.atom").write_bytes(b"<feed/>")
+    assert "all.atom" in pipeline.publish(store, registry, site, out, OPTIONS).written
+    assert (out / "all.atom").read_bytes() == before
+
+
+def test_a_revised_item_moves_the_watermark(tmp_path: Path, registry: Registry) -> None:
+    store = Store(":memory:")
+    save(store, [make(1)])
+    first = store.change_mark()
+    save(store, [replace(make(1), title="Item 1 (revised)", updated=T0 + timedelta(days=1))])
+    assert store.change_mark() > first
