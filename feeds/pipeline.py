@@ -22,18 +22,18 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from feeds import archive, compose, dedupe, freshness, polling
 from feeds.compose import PublishOptions
-from feeds.errors import ParseError, SeedError
+from feeds.errors import SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
 from feeds.jsonfeed import render_json
 from feeds.merge import merge
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, SourceSpec, SourceState, item_id
-from feeds.normalise import guid_links, normalise_feed
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
-from feeds.parse import parse_feed
+from feeds.prepare import Job, Prepared, prepare, prepare_all
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.seeds import SeedItem, read_seed_file, seed_files
@@ -119,9 +119,10 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
 
 
 def _accept_all(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
-                report: IngestReport) -> None:
+                report: IngestReport, bands: Sequence[tuple[int, ...]] | None = None) -> None:
     pairs = list(items)
-    bands = dedupe.title_bands([item.title for item, _ in pairs])  # one batch per source
+    if bands is None:
+        bands = dedupe.title_bands([item.title for item, _ in pairs])  # one batch per source
     for (item, revision), item_bands in zip(pairs, bands, strict=True):
         report.count(accept(store, tag_item(tagger, item), now, revision, item_bands))
 
@@ -193,11 +194,13 @@ def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
 
 def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
-                   force: bool = False) -> list[SourceReport]:
+                   force: bool = False, parse_workers: int = 2) -> list[SourceReport]:
     """Fetch every due source (hosts in parallel), then parse, normalise, tag, dedupe, store.
 
     Sources with a new body go through `ingest_result` one by one; the state changes of
     all the others (not modified, unchanged, failed) are recorded in one transaction.
+    New bodies are parsed and normalised in `parse_workers` processes (see feeds.prepare)
+    while this process tags, deduplicates and stores the ones already done.
     """
     by_id = {spec.id: spec for spec in specs}
     states = due_sources(store, specs, now, force=force)
@@ -205,15 +208,31 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
     quiet = [(by_id[r.source_id], state, r) for state, r in zip(states, results, strict=True)
              if not _has_body(r)]
     reports = {report.source_id: report for report in record_quiet(store, quiet, now)}
-    for state, result in zip(states, results, strict=True):
-        if _has_body(result):
-            reports[result.source_id] = ingest_result(store, tagger, by_id[result.source_id], state,
-                                                      result, now)
+    fetched = [(state, r) for state, r in zip(states, results, strict=True) if _has_body(r)]
+    jobs = [_job(store, by_id[r.source_id], r, now) for _, r in fetched]
+    prepared = zip(fetched, prepare_all(jobs, parse_workers), strict=True)
+    while batch := list(islice(prepared, SOURCES_PER_COMMIT)):
+        with store.transaction():
+            done = [_store_prepared(store, tagger, by_id[r.source_id], state, r, ready, now)
+                    for (state, r), ready in batch]
+        for report, new_state in done:
+            reports[report.source_id] = report
+            _log_source(report, new_state)
     return [reports[result.source_id] for result in results]
+
+
+# Sources with a new body stored per transaction by `ingest_sources`: a commit per source
+# cost as much as storing its items. Each source still commits whole or not at all.
+SOURCES_PER_COMMIT = 25
 
 
 def _has_body(result: FetchResult) -> bool:
     return result.status == "ok" and result.body is not None
+
+
+def _job(store: Store, spec: SourceSpec, result: FetchResult, now: datetime) -> Job:
+    assert result.body is not None
+    return Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
 
 
 def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, FetchResult]],
@@ -245,27 +264,38 @@ def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, Fe
 def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
                   now: datetime) -> SourceReport:
     """One source's items, guid map and state commit together, or not at all."""
-    report = SourceReport(spec.id, result.status, result.error)
-    parsed, parse_error = None, None
-    if result.status == "ok" and result.body is not None:
-        try:
-            parsed = parse_feed(result.body, result.headers, result.final_url, language=spec.language)
-        except ParseError as exc:
-            parse_error = str(exc)
-            report.status, report.error = "error", parse_error
+    prepared = prepare(_job(store, spec, result, now)) if _has_body(result) else None
+    return store_prepared(store, tagger, spec, state, result, prepared, now)
+
+
+def store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState,
+                   result: FetchResult, prepared: Prepared | None, now: datetime) -> SourceReport:
+    """Tag, deduplicate and store a prepared feed; its items, guid map and state commit together."""
     with store.transaction():
-        if parsed is not None:
-            items = normalise_feed(parsed, spec, now, store.guid_links(spec.id))
-            _accept_all(store, tagger, ((item, "") for item in items), now, report.ingest)
-            store.save_guid_links(spec.id, guid_links(parsed))
-        new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
-                                       parse_error=parse_error)
-        store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
-        event = health_event(state, new_state, now)
-        if event is not None:
-            store.add_source_event(event)
+        report, new_state = _store_prepared(store, tagger, spec, state, result, prepared, now)
     _log_source(report, new_state)
     return report
+
+
+def _store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState,
+                    result: FetchResult, prepared: Prepared | None,
+                    now: datetime) -> tuple[SourceReport, SourceState]:
+    """`store_prepared` inside the caller's transaction; the report and the new state."""
+    report = SourceReport(spec.id, result.status, result.error)
+    parse_error = prepared.parse_error if prepared is not None else None
+    if parse_error is not None:
+        report.status, report.error = "error", parse_error
+    if prepared is not None and prepared.guid_links is not None:
+        _accept_all(store, tagger, ((item, "") for item in prepared.items), now, report.ingest,
+                    prepared.bands)
+        store.save_guid_links(spec.id, prepared.guid_links)
+    new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
+                                   parse_error=parse_error)
+    store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
+    event = health_event(state, new_state, now)
+    if event is not None:
+        store.add_source_event(event)
+    return report, new_state
 
 
 def health_event(before: SourceState, after: SourceState, now: datetime) -> SourceEvent | None:

@@ -1,0 +1,55 @@
+"""The CPU half of ingest (feeds.prepare) gives the same results in worker processes as in-process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds import prepare as prep
+from feeds.model import SourceSpec
+from feeds.normalise import guid_links, normalise_feed
+from feeds.parse import parse_feed
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
+
+
+def jobs() -> list[prep.Job]:
+    found = sorted(p for p in FEEDS.iterdir() if p.is_file() and not p.name.endswith(".json"))
+    spec = SourceSpec(id="fixture", url="https://example.org/feed", party=None, language=None)
+    return [prep.Job(path.read_bytes(), {}, f"https://example.org/{path.name}", spec, NOW, {})
+            for path in found]
+
+
+def test_prepare_is_parse_then_normalise() -> None:
+    job = next(j for j in jobs() if j.url.endswith("drupal-es.rss"))
+    parsed = parse_feed(job.body, job.headers, job.url)
+    prepared = prep.prepare(job)
+    assert list(prepared.items) == normalise_feed(parsed, job.spec, NOW, {})
+    assert prepared.guid_links == guid_links(parsed)
+    assert len(prepared.bands) == len(prepared.items)
+
+
+def test_unusable_feeds_come_back_as_parse_errors() -> None:
+    broken = next(j for j in jobs() if j.url.endswith("html-page.html"))
+    prepared = prep.prepare(broken)
+    assert prepared.parse_error and prepared.guid_links is None and prepared.items == ()
+
+
+def test_worker_processes_give_the_same_results_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    batch = jobs() * 3
+    in_process = [prep.prepare(job) for job in batch]
+    assert list(prep.prepare_all(batch, workers=2)) == in_process
+    assert any(p.parse_error for p in in_process) and any(p.items for p in in_process)
+
+
+def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr(prep, "ProcessPoolExecutor", no_pool)
+    batch = jobs()[:3]
+    assert list(prep.prepare_all(batch, workers=2)) == [prep.prepare(job) for job in batch]
