@@ -37,8 +37,9 @@ def feed(source: int, items: int, extra: str = "") -> bytes:
         for n in range(items)
     )
     if extra:
-        entries = f"<item><title>{extra}</title><link>https://party{source}.example/new</link></item>" + entries
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>P{source}</title>{entries}</channel></rss>'.encode()
+        entries = f"<item><title>{extra}</title><link>https://party{source}.example/new</link></item>{entries}"
+    channel = f"<channel><title>P{source}</title>{entries}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
 
 
 def rss_kib(pid: int) -> int:
