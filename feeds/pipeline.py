@@ -36,7 +36,7 @@ from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render
 from feeds.prepare import Job, Prepared, prepare, prepare_all
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
-from feeds.seeds import SeedItem, read_seed_file, seed_files
+from feeds.seeds import SeedItem, check_tags, read_seed_file, seed_files
 from feeds.store import FeedMark, Store
 from feeds.tag import Tagger
 from feeds.write import PUBLISHED_DIRS, is_published, published_feeds, remove_stale, write_if_changed
@@ -146,6 +146,7 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
     for path in seed_files(paths):
         try:
             seeds = read_seed_file(path, now)
+            check_tags(seeds, tagger.registry.parties, tagger.registry.topics)
         except SeedError as exc:
             log.error("seed=%s status=error error=%r", path, str(exc))
             report.errors.append(str(exc))

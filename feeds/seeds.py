@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -83,6 +83,17 @@ def read_seed_file(path: Path, now: datetime) -> list[SeedItem]:
         return list(_read_yaml(text, str(path), now))
     raise SeedError(f"unknown seed document type {path.suffix!r} (want {', '.join(SEED_SUFFIXES)})",
                     path=str(path))
+
+
+def check_tags(seeds: Iterable[SeedItem], parties: Collection[str], topics: Collection[str]) -> None:
+    """Explicit parties and topics must be registry codes: a typo would silently tag nothing."""
+    for seed in seeds:
+        for key, noun, given, known in (("parties", "party", seed.explicit_parties, parties),
+                                        ("topics", "topic", seed.explicit_topics, topics)):
+            unknown = sorted(set(given or ()) - set(known))
+            if unknown:
+                raise SeedError(f"unknown {noun} {', '.join(map(repr, unknown))} (not in the registry)",
+                                path=seed.path, line=seed.line, key=key)
 
 
 def _decode(raw: bytes, path: str) -> str:

@@ -141,3 +141,13 @@ def test_seed_language_applies_to_items_without_one(tmp_path: Path, store: Store
     (tmp_path / "b.yaml").write_text("- title: Ανακοίνωση του ΚΚΕ\n  language: el\n", "utf-8")
     pipeline.ingest_seeds(store, tagger, [tmp_path], now, language="en")
     assert sorted(i.language or "" for i in store.latest(10)) == ["el", "en"]
+
+
+def test_unknown_explicit_party_in_a_seed_file_is_an_error_naming_file_and_line(
+        tmp_path: Path, store: Store, tagger: Tagger, now: datetime) -> None:
+    (tmp_path / "good.txt").write_text("KKE statement on the strike\n", "utf-8")
+    (tmp_path / "typo.yaml").write_text("- title: fine\n  parties: [kke]\n- title: typo\n  parties: [kkee]\n",
+                                        "utf-8")
+    report = pipeline.ingest_seeds(store, tagger, [tmp_path], now)
+    assert report.new == 1 and len(report.errors) == 1
+    assert f"{tmp_path / 'typo.yaml'}:3: parties: unknown party 'kkee'" in report.errors[0]
