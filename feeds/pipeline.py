@@ -33,7 +33,6 @@ from feeds.model import Item, SourceEvent, SourceSpec, SourceState
 from feeds.prepare import Job, Prepared, prepare, prepare_all
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
-from feeds.publish import HEALTH_PATH as HEALTH_PATH
 from feeds.publish import PublishReport as PublishReport
 from feeds.publish import plan_feeds as plan_feeds
 from feeds.publish import publish as publish

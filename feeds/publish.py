@@ -154,12 +154,17 @@ HEALTH_PATH = "health.atom"
 HEALTH_ENTRIES = 100
 
 
-def publish_health(store: Store, site: SiteInfo, output_dir: Path) -> bool:
-    """Write the operator's feed of source failures and recoveries; True if it changed."""
+def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: PublishReport) -> None:
+    """Write the operator's feed of source failures and recoveries, Atom and JSON Feed.
+
+    The newest HEALTH_ENTRIES events only: an operator's alert feed needs no archive.
+    """
     spec = FeedSpec(HEALTH_PATH, "health", None, f"Source health — {site.title}",
                     "Sources that started failing, recovered or were retired")
     items = [_event_item(event) for event in store.source_events(HEALTH_ENTRIES)]
-    return write_if_changed(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels()))
+    doc = archive.Document(HEALTH_PATH, first=1, last=len(items), current=HEALTH_PATH)
+    _write(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels(), doc=doc), report)
+    _write(output_dir, doc.json_path, render_json(spec, items, site, doc), report)
 
 
 def _event_item(event: SourceEvent) -> Item:

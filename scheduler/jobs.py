@@ -86,10 +86,7 @@ def publish(context: Context) -> pipeline.PublishReport:
     config = context.config
     report = pipeline.publish(context.store, context.registry, config.site, config.output_dir,
                               config.feeds.options)
-    if pipeline.publish_health(context.store, config.site, config.output_dir):
-        report.written.append(pipeline.HEALTH_PATH)
-    else:
-        report.unchanged += 1
+    pipeline.publish_health(context.store, config.site, config.output_dir, report)
     return report
 
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.atomcheck import assert_valid_atom
+from tests.jsonfeedcheck import assert_valid_json_feed
 from tests.localserver import LocalServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +184,10 @@ def test_failures_reach_the_health_feed(tmp_path: Path, sources: LocalServer) ->
         status, _, body = service.get("/health.atom")
         assert status == 200 and b"down is failing" in body
         assert_valid_atom(body)
+        status, headers, twin = service.get("/health.json")
+        assert status == 200 and headers["content-type"].startswith("application/feed+json")
+        titles = [item["title"] for item in assert_valid_json_feed(twin)["items"]]
+        assert "down recovered" in titles and "down is failing" in titles
         health = json.loads(service.get("/healthz")[2])
         assert health["failing_sources"] == {}
     finally:
