@@ -6,6 +6,7 @@ Used by the archive tests and by bench/archive_walk.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -33,32 +34,35 @@ def links(root: etree._Element) -> dict[str, str]:
 
 
 def walk_atom(client: httpx.Client, url: str, *, validate: bool = True) -> Walk:
-    walk = Walk()
-    next_url: str | None = url
-    while next_url:
-        assert next_url not in walk.documents, f"the chain loops at {next_url}"
-        response = client.get(next_url)
-        assert response.status_code == 200, f"{next_url}: HTTP {response.status_code}"
-        root = assert_valid_atom(response.content) if validate else etree.fromstring(response.content)
-        is_head = not walk.documents
-        assert (root.find(FH_ARCHIVE) is None) == is_head, f"{next_url}: fh:archive misplaced"
-        walk.documents.append(next_url)
-        walk.bytes += len(response.content)
-        walk.entry_ids += [entry.findtext(f"{A}id") or "" for entry in root.iter(f"{A}entry")]
-        next_url = links(root).get("prev-archive")
-    return walk
+    def read(body: bytes, where: str, is_head: bool) -> tuple[list[str], str | None]:
+        root = assert_valid_atom(body) if validate else etree.fromstring(body)
+        assert (root.find(FH_ARCHIVE) is None) == is_head, f"{where}: fh:archive misplaced"
+        return [entry.findtext(f"{A}id") or "" for entry in root.iter(f"{A}entry")], \
+            links(root).get("prev-archive")
+
+    return _walk(client, url, read)
 
 
 def walk_json(client: httpx.Client, url: str) -> Walk:
+    def read(body: bytes, where: str, is_head: bool) -> tuple[list[str], str | None]:
+        feed = assert_valid_json_feed(body)
+        return [item["id"] for item in feed["items"]], feed.get("next_url")
+
+    return _walk(client, url, read)
+
+
+def _walk(client: httpx.Client, url: str,
+          read: Callable[[bytes, str, bool], tuple[list[str], str | None]]) -> Walk:
+    """Follow a chain from `url`; `read` gives a document's entry ids and the next URL."""
     walk = Walk()
     next_url: str | None = url
     while next_url:
         assert next_url not in walk.documents, f"the chain loops at {next_url}"
         response = client.get(next_url)
         assert response.status_code == 200, f"{next_url}: HTTP {response.status_code}"
-        feed = assert_valid_json_feed(response.content)
+        entry_ids, following = read(response.content, next_url, not walk.documents)
         walk.documents.append(next_url)
         walk.bytes += len(response.content)
-        walk.entry_ids += [item["id"] for item in feed["items"]]
-        next_url = feed.get("next_url")
+        walk.entry_ids += entry_ids
+        next_url = following
     return walk
