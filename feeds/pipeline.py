@@ -39,7 +39,7 @@ from feeds.publish import publish as publish
 from feeds.publish import publish_health as publish_health
 from feeds.seeds import SeedItem, check_tags, read_seed_file, seed_files
 from feeds.store import Store
-from feeds.tag import Tagger
+from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,6 @@ class IngestReport:
 
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
-
-
-def tag_item(tagger: Tagger, item: Item) -> Item:
-    """`item` with the parties and topics its text, categories and source give."""
-    source_party = next((s.party for s in item.sources if s.party), None)
-    tags = tagger.tag(f"{item.title}\n{item.summary}", language=item.language,
-                      categories=item.categories, source_party=source_party)
-    return replace(item, parties=tags.parties, topics=tags.topics)
 
 
 def accept(store: Store, item: Item, now: datetime, revision: str = "",
@@ -114,17 +106,16 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
     """Tag, deduplicate and store (item, revision marker) pairs in one transaction."""
     report = report or IngestReport()
     with store.transaction():
-        _accept_all(store, tagger, items, now, report)
+        _accept_all(store, [(tag_item(tagger, item), revision) for item, revision in items], now, report)
     return report
 
 
-def _accept_all(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
+def _accept_all(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime,
                 report: IngestReport, bands: Sequence[tuple[int, ...]] | None = None) -> None:
-    pairs = list(items)
     if bands is None:
-        bands = dedupe.title_bands([item.title for item, _ in pairs])  # one batch per source
-    for (item, revision), item_bands in zip(pairs, bands, strict=True):
-        report.count(accept(store, tag_item(tagger, item), now, revision, item_bands))
+        bands = dedupe.title_bands([item.title for item, _ in tagged])  # one batch per source
+    for (item, revision), item_bands in zip(tagged, bands, strict=True):
+        report.count(accept(store, item, now, revision, item_bands))
 
 
 def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
@@ -211,7 +202,7 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
     reports = {report.source_id: report for report in record_quiet(store, quiet, now)}
     fetched = [(state, r) for state, r in zip(states, results, strict=True) if _has_body(r)]
     jobs = [_job(store, by_id[r.source_id], r, now) for _, r in fetched]
-    prepared = zip(fetched, prepare_all(jobs, parse_workers), strict=True)
+    prepared = zip(fetched, prepare_all(jobs, tagger, parse_workers), strict=True)
     while batch := list(islice(prepared, SOURCES_PER_COMMIT)):
         with store.transaction():
             done = [_store_prepared(store, tagger, by_id[r.source_id], state, r, ready, now)
@@ -265,7 +256,7 @@ def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, Fe
 def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
                   now: datetime) -> SourceReport:
     """One source's items, guid map and state commit together, or not at all."""
-    prepared = prepare(_job(store, spec, result, now)) if _has_body(result) else None
+    prepared = prepare(_job(store, spec, result, now), tagger) if _has_body(result) else None
     return store_prepared(store, tagger, spec, state, result, prepared, now)
 
 
@@ -287,8 +278,7 @@ def _store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: Sourc
     if parse_error is not None:
         report.status, report.error = "error", parse_error
     if prepared is not None and prepared.guid_links is not None:
-        _accept_all(store, tagger, ((item, "") for item in prepared.items), now, report.ingest,
-                    prepared.bands)
+        _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands)
         store.save_guid_links(spec.id, prepared.guid_links)
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                    parse_error=parse_error)

@@ -1,11 +1,12 @@
-"""The CPU half of ingesting a fetched feed: parse → normalise → band keys.
+"""The CPU half of ingesting a fetched feed: parse → normalise → tag → band keys.
 
 `feeds.pipeline` runs this half for many sources at once in worker processes
-(`prepare_all`), while its own process does the SQLite half (tag → deduplicate →
+(`prepare_all`), while its own process does the SQLite half (deduplicate →
 store) of the sources already prepared: both cores work on a cold ingest. The
-half here is pure - bytes, the source, `now` and the guid map of the last fetch
-in, plain frozen values out - so what runs in a worker is exactly what would
-run in-process. Small batches are prepared in-process: starting workers costs
+half here is pure - bytes, the source, `now`, the guid map of the last fetch
+and the tagger in, plain frozen values out - so what runs in a worker is
+exactly what would run in-process. Each worker gets the tagger once, when it
+starts. Small batches are prepared in-process: starting workers costs
 more than they save.
 """
 
@@ -22,6 +23,7 @@ from feeds.errors import ParseError
 from feeds.model import Item, SourceSpec
 from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import parse_feed
+from feeds.tag import Tagger, tag_item
 
 # Fewer sources with a new body than this are prepared in-process.
 MIN_POOL_BATCH = 40
@@ -42,7 +44,7 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A prepared feed: its items (untagged) with their title band keys, or why it is unusable."""
+    """A prepared feed: its tagged items with their title band keys, or why it is unusable."""
 
     items: tuple[Item, ...] = ()
     bands: tuple[tuple[int, ...], ...] = ()
@@ -50,27 +52,41 @@ class Prepared:
     parse_error: str | None = None
 
 
-def prepare(job: Job) -> Prepared:
-    """Parse, normalise and band one feed; a ParseError comes back as `parse_error`."""
+def prepare(job: Job, tagger: Tagger) -> Prepared:
+    """Parse, normalise, tag and band one feed; a ParseError comes back as `parse_error`."""
     try:
         parsed = parse_feed(job.body, job.headers, job.url, language=job.spec.language)
     except ParseError as exc:
         return Prepared(parse_error=str(exc))
-    items = normalise_feed(parsed, job.spec, job.now, job.previous_guids)
+    items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]
     bands = dedupe.title_bands([item.title for item in items])
     return Prepared(tuple(items), tuple(bands), guid_links(parsed))
 
 
-def prepare_all(jobs: Sequence[Job], workers: int) -> Iterator[Prepared]:
+def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:
     """`prepare` of every job, in order; in `workers` processes if there are enough jobs.
 
     Results come back as soon as they are ready in order, so the caller stores the
     first sources while the workers parse the rest. A bug in a worker re-raises here.
     """
     if workers < 2 or len(jobs) < MIN_POOL_BATCH:
-        yield from map(prepare, jobs)
+        yield from (prepare(job, tagger) for job in jobs)
         return
     # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(prepare, jobs, chunksize=_CHUNK)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(tagger,)) as pool:
+        yield from pool.map(_prepare_in_worker, jobs, chunksize=_CHUNK)
+
+
+_worker_tagger: Tagger | None = None  # set once in each worker process
+
+
+def _start_worker(tagger: Tagger) -> None:
+    global _worker_tagger
+    _worker_tagger = tagger
+
+
+def _prepare_in_worker(job: Job) -> Prepared:
+    assert _worker_tagger is not None, "worker started without a tagger"
+    return prepare(job, _worker_tagger)

@@ -8,6 +8,7 @@ Every structural problem is a `RegistryError` naming the file, key and line.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,15 @@ class ItemType:
 
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
+
+
+def _read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+# The parse workers tag items too (feeds/prepare.py), so a registry and the tagger compiled
+# from it must pickle: a read-only view pickles as its dict and comes back read-only.
+copyreg.pickle(MappingProxyType, lambda view: (_read_only, (dict(view),)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from feeds.model import Item
 from feeds.registry import Registry
 from feeds.tagrules import Block, Country, Cue, Keyword, PartyResolver, Ref, choose, merged_spans, summarise
 from feeds.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
@@ -35,6 +36,14 @@ class Tags:
     parties: tuple[str, ...]  # sorted codes
     topics: tuple[str, ...]  # sorted ids
     evidence: Mapping[str, Mapping[str, tuple[str, ...]]]  # {"parties": {code: words}, "topics": {...}}
+
+
+def tag_item(tagger: Tagger, item: Item) -> Item:
+    """`item` with the parties and topics its text, categories and source give."""
+    source_party = next((s.party for s in item.sources if s.party), None)
+    tags = tagger.tag(f"{item.title}\n{item.summary}", language=item.language,
+                      categories=item.categories, source_party=source_party)
+    return replace(item, parties=tags.parties, topics=tags.topics)
 
 
 class Tagger:

@@ -11,9 +11,13 @@ from feeds import prepare as prep
 from feeds.model import SourceSpec
 from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import parse_feed
+from feeds.registry import load_registry
+from feeds.tag import Tagger, tag_item
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
+ROOT = Path(__file__).parent.parent
+TAGGER = Tagger(load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml"))
 
 
 def jobs() -> list[prep.Job]:
@@ -23,26 +27,27 @@ def jobs() -> list[prep.Job]:
             for path in found]
 
 
-def test_prepare_is_parse_then_normalise() -> None:
+def test_prepare_is_parse_then_normalise_then_tag() -> None:
     job = next(j for j in jobs() if j.url.endswith("drupal-es.rss"))
     parsed = parse_feed(job.body, job.headers, job.url)
-    prepared = prep.prepare(job)
-    assert list(prepared.items) == normalise_feed(parsed, job.spec, NOW, {})
+    prepared = prep.prepare(job, TAGGER)
+    assert list(prepared.items) == [tag_item(TAGGER, item) for item in normalise_feed(parsed, job.spec, NOW, {})]
+    assert any(item.parties for item in prepared.items)
     assert prepared.guid_links == guid_links(parsed)
     assert len(prepared.bands) == len(prepared.items)
 
 
 def test_unusable_feeds_come_back_as_parse_errors() -> None:
     broken = next(j for j in jobs() if j.url.endswith("html-page.html"))
-    prepared = prep.prepare(broken)
+    prepared = prep.prepare(broken, TAGGER)
     assert prepared.parse_error and prepared.guid_links is None and prepared.items == ()
 
 
 def test_worker_processes_give_the_same_results_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
     batch = jobs() * 3
-    in_process = [prep.prepare(job) for job in batch]
-    assert list(prep.prepare_all(batch, workers=2)) == in_process
+    in_process = [prep.prepare(job, TAGGER) for job in batch]
+    assert list(prep.prepare_all(batch, TAGGER, workers=2)) == in_process
     assert any(p.parse_error for p in in_process) and any(p.items for p in in_process)
 
 
@@ -52,4 +57,4 @@ def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(prep, "ProcessPoolExecutor", no_pool)
     batch = jobs()[:3]
-    assert list(prep.prepare_all(batch, workers=2)) == [prep.prepare(job) for job in batch]
+    assert list(prep.prepare_all(batch, TAGGER, workers=2)) == [prep.prepare(job, TAGGER) for job in batch]
