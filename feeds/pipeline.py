@@ -25,10 +25,10 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from feeds import dedupe, polling
+from feeds import polling
+from feeds.accept import accept_batch
 from feeds.errors import SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
-from feeds.merge import merge
 from feeds.model import Item, SourceEvent, SourceSpec, SourceState
 from feeds.prepare import Job, Prepared, prepare, prepare_all
 
@@ -58,49 +58,6 @@ class IngestReport:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
 
-def accept(store: Store, item: Item, now: datetime, revision: str = "",
-           bands: tuple[int, ...] | None = None) -> str:
-    """Deduplicate `item` against the store and store it.
-
-    Returns the outcome: "new", "merged" (another source's copy of a stored
-    story), "revised" (a stored item changed) or "unchanged". `bands`: the
-    title's band keys, if the caller computed them in a batch.
-    """
-    bands = _bands(item) if bands is None else bands
-    keys = dedupe.identity_keys(item)
-    existing_id = store.find_by_keys(keys)
-    if existing_id is None:
-        existing_id = _near_duplicate(store, item, bands)
-    if existing_id is None:
-        store.save(item, keys=keys, bands=bands, revision=revision, first_seen=now)
-        return "new"
-    stored = store.get(existing_id)
-    assert stored is not None, f"item_keys points at missing item {existing_id}"
-    revised = revision != stored.revision and bool(revision)
-    merged = merge(stored.item, item, revised=revised)
-    if merged == stored.item and not revised:
-        store.add_keys(keys, existing_id)  # a new guid or link for the same item
-        return "unchanged"
-    store.save(merged, keys=(*keys, *dedupe.identity_keys(merged)), bands=bands,
-               revision=revision or stored.revision, first_seen=stored.first_seen)
-    new_source = {s.source_id for s in merged.sources} != {s.source_id for s in stored.item.sources}
-    return "merged" if new_source else "revised"
-
-
-def _bands(item: Item) -> tuple[int, ...]:
-    return dedupe.band_keys(dedupe.minhash(dedupe.title_tokens(item.title)))
-
-
-def _near_duplicate(store: Store, item: Item, bands: tuple[int, ...]) -> str | None:
-    for candidate in store.candidate_facts(bands):
-        verdict = dedupe.same_story(candidate, item)
-        log.debug("dedupe item=%s candidate=%s same=%s reason=%r", item.id, candidate.id,
-                  verdict.same, verdict.reason)
-        if verdict.same:
-            return candidate.id
-    return None
-
-
 def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
                  report: IngestReport | None = None) -> IngestReport:
     """Tag, deduplicate and store (item, revision marker) pairs in one transaction."""
@@ -110,12 +67,11 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
     return report
 
 
-def _accept_all(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime,
-                report: IngestReport, bands: Sequence[tuple[int, ...]] | None = None) -> None:
-    if bands is None:
-        bands = dedupe.title_bands([item.title for item, _ in tagged])  # one batch per source
-    for (item, revision), item_bands in zip(tagged, bands, strict=True):
-        report.count(accept(store, item, now, revision, item_bands))
+def _accept_all(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime, report: IngestReport,
+                bands: Sequence[tuple[int, ...]] | None = None,
+                keys: Sequence[tuple[str, ...]] | None = None) -> None:
+    for outcome in accept_batch(store, tagged, now, bands, keys):
+        report.count(outcome)
 
 
 def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
@@ -125,6 +81,10 @@ def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
         parties=tuple(sorted(seed.explicit_parties)) if seed.explicit_parties is not None else tagged.parties,
         topics=tuple(sorted(seed.explicit_topics)) if seed.explicit_topics is not None else tagged.topics,
     )
+
+
+def _with_language(item: Item, language: str | None) -> Item:
+    return replace(item, language=language) if language and not item.language else item
 
 
 def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime,
@@ -143,12 +103,10 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
             report.errors.append(str(exc))
             continue
         before = (report.new, report.merged, report.revised)
+        tagged = [(_with_explicit_tags(seed, tag_item(tagger, _with_language(seed.item, language))),
+                   seed.revision) for seed in seeds]
         with store.transaction():
-            for seed in seeds:
-                if language and not seed.item.language:
-                    seed = replace(seed, item=replace(seed.item, language=language))
-                item = _with_explicit_tags(seed, tag_item(tagger, seed.item))
-                report.count(accept(store, item, now, seed.revision))
+            _accept_all(store, tagged, now, report)
         log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(seeds),
                  report.new - before[0], report.merged - before[1], report.revised - before[2])
     return report
@@ -278,7 +236,8 @@ def _store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: Sourc
     if parse_error is not None:
         report.status, report.error = "error", parse_error
     if prepared is not None and prepared.guid_links is not None:
-        _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands)
+        _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands,
+                    prepared.keys)
         store.save_guid_links(spec.id, prepared.guid_links)
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                    parse_error=parse_error)

@@ -48,19 +48,21 @@ class Prepared:
 
     items: tuple[Item, ...] = ()
     bands: tuple[tuple[int, ...], ...] = ()
+    keys: tuple[tuple[str, ...], ...] = ()  # each item's identity keys
     guid_links: Mapping[str, str] | None = None  # None: nothing was parsed
     parse_error: str | None = None
 
 
 def prepare(job: Job, tagger: Tagger) -> Prepared:
-    """Parse, normalise, tag and band one feed; a ParseError comes back as `parse_error`."""
+    """Parse, normalise, tag, band and key one feed; a ParseError comes back as `parse_error`."""
     try:
         parsed = parse_feed(job.body, job.headers, job.url, language=job.spec.language)
     except ParseError as exc:
         return Prepared(parse_error=str(exc))
     items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]
     bands = dedupe.title_bands([item.title for item in items])
-    return Prepared(tuple(items), tuple(bands), guid_links(parsed))
+    keys = tuple(dedupe.identity_keys(item) for item in items)
+    return Prepared(tuple(items), tuple(bands), keys, guid_links(parsed))
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:
