@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -149,26 +150,50 @@ def fetch_all(
     *,
     max_workers: int = 8,
 ) -> list[FetchResult]:
+    """Fetch many sources (see `fetch_each`); results in input order."""
+    results: list[FetchResult | None] = [None] * len(states)
+    for index, result in fetch_each(client, states, settings, now, max_workers=max_workers):
+        results[index] = result
+    return [result for result in results if result is not None]
+
+
+def fetch_each(
+    client: httpx.Client,
+    states: Sequence[SourceState],
+    settings: FetchSettings,
+    now: datetime,
+    *,
+    max_workers: int = 8,
+) -> Iterator[tuple[int, FetchResult]]:
     """Fetch many sources: hosts in parallel, one request at a time per host.
 
     Sources are grouped by host (name and port) and each group is fetched in
     order by one worker, so a host never sees two of our requests at once and
-    no worker sits blocked on a lock. Results come back in input order.
+    no worker sits blocked on a lock. Yields (index in `states`, result) as
+    each fetch ends, so the caller can parse the first feeds while the rest
+    are still on the wire.
     """
     groups: dict[str, list[int]] = {}
     for index, state in enumerate(states):
         groups.setdefault(host_key(state.url), []).append(index)
-    results: list[FetchResult | None] = [None] * len(states)
+    finished: queue.SimpleQueue[tuple[int, FetchResult] | BaseException] = queue.SimpleQueue()
 
     def run(indexes: list[int]) -> None:
-        for index in indexes:
-            results[index] = fetch(client, states[index], settings, now)
+        try:
+            for index in indexes:
+                finished.put((index, fetch(client, states[index], settings, now)))
+        except BaseException as exc:  # a bug: hand it to the consumer, who would wait forever
+            finished.put(exc)
+            raise
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
-        for future in [pool.submit(run, indexes) for indexes in groups.values()]:
-            future.result()  # re-raises a bug from a worker
-    return [result for result in results if result is not None]
-
+        for indexes in groups.values():
+            pool.submit(run, indexes)
+        for _ in states:
+            done = finished.get()
+            if isinstance(done, BaseException):
+                raise done
+            yield done
 
 
 def post_form(client: httpx.Client, url: str, form: Mapping[str, str], timeout: float) -> int | str:

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 from feeds import polling
 from feeds.accept import accept_batch
 from feeds.errors import SeedError
-from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_all
+from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_each
 from feeds.model import Item, SourceEvent, SourceSpec, SourceState
-from feeds.prepare import Job, Prepared, prepare, prepare_all
+from feeds.prepare import Job, Prepared, Preparer, prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
 from feeds.publish import PublishReport as PublishReport
@@ -145,30 +145,47 @@ def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
 def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
                    force: bool = False, parse_workers: int = 2) -> list[SourceReport]:
-    """Fetch every due source (hosts in parallel), then parse, normalise, tag, dedupe, store.
+    """Fetch every due source (hosts in parallel); parse, normalise, tag, dedupe and store the
+    new bodies while the others are still being fetched.
 
-    Sources with a new body go through `ingest_result` one by one; the state changes of
-    all the others (not modified, unchanged, failed) are recorded in one transaction.
-    New bodies are parsed and normalised in `parse_workers` processes (see feeds.prepare)
-    while this process tags, deduplicates and stores the ones already done.
+    A new body is prepared (feeds.prepare: parse → normalise → tag) in one of `parse_workers`
+    processes as soon as its fetch ends, while this process deduplicates and stores the feeds
+    already prepared, in source order, SOURCES_PER_COMMIT per transaction. The state changes of
+    all the other sources (not modified, unchanged, failed) are recorded in one transaction.
     """
     by_id = {spec.id: spec for spec in specs}
     states = due_sources(store, specs, now, force=force)
-    results = fetch_all(client, states, settings, now, max_workers=max_workers)
-    quiet = [(by_id[r.source_id], state, r) for state, r in zip(states, results, strict=True)
-             if not _has_body(r)]
-    reports = {report.source_id: report for report in record_quiet(store, quiet, now)}
-    fetched = [(state, r) for state, r in zip(states, results, strict=True) if _has_body(r)]
-    jobs = [_job(store, by_id[r.source_id], r, now) for _, r in fetched]
-    prepared = zip(fetched, prepare_all(jobs, tagger, parse_workers), strict=True)
-    while batch := list(islice(prepared, SOURCES_PER_COMMIT)):
-        with store.transaction():
-            done = [_store_prepared(store, tagger, by_id[r.source_id], state, r, ready, now)
-                    for (state, r), ready in batch]
-        for report, new_state in done:
-            reports[report.source_id] = report
-            _log_source(report, new_state)
-    return [reports[result.source_id] for result in results]
+    reports: dict[str, SourceReport] = {}
+    quiet: list[tuple[SourceSpec, SourceState, FetchResult]] = []
+    prepared: list[tuple[tuple[SourceState, FetchResult], Prepared]] = []
+    with Preparer[tuple[SourceState, FetchResult]](tagger, parse_workers, len(states)) as preparer:
+        for index, result in fetch_each(client, states, settings, now, max_workers=max_workers):
+            spec = by_id[result.source_id]
+            if _has_body(result):
+                preparer.add(index, _job(store, spec, result, now), (states[index], result))
+            else:
+                preparer.skip(index)
+                quiet.append((spec, states[index], result))
+            prepared += preparer.ready()
+            if len(prepared) >= SOURCES_PER_COMMIT:
+                reports.update(_store_batch(store, by_id, prepared, now))
+                prepared = []
+        reports.update((report.source_id, report) for report in record_quiet(store, quiet, now))
+        rest = chain(prepared, preparer.rest())
+        while batch := list(islice(rest, SOURCES_PER_COMMIT)):
+            reports.update(_store_batch(store, by_id, batch, now))
+    return [reports[state.source_id] for state in states]
+
+
+def _store_batch(store: Store, by_id: Mapping[str, SourceSpec],
+                 batch: Sequence[tuple[tuple[SourceState, FetchResult], Prepared]],
+                 now: datetime) -> dict[str, SourceReport]:
+    with store.transaction():
+        done = [_store_prepared(store, by_id[result.source_id], state, result, ready, now)
+                for (state, result), ready in batch]
+    for report, new_state in done:
+        _log_source(report, new_state)
+    return {report.source_id: report for report, _ in done}
 
 
 # Sources with a new body stored per transaction by `ingest_sources`: a commit per source
@@ -215,19 +232,19 @@ def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceS
                   now: datetime) -> SourceReport:
     """One source's items, guid map and state commit together, or not at all."""
     prepared = prepare(_job(store, spec, result, now), tagger) if _has_body(result) else None
-    return store_prepared(store, tagger, spec, state, result, prepared, now)
+    return store_prepared(store, spec, state, result, prepared, now)
 
 
-def store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState,
+def store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                    result: FetchResult, prepared: Prepared | None, now: datetime) -> SourceReport:
-    """Tag, deduplicate and store a prepared feed; its items, guid map and state commit together."""
+    """Deduplicate and store a prepared feed; its items, guid map and state commit together."""
     with store.transaction():
-        report, new_state = _store_prepared(store, tagger, spec, state, result, prepared, now)
+        report, new_state = _store_prepared(store, spec, state, result, prepared, now)
     _log_source(report, new_state)
     return report
 
 
-def _store_prepared(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState,
+def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                     result: FetchResult, prepared: Prepared | None,
                     now: datetime) -> tuple[SourceReport, SourceState]:
     """`store_prepared` inside the caller's transaction; the report and the new state."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from feeds import dedupe
 from feeds.errors import ParseError
@@ -27,7 +28,7 @@ from feeds.tag import Tagger, tag_item
 
 # Fewer sources with a new body than this are prepared in-process.
 MIN_POOL_BATCH = 40
-_CHUNK = 4  # sources per task sent to a worker
+C = TypeVar("C")  # what the caller keeps beside each job
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +67,73 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:
-    """`prepare` of every job, in order; in `workers` processes if there are enough jobs.
+    """`prepare` of every job, in order; in `workers` processes if there are enough jobs."""
+    with Preparer[None](tagger, workers, len(jobs)) as preparer:
+        for slot, job in enumerate(jobs):
+            preparer.add(slot, job, None)
+        yield from (prepared for _, prepared in preparer.rest())
 
-    Results come back as soon as they are ready in order, so the caller stores the
-    first sources while the workers parse the rest. A bug in a worker re-raises here.
+
+class Preparer(Generic[C]):
+    """Prepares jobs as they arrive and hands them back in slot order.
+
+    The caller numbers the `slots` it expects (the sources it fetches), then
+    `add`s a job or `skip`s each slot in any order (fetches end in any order).
+    `ready` gives what is prepared in slot order without waiting, so the
+    caller stores the first feeds while the rest are fetched and parsed;
+    `rest` waits for the others. Jobs go to `workers` processes once enough
+    have come to pay for starting them; a bug in a worker re-raises here.
     """
-    if workers < 2 or len(jobs) < MIN_POOL_BATCH:
-        yield from (prepare(job, tagger) for job in jobs)
-        return
-    # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(tagger,)) as pool:
-        yield from pool.map(_prepare_in_worker, jobs, chunksize=_CHUNK)
+
+    def __init__(self, tagger: Tagger, workers: int, slots: int) -> None:
+        self._tagger, self._workers, self._slots = tagger, workers, slots
+        self._jobs: dict[int, tuple[C, Job, Future[Prepared] | None]] = {}
+        self._skipped: set[int] = set()
+        self._next = 0  # the first slot not handed back yet
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Preparer[C]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def add(self, slot: int, job: Job, context: C) -> None:
+        future = self._pool.submit(_prepare_in_worker, job) if self._pool is not None else None
+        self._jobs[slot] = (context, job, future)
+        if self._pool is None and self._workers >= 2 and len(self._jobs) >= MIN_POOL_BATCH:
+            self._start_pool()
+
+    def skip(self, slot: int) -> None:
+        self._skipped.add(slot)
+
+    def ready(self) -> Iterator[tuple[C, Prepared]]:
+        while self._next < self._slots:
+            if self._next in self._skipped:
+                self._next += 1
+                continue
+            entry = self._jobs.get(self._next)
+            if entry is None or entry[2] is None or not entry[2].done():
+                return
+            del self._jobs[self._next]
+            self._next += 1
+            yield entry[0], entry[2].result()
+
+    def rest(self) -> Iterator[tuple[C, Prepared]]:
+        for slot in range(self._next, self._slots):
+            self._next = slot + 1
+            if slot not in self._skipped:
+                context, job, future = self._jobs.pop(slot)
+                yield context, future.result() if future is not None else prepare(job, self._tagger)
+
+    def _start_pool(self) -> None:
+        # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
+        context = multiprocessing.get_context("forkserver")
+        self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_start_worker,
+                                         initargs=(self._tagger,))
+        for slot, (ctx, job, _) in self._jobs.items():
+            self._jobs[slot] = (ctx, job, self._pool.submit(_prepare_in_worker, job))
 
 
 _worker_tagger: Tagger | None = None  # set once in each worker process

@@ -31,7 +31,8 @@ def test_prepare_is_parse_then_normalise_then_tag() -> None:
     job = next(j for j in jobs() if j.url.endswith("drupal-es.rss"))
     parsed = parse_feed(job.body, job.headers, job.url)
     prepared = prep.prepare(job, TAGGER)
-    assert list(prepared.items) == [tag_item(TAGGER, item) for item in normalise_feed(parsed, job.spec, NOW, {})]
+    normalised = normalise_feed(parsed, job.spec, NOW, {})
+    assert list(prepared.items) == [tag_item(TAGGER, item) for item in normalised]
     assert any(item.parties for item in prepared.items)
     assert prepared.guid_links == guid_links(parsed)
     assert len(prepared.bands) == len(prepared.items)
@@ -58,3 +59,19 @@ def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prep, "ProcessPoolExecutor", no_pool)
     batch = jobs()[:3]
     assert list(prep.prepare_all(batch, TAGGER, workers=2)) == [prep.prepare(job, TAGGER) for job in batch]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_preparer_hands_feeds_back_in_slot_order_whatever_order_they_arrive(
+        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    feeds = {1: jobs()[0], 3: jobs()[1], 5: jobs()[2]}
+    with prep.Preparer[int](TAGGER, workers, 6) as preparer:
+        for slot in (5, 3, 1):  # fetches end in any order
+            preparer.add(slot, feeds[slot], slot)
+        assert list(preparer.ready()) == []  # slot 0 is not resolved yet: nothing may pass it
+        for slot in (4, 0, 2):
+            preparer.skip(slot)
+        handed = list(preparer.ready()) + list(preparer.rest())
+    assert [slot for slot, _ in handed] == [1, 3, 5]
+    assert [ready for _, ready in handed] == [prep.prepare(feeds[slot], TAGGER) for slot in (1, 3, 5)]
