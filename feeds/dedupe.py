@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -64,6 +65,9 @@ _STOPWORD_TEXT = (
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+# Cached: deduplicating a feed compares each title with its LSH neighbours, and the same
+# stored neighbours come up again and again.
+@lru_cache(maxsize=4096)
 def title_tokens(title: str) -> frozenset[str]:
     """The informative words of a title, folded for comparison."""
     folded = unicodedata.normalize("NFKC", title).casefold()
