@@ -40,9 +40,20 @@ def registry() -> Registry:
 
 
 def cpu_seconds() -> float:
-    """CPU of this process and of the child processes it has waited for."""
+    """CPU of this process, of the child processes it has waited for, and of its live
+    descendants with the children they waited for: the parse workers are children of
+    multiprocessing's forkserver, which outlives them and reaps them."""
+    import psutil
+
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    total = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # ended between the listing and the reading
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def peak_rss_mb() -> float:
