@@ -38,12 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--publish-runs", type=int, help="runs of the publish measurement (default --runs)")
     parser.add_argument("--dedupe", default="1000,10000,100000", help="title counts for the dedupe runs")
     parser.add_argument("--no-reader", action="store_true", help="skip the reader peer")
+    parser.add_argument("--daemon-seconds", type=int, default=60, help="how long the daemon run polls")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: checks that it works")
     parser.add_argument("--workdir", type=Path, help="keep the corpus and databases here")
     args = parser.parse_args(argv)
     if args.quick:
         args.sources, args.entries, args.hosts, args.runs, args.items = 12, 4, 3, 1, 300
-        args.dedupe = "300"
+        args.dedupe, args.daemon_seconds = "300", 3
     return args
 
 
@@ -114,6 +115,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         published = repeat("publish", {"store": str(store)}, args.publish_runs or args.runs, workdir)
         oneshot = repeat("oneshot", {**base, "store": str(store)}, 1, workdir)
         rows += report.publish_rows(published, oneshot)
+        daemon = {"store": str(store), "sources": 50, "cycles": args.daemon_seconds}
+        watched = repeat("daemon", daemon, 1, workdir)
+        rows += report.daemon_rows(watched, args.items)
     sizes = [int(size) for size in args.dedupe.split(",") if size]
     by_size = {size: repeat("dedupe", {"titles": size}, args.runs, workdir) for size in sizes}
     rows += report.dedupe_rows(by_size)

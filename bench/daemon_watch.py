@@ -3,8 +3,10 @@
 Starts `partyfeeds serve` against SOURCES local feeds polled every second (so
 60 cycles stand for an hour of 1-minute polling), samples the process's RSS,
 then changes one source and times how long until the new item is served.
+`--store` starts it on a copy of an existing database (the bench's 100,000-item
+store: `python -m bench` runs this with it for the memory row).
 
-    .venv/bin/python bench/daemon_watch.py [--sources 50] [--cycles 60]
+    .venv/bin/python bench/daemon_watch.py [--sources 50] [--cycles 60] [--store big.sqlite]
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,9 +45,10 @@ def feed(source: int, items: int, extra: str = "") -> bytes:
     return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'.encode()
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """The process's resident memory now (VmRSS) or at its peak so far (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
 
@@ -58,15 +62,11 @@ def served(port: int, path: str, text: str) -> bool:
         connection.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sources", type=int, default=50)
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--cycles", type=int, default=60)
-    args = parser.parse_args()
+def watch(sources: int, items: int, cycles: int, store: Path | None = None) -> dict[str, float]:
+    """Run the daemon for `cycles` seconds; its RSS samples, requests and update latency."""
     with LocalServer() as local, tempfile.TemporaryDirectory() as folder:
-        for n in range(args.sources):
-            local.script(f"/{n}.rss", Reply(200, feed(n, args.items), (("ETag", f'"{n}"'),)))
+        for n in range(sources):
+            local.script(f"/{n}.rss", Reply(200, feed(n, items), (("ETag", f'"{n}"'),)))
         config = {
             "site": {"title": "bench", "base_url": "http://127.0.0.1:8080/", "author": {"name": "b"}},
             "storage": {"database": "state/pf.sqlite"}, "seeds": {"paths": [str(ROOT / "seeds")]},
@@ -75,38 +75,58 @@ def main() -> None:
             "server": {"port": 0}, "schedule": {"jitter": 1, "publish_delay": 1, "min_interval": 1},
             "fetch": {"allow_hosts": ["127.0.0.1"]},
             "sources": [{"id": f"s{n}", "url": local.url(f"/{n}.rss"), "interval": 1}
-                        for n in range(args.sources)],
+                        for n in range(sources)],
         }
         Path(folder, "config.yaml").write_text(yaml.safe_dump(config))
+        if store is not None:
+            Path(folder, "state").mkdir()
+            shutil.copy(store, Path(folder, "state", "pf.sqlite"))
         process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve"],
                                    cwd=folder, stderr=subprocess.PIPE, text=True)
         log: list[str] = []
         threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True).start()
         while not (match := STARTED.search("".join(log))):
+            if process.poll() is not None:
+                raise SystemExit("the daemon did not start:\n" + "".join(log[-20:]))
             time.sleep(0.1)
         port = int(match.group(1))
         samples = []
         started = time.monotonic()
-        while time.monotonic() - started < args.cycles:
-            time.sleep(5)
+        while time.monotonic() - started < cycles:
+            time.sleep(min(5, cycles))
             samples.append(rss_kib(process.pid))
         requests = len(local.requests)
-        local.script("/0.rss", Reply(200, feed(0, args.items, "Breaking: new statement of the KKE"),
+        local.script("/0.rss", Reply(200, feed(0, items, "Breaking: new statement of the KKE"),
                                      (("ETag", '"changed"'),)))
         changed = time.monotonic()
         while not served(port, "/party/kke.atom", "Breaking: new statement"):
-            if time.monotonic() - changed > 60:
-                raise SystemExit("the update was not served within 60 s:\n" + "".join(log[-20:]))
+            if time.monotonic() - changed > 120:
+                raise SystemExit("the update was not served within 120 s:\n" + "".join(log[-20:]))
             time.sleep(0.05)
         latency = time.monotonic() - changed
+        samples.append(rss_kib(process.pid))
+        peak = rss_kib(process.pid, "VmHWM")
         process.terminate()
-        code = process.wait(timeout=20)
+        code = process.wait(timeout=60)
+    return {"requests": requests, "rss_first_kib": samples[0], "rss_last_kib": samples[-1],
+            "rss_max_kib": max(samples), "rss_peak_kib": peak, "latency": latency, "exit": code}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sources", type=int, default=50)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=60)
+    parser.add_argument("--store", type=Path, help="start on a copy of this database")
+    args = parser.parse_args()
+    found = watch(args.sources, args.items, args.cycles, args.store)
     print(f"sources={args.sources} items/source={args.items} cycles={args.cycles} (1 s interval)")
-    print(f"requests served to the daemon: {requests}")
-    print(f"RSS KiB: first={samples[0]} last={samples[-1]} max={max(samples)}")
-    print(f"update latency (source change -> served feed): {latency:.2f} s "
+    print(f"requests served to the daemon: {found['requests']}")
+    print(f"RSS KiB: first={found['rss_first_kib']} last={found['rss_last_kib']} "
+          f"max sampled={found['rss_max_kib']} peak (VmHWM)={found['rss_peak_kib']}")
+    print(f"update latency (source change -> served feed): {found['latency']:.2f} s "
           f"(bounded by interval 1 s + jitter 1 s + publish_delay 1 s)")
-    print(f"exit status after SIGTERM: {code}")
+    print(f"exit status after SIGTERM: {found['exit']}")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,15 @@ def steady_rows(ours: Runs, reader: Runs, sources: int) -> list[Row]:
     return rows
 
 
+def daemon_rows(runs: Runs, items: int) -> list[Row]:
+    peak, peak_text = spread(runs, lambda r: r["rss_peak_kib"] / 1024, 0)
+    first = runs[0]
+    return [Row(f"daemon peak RSS, MB ({items:,} stored items, {first['sources']} sources "
+                f"polled every second for {first['cycles']} s, publishing)", peak_text,
+                f"requests {first['requests']:,}; update served after {first['latency']:.1f} s",
+                target="< 150 MB", met=verdict(peak < 150))]
+
+
 def publish_rows(runs: Runs, oneshot: Runs) -> list[Row]:
     items = runs[0]["items"]
     whole, whole_text = spread(runs, lambda r: r["all_wall"], 3)

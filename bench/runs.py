@@ -199,6 +199,14 @@ def oneshot(args: Result) -> Result:
     return result
 
 
+def daemon(args: Result) -> Result:
+    """`partyfeeds serve` on a copy of the big store, polling local feeds every second."""
+    from bench.daemon_watch import watch
+
+    found = watch(args["sources"], 20, args["cycles"], Path(args["store"]))
+    return {**found, "sources": args["sources"], "cycles": args["cycles"]}
+
+
 def near_duplicates(args: Result) -> Result:
     """Near-duplicate detection over `titles` headlines; recall and precision on the planted pairs."""
     stories = Generator(registry(), seed=args.get("seed", 5)).headlines(args["titles"])
@@ -233,7 +241,7 @@ def _closure(count: int, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
 
 SCENARIOS: dict[str, Callable[[Result], Result]] = {
     "ingest": ingest, "reader": reader_peer, "floor": floor, "build_store": build_store,
-    "publish": publish, "oneshot": oneshot, "dedupe": near_duplicates,
+    "publish": publish, "oneshot": oneshot, "dedupe": near_duplicates, "daemon": daemon,
 }
 
 if __name__ == "__main__":
