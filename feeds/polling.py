@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from feeds.fetch import FetchResult
 from feeds.model import SourceSpec, SourceState, require_utc
@@ -67,47 +68,49 @@ def next_state(
     if result.source_id != state.source_id:
         raise ValueError(f"result for {result.source_id!r} applied to source {state.source_id!r}")
     now = require_utc(now)
-    state = replace(_track_move(state, result), last_attempt=now)
+    # One replace of collected changes: this runs for every source in every poll.
+    changes: dict[str, Any] = {"last_attempt": now, **_move(state, result)}
     if result.status == "gone":
         notice = f"{result.error}: source retired; change or remove its URL in the configuration"
-        return replace(state, retired=True, next_fetch=None, last_error=notice)
-    if result.status == "error" or parse_error is not None:
-        return _failed(state, result.error or parse_error or "failed", result.retry_after, spec, now)
-    return _succeeded(state, result, spec, now, new_items)
+        changes.update(retired=True, next_fetch=None, last_error=notice)
+    elif result.status == "error" or parse_error is not None:
+        changes.update(_failed(state, result.error or parse_error or "failed", result.retry_after, spec, now))
+    else:
+        changes.update(_succeeded(state, result, spec, now, new_items))
+    return replace(state, **changes)
 
 
 def _succeeded(
     state: SourceState, result: FetchResult, spec: SourceSpec, now: datetime, new_items: int
-) -> SourceState:
-    return replace(
-        state,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        body_hash=result.body_hash,
-        last_success=now,
-        last_error=None,
-        error_count=0,
-        retired=False,
-        next_fetch=now + timedelta(seconds=spec.interval_seconds),
-        item_count=state.item_count + new_items,
-    )
+) -> dict[str, Any]:
+    return {
+        "etag": result.etag,
+        "last_modified": result.last_modified,
+        "body_hash": result.body_hash,
+        "last_success": now,
+        "last_error": None,
+        "error_count": 0,
+        "retired": False,
+        "next_fetch": now + timedelta(seconds=spec.interval_seconds),
+        "item_count": state.item_count + new_items,
+    }
 
 
 def _failed(
     state: SourceState, error: str, retry_after: datetime | None, spec: SourceSpec, now: datetime
-) -> SourceState:
+) -> dict[str, Any]:
     errors = state.error_count + 1
     wait = max(backoff(timedelta(seconds=spec.interval_seconds), errors), retry_delay(retry_after, now))
-    return replace(state, error_count=errors, last_error=error, next_fetch=now + wait)
+    return {"error_count": errors, "last_error": error, "next_fetch": now + wait}
 
 
-def _track_move(state: SourceState, result: FetchResult) -> SourceState:
+def _move(state: SourceState, result: FetchResult) -> dict[str, Any]:
     target = result.permanent_redirect
     if target is None or target == state.url:
         # The old URL answered without moving: a pending move is not consistent.
         # A network failure tells us nothing either way.
-        return replace(state, moved_to=None, moved_count=0) if result.answered else state
+        return {"moved_to": None, "moved_count": 0} if result.answered else {}
     count = state.moved_count + 1 if target == state.moved_to else 1
     if count >= MOVE_CONFIRMATIONS:
-        return replace(state, url=target, moved_to=None, moved_count=0)
-    return replace(state, moved_to=target, moved_count=count)
+        return {"url": target, "moved_to": None, "moved_count": 0}
+    return {"moved_to": target, "moved_count": count}
