@@ -130,6 +130,8 @@ class Preparer(Generic[C]):
     def _start_pool(self) -> None:
         # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
         context = multiprocessing.get_context("forkserver")
+        # The server imports the parsing stack once; each worker forks with it loaded.
+        context.set_forkserver_preload([__name__])
         self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_start_worker,
                                          initargs=(self._tagger,))
         for slot, (ctx, job, _) in self._jobs.items():

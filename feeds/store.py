@@ -79,6 +79,9 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # Candidate facts read during this transaction: the items near a feed's titles come up
+        # again for the next feeds. A save drops the saved item's entry.
+        self._facts: dict[str, CandidateFacts] = {}
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +122,7 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
         self._db.execute("BEGIN IMMEDIATE")
+        self._facts.clear()  # another process may have written since the last transaction
         try:
             yield
         except BaseException:
@@ -166,16 +170,16 @@ class Store:
     def band_members(self, bands: Collection[int]) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
         """The ids in each of `bands`, and the candidate facts of every one of them."""
         ids_by_band: dict[int, set[str]] = {}
-        facts: dict[str, CandidateFacts] = {}
         for chunk in _chunks(sorted(bands)):
-            for band, *row in self._db.execute(
-                f"SELECT b.band, {_FACT_COLUMNS} FROM item_bands b JOIN items i ON i.id = b.item_id "
-                f"WHERE b.band IN ({','.join('?' * len(chunk))})", chunk,
-            ):
-                ids_by_band.setdefault(band, set()).add(row[0])
-                if row[0] not in facts:
-                    facts[row[0]] = _row_to_facts(row)
-        return ids_by_band, facts
+            query = f"SELECT band, item_id FROM item_bands WHERE band IN ({','.join('?' * len(chunk))})"
+            for band, item_id in self._db.execute(query, chunk):
+                ids_by_band.setdefault(band, set()).add(item_id)
+        ids = set().union(*ids_by_band.values())
+        for chunk in _chunks(sorted(ids - self._facts.keys())):
+            for row in self._db.execute(
+                    f"SELECT {_FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                self._facts[row[0]] = _row_to_facts(row)
+        return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
@@ -208,6 +212,7 @@ class Store:
         `is_new`: the caller knows the item is not stored yet, so it has no rows to replace.
         """
         db = self._db
+        self._facts.pop(item.id, None)
         db.execute(
             # An upsert, not INSERT OR REPLACE: a replace deletes the row first,
             # and the delete would cascade to the item's keys and bands.
