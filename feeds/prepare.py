@@ -12,6 +12,7 @@ more than they save.
 
 from __future__ import annotations
 
+import heapq
 import multiprocessing
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +30,9 @@ from feeds.tag import Tagger, tag_item
 # Fewer sources with a new body than this are prepared in-process.
 MIN_POOL_BATCH = 40
 C = TypeVar("C")  # what the caller keeps beside each job
+# Jobs sent to the workers and not handed back yet: enough to keep them busy while this
+# process stores a batch, few enough that prepared feeds do not pile up in memory.
+IN_FLIGHT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +86,16 @@ class Preparer(Generic[C]):
     `ready` gives what is prepared in slot order without waiting, so the
     caller stores the first feeds while the rest are fetched and parsed;
     `rest` waits for the others. Jobs go to `workers` processes once enough
-    have come to pay for starting them; a bug in a worker re-raises here.
+    have come to pay for starting them, at most IN_FLIGHT at a time (lowest
+    slots first), so prepared feeds do not pile up in memory while this
+    process stores. A bug in a worker re-raises here.
     """
 
     def __init__(self, tagger: Tagger, workers: int, slots: int) -> None:
         self._tagger, self._workers, self._slots = tagger, workers, slots
-        self._jobs: dict[int, tuple[C, Job, Future[Prepared] | None]] = {}
+        self._jobs: dict[int, tuple[C, Job]] = {}
+        self._futures: dict[int, Future[Prepared]] = {}  # sent to a worker, not handed back
+        self._waiting: list[int] = []  # heap of slots not sent yet
         self._skipped: set[int] = set()
         self._next = 0  # the first slot not handed back yet
         self._pool: ProcessPoolExecutor | None = None
@@ -100,32 +108,59 @@ class Preparer(Generic[C]):
             self._pool.shutdown(cancel_futures=True)
 
     def add(self, slot: int, job: Job, context: C) -> None:
-        future = self._pool.submit(_prepare_in_worker, job) if self._pool is not None else None
-        self._jobs[slot] = (context, job, future)
+        self._jobs[slot] = (context, job)
+        heapq.heappush(self._waiting, slot)
         if self._pool is None and self._workers >= 2 and len(self._jobs) >= MIN_POOL_BATCH:
             self._start_pool()
+        self._send()
 
     def skip(self, slot: int) -> None:
         self._skipped.add(slot)
 
     def ready(self) -> Iterator[tuple[C, Prepared]]:
         while self._next < self._slots:
-            if self._next in self._skipped:
-                self._next += 1
-                continue
-            entry = self._jobs.get(self._next)
-            if entry is None or entry[2] is None or not entry[2].done():
-                return
-            del self._jobs[self._next]
+            slot = self._next
+            if slot not in self._skipped:
+                if slot not in self._jobs or self._pool is None:
+                    return  # not fetched yet, or prepared in-process by `rest`
+                if not self._future(slot).done():
+                    return
             self._next += 1
-            yield entry[0], entry[2].result()
+            if slot not in self._skipped:
+                yield self._hand_back(slot)
 
     def rest(self) -> Iterator[tuple[C, Prepared]]:
         for slot in range(self._next, self._slots):
             self._next = slot + 1
             if slot not in self._skipped:
-                context, job, future = self._jobs.pop(slot)
-                yield context, future.result() if future is not None else prepare(job, self._tagger)
+                yield self._hand_back(slot)
+
+    def _hand_back(self, slot: int) -> tuple[C, Prepared]:
+        context, job = self._jobs[slot]
+        if self._pool is None:
+            prepared = prepare(job, self._tagger)
+        else:
+            prepared = self._future(slot).result()
+            del self._futures[slot]
+        del self._jobs[slot]
+        self._send()
+        return context, prepared
+
+    def _future(self, slot: int) -> Future[Prepared]:
+        """The slot's future; sent now if the window was full (the caller waits for this one)."""
+        if slot not in self._futures:
+            self._submit(slot)
+        return self._futures[slot]
+
+    def _send(self) -> None:
+        while self._pool is not None and self._waiting and len(self._futures) < IN_FLIGHT:
+            slot = heapq.heappop(self._waiting)
+            if slot in self._jobs and slot not in self._futures:  # not sent early by `_future`
+                self._submit(slot)
+
+    def _submit(self, slot: int) -> None:
+        assert self._pool is not None
+        self._futures[slot] = self._pool.submit(_prepare_in_worker, self._jobs[slot][1])
 
     def _start_pool(self) -> None:
         # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
@@ -134,8 +169,6 @@ class Preparer(Generic[C]):
         context.set_forkserver_preload([__name__])
         self._pool = ProcessPoolExecutor(self._workers, mp_context=context, initializer=_start_worker,
                                          initargs=(self._tagger,))
-        for slot, (ctx, job, _) in self._jobs.items():
-            self._jobs[slot] = (ctx, job, self._pool.submit(_prepare_in_worker, job))
 
 
 _worker_tagger: Tagger | None = None  # set once in each worker process

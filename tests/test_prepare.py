@@ -61,10 +61,11 @@ def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(prep.prepare_all(batch, TAGGER, workers=2)) == [prep.prepare(job, TAGGER) for job in batch]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "in_flight"), [(1, 64), (2, 64), (2, 1)])
 def test_preparer_hands_feeds_back_in_slot_order_whatever_order_they_arrive(
-        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+        monkeypatch: pytest.MonkeyPatch, workers: int, in_flight: int) -> None:
     monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    monkeypatch.setattr(prep, "IN_FLIGHT", in_flight)  # 1: later slots hold the window
     feeds = {1: jobs()[0], 3: jobs()[1], 5: jobs()[2]}
     with prep.Preparer[int](TAGGER, workers, 6) as preparer:
         for slot in (5, 3, 1):  # fetches end in any order
