@@ -55,7 +55,8 @@ from feeds.xmlguard import MAX_DEPTH
 Loose = dict[str, Any]  # one of feedparser's dictionaries: the feed, or an entry
 
 ATOM = "http://www.w3.org/2005/Atom"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+XML_LANG = XML_NS + "lang"
 # Namespaces understood here -> feedparser's prefix for them (Atom's elements are unprefixed, as RSS's).
 NAMESPACES = {
     "": "", ATOM.lower(): "", "http://purl.org/dc/elements/1.1/": "dc",
@@ -139,7 +140,7 @@ def _attrs(element: Any, allowed: frozenset[str]) -> dict[str, str]:
     """Attributes by lower-case name, as feedparser sees them; Unsupported if one is not `allowed`."""
     attrs = {}
     for name, value in element.attrib.items():
-        name = "xml:lang" if name == XML_LANG else name.lower()
+        name = "xml:" + name[len(XML_NS):] if name.startswith(XML_NS) else name.lower()
         if name not in allowed:
             raise Unsupported(f"attribute {name!r} on <{element.tag}>")
         attrs[name] = value.lower() if name in ("rel", "type") else value
