@@ -18,10 +18,11 @@ Where feedparser's behaviour is a rule rather than XML, the fast path calls
 feedparser's own helper, so the two cannot drift apart: the date parser, the
 URL join and safe-base check, the RSS "is this plain text really HTML?"
 guess, the windows-1252 map. Two shortcuts skip a helper where the answer is
-known: an absolute http(s) URL of plain form is its own join, and an RFC
-3339 date of the strict form Atom feeds use is read by the standard library
-(~4x faster; the tests compare both with feedparser's helpers on generated
-input). The rules it re-states are feedparser's
+known: an absolute http(s) URL of plain form is its own join, an RFC 3339
+date of the strict form Atom feeds use is read by the standard library
+(~4x faster), and a strict RFC 822 date goes straight to feedparser's RFC 822
+handler (~3x faster than trying its handlers in turn); the tests compare each
+shortcut with feedparser's helpers on generated input. The rules it re-states are feedparser's
 element semantics (`feedparser/namespaces/_base.py`, `mixin.py`): a
 permalink guid or an Atom id is the link until a link element says
 otherwise, the last date element wins, RSS category text fills the term of a
@@ -45,6 +46,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from feedparser.datetimes import _parse_date
+from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
@@ -82,6 +84,9 @@ _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _RSS10 = "http://purl.org/rss/1.0/"
 _TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
 _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
+# Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
+# neither of feedparser's repairs can change a text.
+_SUSPECT = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
 # An absolute http(s) URL that feedparser's _urljoin gives back unchanged whatever the base: ASCII host,
 # no ";" params, no empty "?" or "#", no whitespace (tests/test_fastparse.py checks it against _urljoin).
 _ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s;?#]*)?(?:\?[^\s#]+)?(?:#\S+)?\Z")
@@ -156,7 +161,7 @@ def _text(element: Any) -> str:
 
 def _repair(text: str) -> str:
     """feedparser's last touch on element text: UTF-8 read as latin-1 is re-read; C1 -> windows-1252."""
-    if text.isascii():
+    if text.isascii() or not _SUSPECT.search(text):
         return text
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
@@ -253,7 +258,7 @@ class _Walk:
         for key, child in _children(item):
             handler = self.HANDLERS.get(key)
             if handler is not None:
-                handler(self, child, entry, self.lang(child, lang), seen)
+                handler(self, child, entry, lang, seen)  # the entry's lang: text constructs add their own
             elif key not in ENTRY_IGNORED:
                 raise Unsupported(f"entry element {key}")
         return entry
@@ -261,17 +266,20 @@ class _Walk:
     def title(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         self.once(seen, "title")
         value, kind = self.construct(element, "text/plain")
+        lang = self.lang(element, lang)
         entry["title"] = value
         entry["title_detail"] = {"type": kind, "language": lang, "base": self.base, "value": value}
 
     def summary(self, element: Any, entry: Loose, lang: str | None, seen: set[str], default: str) -> None:
         self.once(seen, "summary")  # a second one would be taken as content
         value, kind = self.construct(element, default)
+        lang = self.lang(element, lang)
         entry["summary_detail"] = {"type": kind, "language": lang, "base": self.base, "value": value}
 
     def content(self, element: Any, entry: Loose, lang: str | None, seen: set[str], default: str) -> None:
         self.once(seen, "content")
         value, kind = self.construct(element, default)
+        lang = self.lang(element, lang)
         entry["content"] = [{"type": kind, "language": lang, "base": self.base, "value": value}]
 
     def construct(self, element: Any, default: str) -> tuple[str, str]:
@@ -376,14 +384,23 @@ class _Walk:
         self.content(element, entry, lang, seen, "text/plain")
 
 
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"\d\d:\d\d:\d\d (?:[+-]\d{4}|GMT)\Z")
 _RFC3339 = re.compile(r"\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(?:Z|[+-][01]\d:[0-5]\d)\Z")
 
 
 def parse_date(value: str) -> time.struct_time | None:
-    """feedparser's _parse_date(value) (UTC, to the second); strict RFC 3339 by the standard library."""
+    """feedparser's _parse_date(value) (UTC, to the second): strict RFC 3339 by the standard library,
+    strict RFC 822 by feedparser's own RFC 822 handler without trying its other handlers first."""
     if _RFC3339.match(value):
         with contextlib.suppress(ValueError, OverflowError):
             return datetime.fromisoformat(value).utctimetuple()
+    elif _RFC822.match(value):
+        with contextlib.suppress(KeyError, OverflowError, ValueError, AttributeError):
+            parsed = _parse_date_rfc822(value)
+            if parsed:
+                return parsed
     return _parse_date(value)
 
 

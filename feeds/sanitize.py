@@ -46,6 +46,7 @@ _HTML_ELEMENTS = "|".join(sorted(
 _MARKUP = re.compile(rf"<(?:/?(?:{_HTML_ELEMENTS})(?![\w-])|!|\?)", re.IGNORECASE)
 _ACTIVE_TAG = re.compile(r"<[A-Za-z][^>]*?\s(?:on\w+|style|href|src|action|formaction|xlink:href)\s*=",
                          re.IGNORECASE)
+_HTML_LIKE = re.compile(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 # Tags after which plain text needs a space, so "a<br>b" does not become "ab".
 _BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/td|/tr|hr)\b[^>]*>", re.IGNORECASE)
 
@@ -58,13 +59,13 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
     """
     if not fragment.strip():
         return ""
-    base = base_url if base_url and _is_web_url(base_url) else None
-    return FORBIDDEN_CHARS.sub("", _cleaner(base).clean(fragment)).strip()
+    return FORBIDDEN_CHARS.sub("", _cleaner(base_url).clean(fragment)).strip()
 
 
 @functools.lru_cache(maxsize=_CLEANERS)
-def _cleaner(base: str | None) -> nh3.Cleaner:
-    """The allow-list cleaner that resolves relative URLs against `base` (None: drops them)."""
+def _cleaner(base_url: str | None) -> nh3.Cleaner:
+    """The allow-list cleaner that resolves relative URLs against `base_url` if it is a web URL."""
+    base = base_url if base_url and _is_web_url(base_url) else None
     return nh3.Cleaner(
         tags=set(TAGS), clean_content_tags=set(DROP_WITH_CONTENT), attributes=ATTRIBUTES,
         url_schemes=set(URL_SCHEMES), link_rel=LINK_REL, strip_comments=True,
@@ -100,7 +101,7 @@ def _looks_like_markup(text: str) -> bool:
 
 def looks_like_html(text: str) -> bool:
     """Whether plain-looking text carries markup or entities (RSS titles often do)."""
-    return bool(re.search(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);", text))
+    return bool(_HTML_LIKE.search(text))
 
 
 def _is_web_url(url: str) -> bool:

@@ -13,6 +13,7 @@ import html
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -338,6 +339,15 @@ def test_the_url_shortcut_is_feedparsers_join(base: str, uri: str) -> None:
 @given(st.from_regex(r"\A\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(Z|[+-][01]\d:[0-5]\d)\Z")
        | st.datetimes(timezones=st.timezones()).map(lambda d: d.replace(microsecond=0).isoformat()))
 def test_the_date_shortcut_is_feedparsers_date(value: str) -> None:
+    assert fastparse.parse_date(value) == _parse_date(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(r"\A(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                     r"\d\d:\d\d:\d\d ([+-]\d{4}|GMT)\Z")
+       | st.datetimes(timezones=st.timezones()).map(lambda d: format_datetime(d.replace(microsecond=0))))
+def test_the_rfc822_shortcut_is_feedparsers_date(value: str) -> None:
     assert fastparse.parse_date(value) == _parse_date(value)
 
 
