@@ -89,6 +89,8 @@ _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
 _SUSPECT = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
 # An absolute http(s) URL that feedparser's _urljoin gives back unchanged whatever the base: ASCII host,
 # no ";" params, no empty "?" or "#", no whitespace (tests/test_fastparse.py checks it against _urljoin).
+# A URI of another scheme (tag:, urn:) without "//": urljoin returns it as given against an http(s) base.
+_OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.-]*:(?!//)\S*\Z")
 _ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s;?#]*)?(?:\?[^\s#]+)?(?:#\S+)?\Z")
 
 
@@ -143,8 +145,8 @@ def _children(element: Any) -> list[tuple[tuple[str, str], Any]]:
 
 def _attrs(element: Any, allowed: frozenset[str]) -> dict[str, str]:
     """Attributes by lower-case name, as feedparser sees them; Unsupported if one is not `allowed`."""
-    attrs = {}
-    for name, value in element.attrib.items():
+    attrs: dict[str, str] = {}
+    for name, value in element.items():
         name = "xml:" + name[len(XML_NS):] if name.startswith(XML_NS) else name.lower()
         if name not in allowed:
             raise Unsupported(f"attribute {name!r} on <{element.tag}>")
@@ -406,7 +408,9 @@ def parse_date(value: str) -> time.struct_time | None:
 
 def resolve(base: str, uri: str) -> str:
     """feedparser's _urljoin(base, uri), without its cost when it would change nothing."""
-    return uri if _ABSOLUTE.match(uri) else _urljoin(base, uri)
+    if _ABSOLUTE.match(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
+        return uri
+    return _urljoin(base, uri)
 
 
 def _content_type_name(value: str) -> str:

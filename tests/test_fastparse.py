@@ -330,7 +330,8 @@ def test_generated_feeds_give_feedparsers_result(doc: str, url: str) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.sampled_from(["https://b.example/feed", "http://b.example/a/", "https://b.example:8443/x?y"]),
        st.from_regex(r"\A(https?|HTTP|ftp)://[a-zA-Z0-9.\-\[\]:@]{0,12}(/[\w;.~%!$&'()*+,=:@/-]{0,12})?"
-                     r"(\?[^\s#]{0,8})?(#[^\s]{0,6})?\Z") | st.text(max_size=30))
+                     r"(\?[^\s#]{0,8})?(#[^\s]{0,6})?\Z")
+       | st.from_regex(r"\A[a-zA-Z][a-zA-Z0-9+.,-]{0,5}:[^\t]{0,15}\Z") | st.text(max_size=30))
 def test_the_url_shortcut_is_feedparsers_join(base: str, uri: str) -> None:
     assert fastparse.resolve(base, uri) == _urljoin(base, uri)
 
