@@ -52,6 +52,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
+from feeds.urls import is_plain_absolute
 from feeds.xmlguard import MAX_DEPTH
 
 Loose = dict[str, Any]  # one of feedparser's dictionaries: the feed, or an entry
@@ -87,11 +88,8 @@ _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
 # Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
 # neither of feedparser's repairs can change a text.
 _SUSPECT = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
-# An absolute http(s) URL that feedparser's _urljoin gives back unchanged whatever the base: ASCII host,
-# no ";" params, no empty "?" or "#", no whitespace (tests/test_fastparse.py checks it against _urljoin).
 # A URI of another scheme (tag:, urn:) without "//": urljoin returns it as given against an http(s) base.
 _OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.-]*:(?!//)\S*\Z")
-_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[^\s;?#]*)?(?:\?[^\s#]+)?(?:#\S+)?\Z")
 
 
 class Unsupported(Exception):
@@ -100,9 +98,11 @@ class Unsupported(Exception):
 
 def parse(text: str, url: str) -> tuple[str, Loose, list[Loose]]:
     """(version, feed, entries) as feedparser would give them for `text` fetched from `url`."""
-    base = make_safe_absolute_uri(url, url) or url
-    if make_safe_absolute_uri(base, base) != base:
-        raise Unsupported(f"a base URL feedparser would rewrite: {url!r}")
+    base = url
+    if not is_plain_absolute(url):  # otherwise feedparser's safe base is the URL itself
+        base = make_safe_absolute_uri(url, url) or url
+        if make_safe_absolute_uri(base, base) != base:
+            raise Unsupported(f"a base URL feedparser would rewrite: {url!r}")
     root = _tree(text)
     if root.tag == "rss":
         return "rss20", *_Walk(base, "rss20").rss(root)
@@ -408,7 +408,7 @@ def parse_date(value: str) -> time.struct_time | None:
 
 def resolve(base: str, uri: str) -> str:
     """feedparser's _urljoin(base, uri), without its cost when it would change nothing."""
-    if _ABSOLUTE.match(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
+    if is_plain_absolute(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
         return uri
     return _urljoin(base, uri)
 

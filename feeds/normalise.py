@@ -37,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
 from feeds.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
-from feeds.urls import canonical_url
+from feeds.urls import canonical_url, is_plain_absolute
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,8 @@ def _link(link: str | None, base: str) -> str | None:
     link = FORBIDDEN_CHARS.sub("", link or "").strip()
     if not link or len(link) > MAX_LINK_CHARS:
         return None
+    if is_plain_absolute(link):
+        return link  # what urljoin would give, at a tenth of the cost
     try:
         absolute = urljoin(base, link)
     except ValueError:  # e.g. an invalid IPv6 host
