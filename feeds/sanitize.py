@@ -46,6 +46,9 @@ _HTML_ELEMENTS = "|".join(sorted(
 _MARKUP = re.compile(rf"<(?:/?(?:{_HTML_ELEMENTS})(?![\w-])|!|\?)", re.IGNORECASE)
 _ACTIVE_TAG = re.compile(r"<[A-Za-z][^>]*?\s(?:on\w+|style|href|src|action|formaction|xlink:href)\s*=",
                          re.IGNORECASE)
+# Characters on which nh3's output of a text differs from the text: markup, escapes, what the HTML
+# parser rewrites (CR, NUL, a byte-order mark).
+_NOT_PLAIN = re.compile("[<>&\r\0\u00a0\ufeff]")
 _HTML_LIKE = re.compile(r"<[A-Za-z/!]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 # Tags after which plain text needs a space, so "a<br>b" does not become "ab".
 _BREAKS = re.compile(r"<(?:br|/p|/div|/li|/h[1-6]|/td|/tr|hr)\b[^>]*>", re.IGNORECASE)
@@ -59,6 +62,8 @@ def sanitize_html(fragment: str, base_url: str | None) -> str:
     """
     if not fragment.strip():
         return ""
+    if not _NOT_PLAIN.search(fragment):  # no markup, nothing nh3 would escape or drop (tested)
+        return FORBIDDEN_CHARS.sub("", fragment).strip()
     return FORBIDDEN_CHARS.sub("", _cleaner(base_url).clean(fragment)).strip()
 
 
