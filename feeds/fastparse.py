@@ -78,6 +78,13 @@ ENTRY_IGNORED = frozenset({
     ("slash", "comments"),
 })
 IMAGE_CHILDREN = frozenset({"title", "url", "link", "width", "height", "description"})
+# Attributes each element may carry here (any other, xml:base included, declines).
+_ROOT_ATTRS = frozenset({"version", "xml:lang"})
+_LANG_ONLY = frozenset({"xml:lang"})
+_CONSTRUCT_ATTRS = frozenset({"type", "xml:lang"})
+_LINK_ATTRS = frozenset({"rel", "type", "href", "hreflang", "title", "length", "xml:lang"})
+_GUID_ATTRS = frozenset({"ispermalink"})
+_CATEGORY_ATTRS = frozenset({"term", "scheme", "domain", "label", "xml:lang"})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 TEXT_TYPES = frozenset({"text/plain", "text/html"})
 _ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")  # feedparser undoes these in links (query strings)
@@ -191,7 +198,7 @@ class _Walk:
     # -- feed level ---------------------------------------------------------------------------------
 
     def rss(self, root: Any) -> tuple[Loose, list[Loose]]:
-        attrs = _attrs(root, frozenset({"version", "xml:lang"}))
+        attrs = _attrs(root, _ROOT_ATTRS)
         if not attrs.get("version", "").startswith("2."):
             raise Unsupported(f"RSS version {attrs.get('version')!r}")
         children = _children(root)
@@ -200,11 +207,11 @@ class _Walk:
         feed: Loose = {}
         lang = self.lang(root, None, feed)
         channel = children[0][1]
-        _attrs(channel, frozenset({"xml:lang"}))
+        _attrs(channel, _LANG_ONLY)
         return feed, self.channel(channel, self.lang(channel, lang), feed)
 
     def atom(self, root: Any) -> tuple[Loose, list[Loose]]:
-        _attrs(root, frozenset({"xml:lang"}))
+        _attrs(root, _LANG_ONLY)
         feed: Loose = {}
         return feed, self.channel(root, self.lang(root, None, feed), feed)
 
@@ -253,7 +260,7 @@ class _Walk:
     # -- entries ------------------------------------------------------------------------------------
 
     def entry(self, item: Any, lang: str | None) -> Loose:
-        _attrs(item, frozenset({"xml:lang"}))
+        _attrs(item, _LANG_ONLY)
         lang = self.lang(item, lang)
         entry: Loose = {}
         seen: set[str] = set()
@@ -286,7 +293,7 @@ class _Walk:
 
     def construct(self, element: Any, default: str) -> tuple[str, str]:
         """A text construct's value and content type; RSS plain text that looks like HTML is HTML."""
-        attrs = _attrs(element, frozenset({"type", "xml:lang"}))
+        attrs = _attrs(element, _CONSTRUCT_ATTRS)
         kind = _content_type(attrs.get("type"), default)
         value = _text(element)
         if self.version != "atom10" and kind == "text/plain" and _FeedParserMixin.looks_like_html(value):
@@ -295,7 +302,7 @@ class _Walk:
 
     def link(self, element: Any, context: Loose, entry: bool = True) -> None:
         """An Atom link (href) sets the link if it is an HTML alternate; an RSS link's text always does."""
-        attrs = _attrs(element, frozenset({"rel", "type", "href", "hreflang", "title", "length", "xml:lang"}))
+        attrs = _attrs(element, _LINK_ATTRS)
         if "href" not in attrs:
             if attrs.keys() - {"xml:lang"}:
                 raise Unsupported("a link with attributes but no href")
@@ -311,7 +318,7 @@ class _Walk:
 
     def guid(self, element: Any) -> tuple[str, str | None]:
         """(id, the link it stands for if it is a permalink)."""
-        attrs = _attrs(element, frozenset({"ispermalink"}))
+        attrs = _attrs(element, _GUID_ATTRS)
         permalink = attrs.get("ispermalink", "true") == "true"
         raw = _text(element)
         value = _repair(self.resolve(raw) if permalink else raw)
@@ -326,9 +333,6 @@ class _Walk:
 
     def entry_link(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         self.link(element, entry)
-
-    def date(self, element: Any, entry: Loose, key: str) -> None:
-        entry[key] = parse_date(_repair(_text(element)))
 
     def author(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         children = _children(element)
@@ -349,7 +353,7 @@ class _Walk:
         entry.setdefault("authors", []).append(person)
 
     def category(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
-        attrs = _attrs(element, frozenset({"term", "scheme", "domain", "label", "xml:lang"}))
+        attrs = _attrs(element, _CATEGORY_ATTRS)
         tags = entry.setdefault("tags", [])
         _add_tag(tags, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
         value = _repair(_text(element))
@@ -358,32 +362,35 @@ class _Walk:
         elif value:
             _add_tag(tags, value, None, None)
 
-    HANDLERS: ClassVar[dict[tuple[str, str], Callable[..., None]]] = {
-        ("", "title"): title,
-        ("", "link"): entry_link,
-        ("", "guid"): entry_guid,
-        ("", "id"): entry_guid,
-        ("", "description"): lambda self, *a: self.summary(*a, "text/html"),
-        ("", "summary"): lambda self, *a: self.summary(*a, "text/plain"),
-        ("", "content"): lambda self, e, entry, lang, seen: self.content_element(e, entry, lang, seen),
-        ("content", "encoded"): lambda self, *a: self.content(*a, "text/html"),
-        ("", "pubdate"): lambda self, e, entry, *_: self.date(e, entry, "published_parsed"),
-        ("", "published"): lambda self, e, entry, *_: self.date(e, entry, "published_parsed"),
-        ("", "issued"): lambda self, e, entry, *_: self.date(e, entry, "published_parsed"),
-        ("", "updated"): lambda self, e, entry, *_: self.date(e, entry, "updated_parsed"),
-        ("", "modified"): lambda self, e, entry, *_: self.date(e, entry, "updated_parsed"),
-        ("dc", "date"): lambda self, e, entry, *_: self.date(e, entry, "updated_parsed"),
-        ("", "author"): author,
-        ("dc", "creator"): author,
-        ("dc", "author"): author,
-        ("", "category"): category,
-        ("dc", "subject"): category,
-    }
+    def description(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
+        self.summary(element, entry, lang, seen, "text/html")
+
+    def plain_summary(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
+        self.summary(element, entry, lang, seen, "text/plain")
+
+    def encoded(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
+        self.content(element, entry, lang, seen, "text/html")
+
+    def published(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
+        entry["published_parsed"] = parse_date(_repair(_text(element)))  # the last one wins
+
+    def updated(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
+        entry["updated_parsed"] = parse_date(_repair(_text(element)))
 
     def content_element(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         if element.get("src") is not None or element.get("mode") is not None:
             raise Unsupported("out-of-line or encoded content")
         self.content(element, entry, lang, seen, "text/plain")
+
+    HANDLERS: ClassVar[dict[tuple[str, str], Callable[..., None]]] = {
+        ("", "title"): title, ("", "link"): entry_link, ("", "guid"): entry_guid, ("", "id"): entry_guid,
+        ("", "description"): description, ("", "summary"): plain_summary,
+        ("content", "encoded"): encoded, ("", "content"): content_element,
+        ("", "pubdate"): published, ("", "published"): published, ("", "issued"): published,
+        ("", "updated"): updated, ("", "modified"): updated, ("dc", "date"): updated,
+        ("", "author"): author, ("dc", "creator"): author, ("dc", "author"): author,
+        ("", "category"): category, ("dc", "subject"): category,
+    }
 
 
 _RFC822 = re.compile(
