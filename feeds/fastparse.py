@@ -90,7 +90,8 @@ TEXT_TYPES = frozenset({"text/plain", "text/html"})
 _ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")  # feedparser undoes these in links (query strings)
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _RSS10 = "http://purl.org/rss/1.0/"
-_TOO_DEEP = etree.XPath("boolean(" + "/*" * (MAX_DEPTH + 1) + ")")
+# Is there an element MAX_DEPTH + 1 levels down? (A string, compiled per call: XPath objects and threads.)
+_TOO_DEEP = "boolean(" + "/*" * (MAX_DEPTH + 1) + ")"
 _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
 # Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
 # neither of feedparser's repairs can change a text.
@@ -130,7 +131,7 @@ def _tree(text: str) -> Any:
         raise Unsupported(f"not well-formed XML ({exc})") from None
     if root.getroottree().docinfo.doctype:
         raise Unsupported("a DOCTYPE")
-    if _TOO_DEEP(root):
+    if root.xpath(_TOO_DEEP):
         raise Unsupported(f"elements nested more than {MAX_DEPTH} deep")
     return root
 
