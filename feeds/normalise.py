@@ -27,6 +27,7 @@ entries a fetch may bring is bounded in parse (xmlguard.MAX_ENTRIES).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -36,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
 from feeds.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
-from feeds.urls import canonical_url
+from feeds.urls import canonical_url, is_plain_absolute
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ MAX_HTML_CHARS = 200_000
 MAX_LINK_CHARS = 2048
 MAX_NAMES, MAX_NAME_CHARS = 20, 200  # authors, and likewise categories
 EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+# canonical_url is pure and each link is canonicalised 2-3 times per fetch (guid checks, guid_links).
+_canonical = functools.lru_cache(maxsize=4096)(canonical_url)
 
 
 def normalise_feed(
@@ -74,7 +77,7 @@ def normalise_feed(
 
 def guid_links(parsed: ParsedFeed) -> dict[str, str]:
     """guid -> canonical link for this fetch: store it, pass it back as `previous_guids`."""
-    return {e.guid: canonical_url(e.link) for e in parsed.entries if e.guid and e.link}
+    return {e.guid: _canonical(e.link) for e in parsed.entries if e.guid and e.link}
 
 
 def guids_usable(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, str]) -> bool:
@@ -82,7 +85,7 @@ def guids_usable(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, st
     links_by_guid: dict[str, set[str]] = {}
     for entry in entries:
         if entry.guid and entry.link:
-            links_by_guid.setdefault(entry.guid, set()).add(canonical_url(entry.link))
+            links_by_guid.setdefault(entry.guid, set()).add(_canonical(entry.link))
     if any(len(links) > 1 for links in links_by_guid.values()):
         return False
     return not _guids_churn(entries, previous_guids)
@@ -91,8 +94,10 @@ def guids_usable(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, st
 def _guids_churn(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, str]) -> bool:
     """Whether links seen last time mostly came back under new guids."""
     guid_by_link = {link: guid for guid, link in previous_guids.items()}
-    reseen = [e for e in entries if e.guid and e.link and canonical_url(e.link) in guid_by_link]
-    changed = [e for e in reseen if guid_by_link[canonical_url(e.link or "")] != e.guid]
+    if not guid_by_link:
+        return False
+    reseen = [e for e in entries if e.guid and e.link and _canonical(e.link) in guid_by_link]
+    changed = [e for e in reseen if guid_by_link[_canonical(e.link or "")] != e.guid]
     return bool(reseen) and len(changed) > UNSTABLE_GUID_SHARE * len(reseen)
 
 
@@ -101,7 +106,7 @@ def identity_key(entry: ParsedEntry, use_guids: bool = True) -> str | None:
     if use_guids and entry.guid:
         return entry.guid if len(entry.guid) <= MAX_LINK_CHARS else _digest(entry.guid)
     if entry.link:
-        return canonical_url(entry.link)
+        return _canonical(entry.link)
     if entry.title:
         date = entry.published or entry.updated
         return _digest(f"{entry.title}\x1f{date.isoformat() if date else ''}")
@@ -181,6 +186,8 @@ def _link(link: str | None, base: str) -> str | None:
     link = FORBIDDEN_CHARS.sub("", link or "").strip()
     if not link or len(link) > MAX_LINK_CHARS:
         return None
+    if is_plain_absolute(link):
+        return link  # what urljoin would give, at a tenth of the cost
     try:
         absolute = urljoin(base, link)
     except ValueError:  # e.g. an invalid IPv6 host

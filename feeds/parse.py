@@ -11,6 +11,11 @@ first (`decode_feed`: BOM, valid UTF-8, then the declared and likely legacy
 encodings ranked by how plausible the decoded text looks) and give feedparser
 clean UTF-8.
 
+Fast path: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 with lxml and
+builds the dictionaries feedparser would (~10x less time per entry); anything
+it is not sure of goes to feedparser, the reference. Both paths end in
+`_convert`, so normalise sees one kind of ParsedFeed.
+
 feedparser's own HTML sanitiser and relative-URL resolver are off: both run
 on sgmllib and took 99% of the parse time of content-heavy feeds (20 s for
 9 MB), and normalise does both with nh3 against each entry's base. So the
@@ -40,7 +45,7 @@ from typing import Any
 
 import feedparser
 
-from feeds import xmlguard
+from feeds import fastparse, xmlguard
 from feeds.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -98,36 +103,54 @@ def parse_feed(
     text, encoding, warnings = decode_feed(body, content_type, language)
     if _HTML_PAGE.match(text):
         raise ParseError(f"an HTML page, not a feed (Content-Type {content_type or 'unknown'!r}) from {url}")
+    loose = _fast(text, url, warnings)
+    if loose is None:
+        try:
+            text, screened = xmlguard.screen(text)
+        except ParseError as exc:
+            raise ParseError(f"{exc} (from {url})") from None
+        warnings.extend(screened)
+        loose = _feedparser(text, url)
+    return _convert(*loose, url, encoding, warnings)
+
+
+def _fast(text: str, url: str, warnings: list[str]) -> tuple[str, Any, list[Any], str | None] | None:
+    """The fast path's answer, or None if feedparser must parse (after the full xmlguard screen)."""
+    cleaned, removed = xmlguard.clean(text)
+    if xmlguard.scan_needed(cleaned):
+        return None
     try:
-        text, screened = xmlguard.screen(text)
-    except ParseError as exc:
-        raise ParseError(f"{exc} (from {url})") from None
-    warnings.extend(screened)
-    result = _feedparser(text, url)
-    return _convert(result, url, encoding, warnings)
+        version, feed, entries = fastparse.parse(cleaned, url)
+    except fastparse.Unsupported as exc:
+        log.debug("url=%s fast path declined (%s): feedparser parses it", url, exc)
+        return None
+    warnings.extend(removed)
+    return version, feed, entries, None
 
 
-def _feedparser(text: str, url: str) -> Any:
+def _feedparser(text: str, url: str) -> tuple[str, Any, list[Any], str | None]:
+    """feedparser's version, feed and entries, and what made the document malformed (None if nothing)."""
     utf8 = '<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)
     headers = {"content-type": "application/xml; charset=utf-8", "content-location": url}
-    return feedparser.parse(
+    result = feedparser.parse(
         io.BytesIO(utf8.encode("utf-8")), response_headers=headers, resolve_relative_uris=False,
         sanitize_html=False,
     )
+    problem = f"{type(result.bozo_exception).__name__}: {result.bozo_exception}" if result.bozo else None
+    return dict.get(result, "version") or "", result.feed, result.entries, problem
 
 
-def _convert(result: Any, url: str, encoding: str, warnings: list[str]) -> ParsedFeed:
-    entries = tuple(_entry(e, url) for e in result.entries)
-    version = dict.get(result, "version") or ""
-    if result.bozo:
-        problem = f"{type(result.bozo_exception).__name__}: {result.bozo_exception}"
+def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | None, url: str, encoding: str,
+             warnings: list[str]) -> ParsedFeed:
+    """feedparser's loose dictionaries (from feedparser or the fast path) as a ParsedFeed."""
+    entries = tuple(_entry(e, url) for e in raw_entries)
+    if problem:
         entries = tuple(e for e in entries if e.title or e.link or e.guid)
         if not entries or not version:
             raise ParseError(f"not a well-formed feed ({problem}) from {url}")
         warnings.append(f"recovered {len(entries)} entries from malformed XML ({problem})")
     if not version:
         raise ParseError(f"no RSS or Atom feed found in the body from {url}")
-    feed = result.feed
     for warning in warnings:
         log.debug("url=%s parse warning: %s", url, warning)
     return ParsedFeed(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from feeds.sanitize import html_to_text, looks_like_html, sanitize_html
+from feeds.sanitize import FORBIDDEN_CHARS, _cleaner, html_to_text, looks_like_html, sanitize_html
 
 BASE = "https://sol.example.org.tr/haber/abc/"
 
@@ -97,3 +99,12 @@ def test_html_to_text(html: str, text: str) -> None:
 )
 def test_looks_like_html(text: str, is_html: bool) -> None:
     assert looks_like_html(text) is is_html
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+       | st.sampled_from(["a > b", "a\u00a0b", "x\r\ny", "\ufeffbom", "--> x", "plain words", " \t "]))
+def test_plain_text_skips_nh3_only_where_nh3_would_change_nothing(text: str) -> None:
+    base = "https://x.example/a/"
+    assert sanitize_html(text, base) == (FORBIDDEN_CHARS.sub("", _cleaner(base).clean(text)).strip()
+                                         if text.strip() else "")
