@@ -68,10 +68,15 @@ def accept(store: Store, lookup: Lookup, item: Item, now: datetime, revision: st
 
 
 def _near_duplicate(lookup: Lookup, item: Item, bands: tuple[int, ...]) -> str | None:
+    explain = log.isEnabledFor(logging.DEBUG)  # reasons cost more than the decisions
     for candidate in lookup.candidates(bands):
-        verdict = dedupe.same_story(candidate, item)
-        log.debug("dedupe item=%s candidate=%s same=%s reason=%r", item.id, candidate.id,
-                  verdict.same, verdict.reason)
-        if verdict.same:
+        if explain:
+            verdict = dedupe.same_story(candidate, item)
+            log.debug("dedupe item=%s candidate=%s same=%s reason=%r", item.id, candidate.id,
+                      verdict.same, verdict.reason)
+            same = verdict.same
+        else:
+            same = dedupe.is_same_story(candidate, item)
+        if same:
             return candidate.id
     return None

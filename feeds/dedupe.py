@@ -204,17 +204,31 @@ class Story(Protocol):
 
 
 def same_story(a: Story, b: Story) -> Verdict:
-    """Decide whether two items with different identity are one story."""
+    """Decide whether two items with different identity are one story, and say why."""
+    return _judge(a, b, explain=True)
+
+
+def is_same_story(a: Story, b: Story) -> bool:
+    """`same_story(a, b).same` without composing the reason: ingest asks this of every candidate."""
+    return _judge(a, b, explain=False).same
+
+
+_WINDOW = timedelta(days=MAX_DAYS_APART)
+_NO = Verdict(False, "")
+
+
+def _judge(a: Story, b: Story, *, explain: bool) -> Verdict:
     if a.language and b.language and a.language != b.language:
-        return Verdict(False, f"languages differ ({a.language} vs {b.language})")
-    if abs(a.published - b.published) > timedelta(days=MAX_DAYS_APART):
-        return Verdict(False, f"published more than {MAX_DAYS_APART} days apart")
-    if not parties_compatible(a.parties, b.parties):
-        return Verdict(False, f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})")
+        return Verdict(False, f"languages differ ({a.language} vs {b.language})") if explain else _NO
+    if abs(a.published - b.published) > _WINDOW:
+        return Verdict(False, f"published more than {MAX_DAYS_APART} days apart") if explain else _NO
+    if a.parties != b.parties and not parties_compatible(a.parties, b.parties):
+        reason = f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})"
+        return Verdict(False, reason) if explain else _NO
     score = similarity(title_tokens(a.title), title_tokens(b.title))
     if score < SIMILARITY:
-        return Verdict(False, f"titles {score:.2f} similar (< {SIMILARITY})")
-    return Verdict(True, f"titles {score:.2f} similar, parties compatible")
+        return Verdict(False, f"titles {score:.2f} similar (< {SIMILARITY})") if explain else _NO
+    return Verdict(True, f"titles {score:.2f} similar, parties compatible" if explain else "")
 
 
 # -- a whole batch at once -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from feeds.dedupe import (
     band_keys,
     identity_keys,
+    is_same_story,
     minhash,
     near_duplicates,
     parties_compatible,
@@ -123,3 +124,18 @@ def test_batch_finds_what_same_story_finds() -> None:
                 if items[a].title and items[b].title and same_story(items[a], items[b]).same]
     assert near_duplicates(items) == expected
     assert (0, 2) in expected and (0, 3) not in expected and (0, 4) not in expected
+
+
+@given(st.sampled_from(["KKE condemns the war", "KKE condemns war drills in the Aegean", "TKP on the strike",
+                        "Strike in Ankara: TKP statement", "KKE: the war and NATO"]),
+       st.sampled_from(["KKE condemns war", "KKE condemns the war drills in Aegean", "TKP on strike"]),
+       st.sampled_from([None, "en", "el"]), st.sampled_from([None, "en", "el"]),
+       st.integers(0, 10), st.sampled_from([(), ("kke",), ("tkp",), ("kke", "tkp"), ("tkp", "kke")]),
+       st.sampled_from([(), ("kke",), ("tkp",), ("kke", "tkp")]))
+def test_the_quick_answer_is_same_storys_answer(title_a: str, title_b: str, lang_a: str | None,
+                                                  lang_b: str | None, days: int, parties_a: tuple[str, ...],
+                                                  parties_b: tuple[str, ...]) -> None:
+    a = make_item(title_a, source="a", language=lang_a, parties=parties_a)
+    later = T0 + timedelta(days=days)
+    b = make_item(title_b, source="b", language=lang_b, parties=parties_b, published=later)
+    assert is_same_story(a, b) == same_story(a, b).same
