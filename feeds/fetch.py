@@ -21,15 +21,14 @@ User-Agent naming the project and the operator's contact URL, and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import logging
-import ssl
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -118,6 +117,14 @@ class HttpClient:
     def __init__(self, transport: httpx.BaseTransport, headers: Mapping[str, str]) -> None:
         self.transport = transport
         self.headers = dict(headers)
+        self._raw_headers = _raw(headers)
+
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Mapping[str, float]) -> httpx.Response:
+        """A GET of `url` with our headers and `headers`; the response is open, its body unread."""
+        parsed = _url(url)
+        raw = [(b"Host", parsed.netloc), *self._raw_headers, *_raw(headers)]
+        return self.send(httpx.Request("GET", parsed, headers=raw, stream=_NO_BODY,
+                                       extensions={"timeout": timeouts}))
 
     def send(self, request: httpx.Request) -> httpx.Response:
         return self.transport.handle_request(request)
@@ -130,6 +137,20 @@ class HttpClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_NO_BODY = httpx.ByteStream(b"")
+
+
+@functools.lru_cache(maxsize=8192)
+def _url(url: str) -> httpx.URL:
+    """Parsed once per URL (httpx.URL is immutable): parsing cost as much as the rest of a request."""
+    return httpx.URL(url)
+
+
+def _raw(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    # Latin-1 both ways: stored validators are sent back exactly as they were received.
+    return [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
 
 
 def make_client(settings: FetchSettings, *, transport: httpx.BaseTransport | None = None) -> HttpClient:
@@ -186,17 +207,20 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def _exchange(connection: netguard.Connection, request: httpx.Request) -> http.client.HTTPResponse:
     """Send `request` on `connection` (opening it if new) and read the response head."""
-    if connection.sock is None:
-        with _mapped("connect", request):
+    phase = "connect"
+    try:
+        if connection.sock is None:
             connection.connect()
-    with _mapped("write", request):
+        phase = "write"
         connection.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
                               skip_accept_encoding=True)
         for name, value in request.headers.raw:
             connection.putheader(name, value)
         connection.endheaders(request.read() or None)
-    with _mapped("read", request):
+        phase = "read"
         return connection.getresponse()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise _as_httpx(exc, phase, request) from exc
 
 
 class _Body(httpx.SyncByteStream):
@@ -208,9 +232,11 @@ class _Body(httpx.SyncByteStream):
         self._complete = False
 
     def __iter__(self) -> Iterator[bytes]:
-        with _mapped("read", self._request):
+        try:
             while chunk := self._response.read1(65536):
                 yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise _as_httpx(exc, "read", self._request) from exc
         if self._response.length:  # the server closed before the declared length
             raise httpx.RemoteProtocolError("peer closed connection without sending complete message body",
                                             request=self._request)
@@ -228,19 +254,16 @@ _TIMEOUTS = {"connect": httpx.ConnectTimeout, "write": httpx.WriteTimeout, "read
 _NETWORK_ERRORS = {"connect": httpx.ConnectError, "write": httpx.WriteError, "read": httpx.ReadError}
 
 
-@contextmanager
-def _mapped(phase: str, request: httpx.Request) -> Iterator[None]:
-    """Socket and http.client errors as the httpx exceptions `fetch` reports."""
-    try:
-        yield
-    except TimeoutError as exc:  # socket timeouts, netguard's deadline and connect timeouts
-        raise _TIMEOUTS[phase](str(exc) or "timed out", request=request) from exc
-    except http.client.HTTPException as exc:  # malformed or missing response (incl. RemoteDisconnected)
-        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
-    except (OSError, ssl.SSLError) as exc:  # refused by netguard, reset, TLS failures
-        raise _NETWORK_ERRORS[phase](str(exc), request=request) from exc
-    except ValueError as exc:  # a header value http.client will not send (a newline in a stored ETag)
-        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+def _as_httpx(exc: Exception, phase: str, request: httpx.Request) -> httpx.HTTPError:
+    """A socket or http.client error as the httpx exception `fetch` reports."""
+    if isinstance(exc, TimeoutError):  # socket timeouts, netguard's deadline and connect timeouts
+        return _TIMEOUTS[phase](str(exc) or "timed out", request=request)
+    if isinstance(exc, http.client.HTTPException):  # malformed or missing response (RemoteDisconnected too)
+        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request)
+    if isinstance(exc, OSError):  # refused by netguard, reset, TLS failures
+        return _NETWORK_ERRORS[phase](str(exc), request=request)
+    # A ValueError: a header value http.client will not send (a newline in a stored ETag).
+    return httpx.LocalProtocolError(str(exc), request=request)
 
 
 def fetch(client: HttpClient, state: SourceState, settings: FetchSettings, now: datetime) -> FetchResult:
@@ -428,9 +451,7 @@ def _send(
     _remaining(deadline, settings)  # netguard caps every network wait at the deadline
     timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
                 "write": settings.read_timeout, "pool": settings.read_timeout}
-    request = httpx.Request("GET", url, headers={**client.headers, **headers},
-                            extensions={"timeout": timeouts})
-    return client.send(request)
+    return client.get(url, headers, timeouts)
 
 
 def _remaining(deadline: float, settings: FetchSettings) -> float:
