@@ -325,6 +325,7 @@ def post_form(client: HttpClient, url: str, form: Mapping[str, str], timeout: fl
     return response.status_code
 
 
+@functools.lru_cache(maxsize=8192)  # called for every source of every run
 def host_key(url: str) -> str:
     """The politeness key: host name and port (a malformed URL is its own key)."""
     try:
@@ -436,13 +437,17 @@ def _follow(
 
 
 def _check_url(url: str, context: str = "") -> None:
+    if not _is_http_url(url):
+        raise FetchError(f"{context}a non-HTTP URL {url!r}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:
-        ok = False
-    if not ok:
-        raise FetchError(f"{context}a non-HTTP URL {url!r}")
+        return False
 
 
 def _send(
