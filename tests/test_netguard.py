@@ -13,7 +13,16 @@ import pytest
 
 from feeds.fetch import fetch, make_client
 from feeds.model import SourceState
-from feeds.netguard import AddressPolicy, ConnectTimeout, GuardedConnector, Refused, deadline_scope, is_public
+from feeds.netguard import (
+    AddressPolicy,
+    Connection,
+    ConnectTimeout,
+    DeadlineSocket,
+    GuardedConnector,
+    Refused,
+    deadline_scope,
+    is_public,
+)
 from tests.hostile_cases import RSS, SETTINGS
 from tests.localserver import LocalServer, Reply
 
@@ -131,3 +140,29 @@ def test_a_hung_resolver_ends_at_the_deadline() -> None:
             connector.connect("slow-dns.example", 80, timeout=30)
     finally:
         release.set()
+
+
+def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    ours, theirs = socket.socketpair()
+    connection = Connection("http", "feeds.example", 80, GuardedConnector(AddressPolicy()), None)
+    connection.sock = DeadlineSocket(ours, 1)
+    connection.idle_since = time.monotonic()
+    assert connection.reusable(time.monotonic(), expiry=5)
+    assert not connection.reusable(time.monotonic() + 10, expiry=5)  # idle too long
+    theirs.close()
+    assert not connection.reusable(time.monotonic(), expiry=5)
+    connection.close()
+
+
+def test_a_blocking_read_ends_at_the_deadline() -> None:
+    ours, theirs = socket.socketpair()
+    reader = DeadlineSocket(ours, 30).makefile("rb")
+    started = time.monotonic()
+    try:
+        with deadline_scope(started + 0.2), pytest.raises(TimeoutError):
+            reader.read1(100)  # the peer never sends
+        assert time.monotonic() - started < 5
+    finally:
+        reader.close()
+        ours.close()
+        theirs.close()
