@@ -40,10 +40,10 @@ class Variant:
 
 
 VARIANTS = {v.name: v for v in [
-    Variant("current/8 threads"),
-    Variant("current/4 threads", workers=4),
-    Variant("current/2 threads", workers=2),
-    Variant("current/1 thread", workers=1),
+    Variant("fetch_all/8 threads"),
+    Variant("fetch_all/4 threads", workers=4),
+    Variant("fetch_all/2 threads", workers=2),
+    Variant("fetch_all/1 thread", workers=1),
 ]}
 
 
