@@ -1,40 +1,53 @@
-"""The socket layer under the fetcher: which addresses we connect to, and the fetch deadline.
+"""The socket layer under the fetcher: which addresses we connect to, the fetch deadline, keep-alive.
 
-The only module that imports httpcore. `GuardedBackend` is an httpcore network
-backend: httpx asks it for a TCP connection to (host, port) and it
+Standard library only (socket, ssl, http.client). `GuardedConnector` opens
+every TCP connection the fetcher makes: it
 
 - resolves the host once (in a helper thread, so a hung resolver cannot
   overrun the deadline), refuses the connection unless every address is
   public (not loopback, private, link-local, shared, multicast, reserved,
   unspecified) or the host is allowed by name / host:port, and connects to
   the address it checked. Checking and connecting with the same answer is
-  what defeats DNS rebinding; since httpx still knows the host name, the
-  Host header and TLS SNI stay right. Every redirect hop opens its
-  connection here, so every hop is checked.
-- caps every connect, read and write timeout at the time left before the
-  current fetch's total deadline (`deadline_scope`), so one blocking read
-  can never overrun it.
+  what defeats DNS rebinding; the Host header and TLS SNI still carry the
+  host name. Every redirect hop opens its connection here, so every hop is
+  checked.
+- hands back a socket whose every send and receive waits at most the
+  request's timeout and never past the current fetch's total deadline
+  (`deadline_scope`), so one blocking read can never overrun it.
+
+`Pool` keeps idle HTTP/1.1 connections by origin for reuse (`Connection` is
+an `http.client.HTTPConnection` opened through the connector).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import io
 import ipaddress
+import select
 import socket
+import ssl
 import threading
 import time
-import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import httpcore
-
 Resolver = Callable[[str, int], list[str]]
+Opener = Callable[[str, int, "float | None"], socket.socket]
 _DEADLINE: ContextVar[float | None] = ContextVar("partyfeeds_fetch_deadline", default=None)
 
 
-class DeadlinePassed(httpcore.ReadTimeout):
+class Refused(ConnectionError):
+    """The connection was refused by us (address policy) or could not be made."""
+
+
+class ConnectTimeout(TimeoutError):
+    """Resolving or connecting took longer than allowed."""
+
+
+class DeadlinePassed(TimeoutError):
     """The fetch's total deadline passed during a network operation."""
 
 
@@ -65,6 +78,13 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def open_tcp(address: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to a literal address, Nagle off (requests go out in one write)."""
+    sock = socket.create_connection((address, port), timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def is_public(address: str) -> bool:
     """Whether `address` is a globally routable unicast address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone
@@ -89,46 +109,45 @@ class AddressPolicy:
         return host in self.allow_hosts or _host_port(host, port) in self.allow_hosts
 
     def check(self, host: str, port: int, addresses: Sequence[str]) -> None:
-        """Raise httpcore.ConnectError unless we may connect to `addresses` for `host`."""
+        """Raise Refused unless we may connect to `addresses` for `host`."""
         if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
+            raise Refused(f"{host} has no address")
         if not self.block_private or self.allows_name(host, port):
             return
         for address in addresses:
             if not is_public(address):
                 where = host if address == host else f"{host} resolves to {address}, which"
-                raise httpcore.ConnectError(f"refused: {where} is not a public address "
-                                            f"(allow it with fetch.allow_hosts)")
+                raise Refused(f"refused: {where} is not a public address "
+                              f"(allow it with fetch.allow_hosts)")
 
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, connecting only to checked addresses, within the deadline."""
+class GuardedConnector:
+    """Opens TCP connections only to checked addresses, within the deadline."""
 
     def __init__(self, policy: AddressPolicy, resolver: Resolver = system_resolver,
-                 inner: httpcore.NetworkBackend | None = None) -> None:
+                 opener: Opener = open_tcp) -> None:
         self._policy = policy
         self._resolver = resolver
-        self._inner = inner or httpcore.SyncBackend()
+        self._opener = opener
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect(self, host: str, port: int, timeout: float | None) -> socket.socket:
         addresses = self._resolve(host, port, timeout)
         self._policy.check(host, port, addresses)
         error: Exception | None = None
         for address in addresses:  # like create_connection: the first that answers
             try:
-                stream = self._inner.connect_tcp(address, port, capped(timeout), local_address,
-                                                 socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc
-                continue
-            return DeadlineStream(stream)
-        raise error or httpcore.ConnectError(f"cannot connect to {host}")
+                return self._opener(address, port, capped(timeout))
+            except TimeoutError as exc:
+                error = ConnectTimeout(f"connecting to {host} ({address}) timed out")
+                error.__cause__ = exc
+            except OSError as exc:
+                error = Refused(f"cannot connect to {host} ({address}): {exc}")
+                error.__cause__ = exc
+        raise error or Refused(f"cannot connect to {host}")
 
     def _resolve(self, host: str, port: int, timeout: float | None) -> list[str]:
         """The resolver's answer, given up on at the connect timeout or the deadline."""
@@ -139,18 +158,10 @@ class GuardedBackend(httpcore.NetworkBackend):
         worker.start()
         worker.join(limit)
         if not answer:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {limit:.3g}s")
+            raise ConnectTimeout(f"resolving {host} took longer than {limit:.3g}s")
         if isinstance(answer[0], BaseException):
-            raise httpcore.ConnectError(f"cannot resolve {host}: {answer[0]}") from answer[0]
+            raise Refused(f"cannot resolve {host}: {answer[0]}") from answer[0]
         return answer[0]
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: typing.Iterable[typing.Any] | None = None
-                            ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not fetched")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 def _call_into(resolver: Resolver, host: str, port: int, answer: list[list[str] | BaseException]) -> None:
@@ -160,38 +171,143 @@ def _call_into(resolver: Resolver, host: str, port: int, answer: list[list[str] 
         answer.append(exc)
 
 
-class DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every operation's timeout is capped by the current fetch deadline."""
+class DeadlineSocket:
+    """A socket as http.client uses it; each send or receive waits at most `timeout`, up to the deadline."""
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
+    def __init__(self, sock: socket.socket, timeout: float | None) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self._readers = 0
+        self._closed = False
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, capped(timeout))
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(capped(self.timeout))
+        self.sock.sendall(data)
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, capped(timeout))
+    def makefile(self, mode: str) -> io.BufferedReader:
+        self._readers += 1
+        return io.BufferedReader(_Reader(self))
 
     def close(self) -> None:
-        self._inner.close()
+        # Like socket.makefile: http.client closes the connection of a read-to-EOF
+        # response at once, and reads the body afterwards through its open reader.
+        self._closed = True
+        if not self._readers:
+            self.sock.close()
 
-    def start_tls(self, ssl_context: typing.Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        # server_hostname is the URL's host name, not the address we connected to: SNI stays right.
-        return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, capped(timeout)))
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        return self._inner.get_extra_info(info)
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and not self._readers:
+            self.sock.close()
 
 
-def connection_pool(policy: AddressPolicy, ssl_context: typing.Any,
-                    resolver: Resolver = system_resolver) -> httpcore.ConnectionPool:
-    """httpx's default pool settings on the guarded backend, with fewer idle connections kept.
+class _Reader(io.RawIOBase):
+    """The receiving side for http.client's buffered reader; closing it leaves the socket open."""
 
-    httpcore checks every pooled connection (a poll() each, and a quadratic idle count)
-    twice per request; `fetch_all` keeps at most one connection per worker busy, so ten
-    idle ones are plenty and cost a fifth of twenty.
-    """
-    return httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=100,
-                                   max_keepalive_connections=10, keepalive_expiry=5.0,
-                                   network_backend=GuardedBackend(policy, resolver))
+    def __init__(self, owner: DeadlineSocket) -> None:
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._owner.reader_closed()
+        super().close()
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        sock = self._owner.sock
+        sock.settimeout(capped(self._owner.timeout))
+        return sock.recv_into(buffer)
+
+
+class Connection(http.client.HTTPConnection):
+    """One HTTP/1.1 connection to an origin, opened through the connector (TLS for https)."""
+
+    def __init__(self, scheme: str, host: str, port: int, connector: GuardedConnector,
+                 tls: ssl.SSLContext | None) -> None:
+        super().__init__(host, port)
+        self.origin = (scheme, host, port)
+        self._connector = connector
+        self._tls = tls if scheme == "https" else None
+        self.connect_timeout: float | None = None
+        self.read_timeout: float | None = None
+        self.idle_since = 0.0
+
+    def set_timeouts(self, connect: float | None, read: float | None) -> None:
+        self.connect_timeout, self.read_timeout = connect, read
+        if isinstance(self.sock, DeadlineSocket):
+            self.sock.timeout = read
+
+    def connect(self) -> None:
+        sock = self._connector.connect(self.host, self.port, self.connect_timeout)
+        if self._tls is not None:
+            try:
+                sock.settimeout(capped(self.connect_timeout))
+                sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = DeadlineSocket(sock, self.read_timeout)
+
+    def reusable(self, now: float, expiry: float) -> bool:
+        """Whether an idle connection can take another request (not expired, not closed by the server)."""
+        if not isinstance(self.sock, DeadlineSocket) or now - self.idle_since > expiry:
+            return False
+        poller = select.poll()
+        poller.register(self.sock.sock, select.POLLIN)
+        return not poller.poll(0)  # readable while idle: the server closed it (or sent junk)
+
+
+class Pool:
+    """Idle keep-alive connections by origin. A connection serves one request at a time:
+    `take` hands one out (idle or new), `give` takes it back after a complete response."""
+
+    def __init__(self, connector: GuardedConnector, tls: ssl.SSLContext | None,
+                 keepalive_expiry: float = 5.0, max_idle: int = 32) -> None:
+        self._connector = connector
+        self._tls = tls
+        self._expiry = keepalive_expiry
+        self._max_idle = max_idle
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def take(self, scheme: str, host: str, port: int) -> Connection:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                idle = self._idle.get((scheme, host, port))
+                if not idle:
+                    return Connection(scheme, host, port, self._connector, self._tls)
+                connection = idle.pop()
+                self._count -= 1
+            if connection.reusable(now, self._expiry):
+                return connection
+            connection.close()
+
+    def give(self, connection: Connection) -> None:
+        connection.idle_since = time.monotonic()
+        with self._lock:
+            self._idle.setdefault(connection.origin, []).append(connection)
+            self._count += 1
+            surplus = self._count - self._max_idle
+            stale = self._oldest(surplus) if surplus > 0 else []
+        for old in stale:
+            old.close()
+
+    def _oldest(self, count: int) -> list[Connection]:
+        """Remove and return the `count` longest-idle connections (under the lock)."""
+        every = sorted((c for idle in self._idle.values() for c in idle), key=lambda c: c.idle_since)
+        for connection in every[:count]:
+            self._idle[connection.origin].remove(connection)
+            self._count -= 1
+        return every[:count]
+
+    def close(self) -> None:
+        with self._lock:
+            every = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+            self._count = 0
+        for connection in every:
+            connection.close()

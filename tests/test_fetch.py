@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -11,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from feeds import netguard
 from feeds.fetch import (
     FetchResult,
     FetchSettings,
+    HttpClient,
+    KeepAliveTransport,
     fetch,
     fetch_all,
     host_key,
@@ -65,7 +69,7 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
+def client() -> Iterator[HttpClient]:
     with make_client(SETTINGS) as c:
         yield c
 
@@ -254,7 +258,7 @@ def test_host_key_separates_hosts_and_ports() -> None:
 
 
 def test_second_poll_is_conditional_and_a_304_costs_no_body(
-    server: LocalServer, client: httpx.Client
+    server: LocalServer, client: HttpClient
 ) -> None:
     validators = (("ETag", '"v1"'), ("Last-Modified", "Wed, 01 May 2024 10:00:00 GMT"))
     server.script("/feed", Reply(200, body=RSS, headers=validators), Reply(304))
@@ -269,20 +273,20 @@ def test_second_poll_is_conditional_and_a_304_costs_no_body(
     assert sent["if-modified-since"] == "Wed, 01 May 2024 10:00:00 GMT"
 
 
-def test_user_agent_reaches_the_server(server: LocalServer, client: httpx.Client) -> None:
+def test_user_agent_reaches_the_server(server: LocalServer, client: HttpClient) -> None:
     server.script("/feed", Reply(200, body=RSS))
     fetch(client, SourceState("s", server.url("/feed")), SETTINGS, NOW)
     ua = server.requests[0].headers["user-agent"]
     assert "partyfeeds" in ua and CONTACT in ua
 
 
-def poll(client: httpx.Client, state: SourceState, spec: SourceSpec, times: int) -> SourceState:
+def poll(client: HttpClient, state: SourceState, spec: SourceSpec, times: int) -> SourceState:
     for _ in range(times):
         state = next_state(state, fetch(client, state, SETTINGS, NOW), spec, NOW)
     return state
 
 
-def test_301_seen_twice_moves_the_url(server: LocalServer, client: httpx.Client) -> None:
+def test_301_seen_twice_moves_the_url(server: LocalServer, client: HttpClient) -> None:
     server.script("/old", Reply.redirect(301, "/new"))
     server.script("/new", Reply(200, body=RSS))
     spec = SourceSpec("s", server.url("/old"))
@@ -294,7 +298,7 @@ def test_301_seen_twice_moves_the_url(server: LocalServer, client: httpx.Client)
     assert [r.path for r in server.requests] == ["/old", "/new", "/old", "/new", "/new"]
 
 
-def test_302_never_moves_the_url(server: LocalServer, client: httpx.Client) -> None:
+def test_302_never_moves_the_url(server: LocalServer, client: HttpClient) -> None:
     server.script("/old", Reply.redirect(302, "/new"))
     server.script("/new", Reply(200, body=RSS))
     spec = SourceSpec("s", server.url("/old"))
@@ -302,7 +306,7 @@ def test_302_never_moves_the_url(server: LocalServer, client: httpx.Client) -> N
     assert state.url == spec.url and state.moved_to is None and state.error_count == 0
 
 
-def test_a_301_that_comes_and_goes_does_not_move_the_url(server: LocalServer, client: httpx.Client) -> None:
+def test_a_301_that_comes_and_goes_does_not_move_the_url(server: LocalServer, client: HttpClient) -> None:
     server.script("/old", Reply.redirect(301, "/new"), Reply(200, body=RSS), Reply.redirect(301, "/new"))
     server.script("/new", Reply(200, body=RSS))
     spec = SourceSpec("s", server.url("/old"))
@@ -310,7 +314,7 @@ def test_a_301_that_comes_and_goes_does_not_move_the_url(server: LocalServer, cl
     assert state.url == spec.url and state.moved_count == 1
 
 
-def test_410_retires_the_source(server: LocalServer, client: httpx.Client) -> None:
+def test_410_retires_the_source(server: LocalServer, client: HttpClient) -> None:
     server.script("/feed", Reply(410))
     spec = SourceSpec("s", server.url("/feed"))
     state = poll(client, SourceState("s", spec.url), spec, 1)
@@ -318,14 +322,14 @@ def test_410_retires_the_source(server: LocalServer, client: httpx.Client) -> No
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_retry_after_sets_the_next_fetch(server: LocalServer, client: httpx.Client, status: int) -> None:
+def test_retry_after_sets_the_next_fetch(server: LocalServer, client: HttpClient, status: int) -> None:
     server.script("/feed", Reply(status, headers=(("Retry-After", "20000"),)))
     spec = SourceSpec("s", server.url("/feed"), interval_seconds=600)
     state = poll(client, SourceState("s", spec.url), spec, 1)
     assert state.next_fetch == NOW + timedelta(seconds=20000) and state.error_count == 1
 
 
-def test_500s_back_off_exponentially_up_to_a_day(server: LocalServer, client: httpx.Client) -> None:
+def test_500s_back_off_exponentially_up_to_a_day(server: LocalServer, client: HttpClient) -> None:
     server.script("/feed", Reply(500))
     spec = SourceSpec("s", server.url("/feed"), interval_seconds=3600)
     state = SourceState("s", spec.url)
@@ -355,7 +359,7 @@ def test_a_dripping_body_hits_the_total_deadline(server: LocalServer) -> None:
     assert result.http_status == 200  # the headers came in time; the body did not
 
 
-def test_a_slow_but_timely_body_is_fine(server: LocalServer, client: httpx.Client) -> None:
+def test_a_slow_but_timely_body_is_fine(server: LocalServer, client: HttpClient) -> None:
     server.script("/feed", Reply(200, body=RSS, drip=40, drip_interval=0.01))
     assert fetch(client, SourceState("s", server.url("/feed")), SETTINGS, NOW).body == RSS
 
@@ -379,7 +383,7 @@ def test_a_gzip_bomb_is_refused_after_decompression(server: LocalServer) -> None
     assert fine.status == "ok" and fine.body == RSS * 100
 
 
-def test_redirect_limit(server: LocalServer, client: httpx.Client) -> None:
+def test_redirect_limit(server: LocalServer, client: HttpClient) -> None:
     for hop in range(10):
         server.script(f"/r{hop}", Reply.redirect(302, f"/r{hop + 1}"))
     result = fetch(client, SourceState("s", server.url("/r0")), SETTINGS, NOW)
@@ -387,20 +391,63 @@ def test_redirect_limit(server: LocalServer, client: httpx.Client) -> None:
     assert len(server.requests) == 6
 
 
-def test_a_redirect_loop_ends_at_the_limit(server: LocalServer, client: httpx.Client) -> None:
+def test_a_redirect_loop_ends_at_the_limit(server: LocalServer, client: HttpClient) -> None:
     server.script("/loop", Reply.redirect(301, "/loop"))
     result = fetch(client, SourceState("s", server.url("/loop")), SETTINGS, NOW)
     assert result.status == "error" and "redirects" in (result.error or "")
 
 
-def test_connection_refused(client: httpx.Client) -> None:
+def test_a_body_cut_short_of_its_content_length_is_an_error(server: LocalServer, client: HttpClient) -> None:
+    server.script("/short", Reply(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n<rss>"))  # then FIN
+    result = fetch(client, SourceState("s", server.url("/short")), SETTINGS, NOW)
+    assert result.status == "error" and "RemoteProtocolError" in (result.error or "")
+
+
+def counting_client(opened: list[str]) -> HttpClient:
+    """A client on the real transport whose every new TCP connection is recorded."""
+    def opener(address: str, port: int, timeout: float | None) -> socket.socket:
+        opened.append(f"{address}:{port}")
+        return netguard.open_tcp(address, port, timeout)
+
+    policy = netguard.AddressPolicy(frozenset(SETTINGS.allow_hosts))
+    pool = netguard.Pool(netguard.GuardedConnector(policy, opener=opener), tls=None)
+    return make_client(SETTINGS, transport=KeepAliveTransport(pool))
+
+
+def test_one_connection_serves_every_fetch_of_a_host(server: LocalServer) -> None:
+    server.script("/a", Reply(200, body=RSS, headers=(("ETag", '"a"'),)), Reply(304))
+    server.script("/b", Reply(200, body=RSS, gzip=True))
+    opened: list[str] = []
+    with counting_client(opened) as client:
+        state = SourceState("a", server.url("/a"))
+        first = fetch(client, state, SETTINGS, NOW)
+        second = fetch(client, replace(state, etag=first.etag), SETTINGS, NOW)
+        third = fetch(client, SourceState("b", server.url("/b")), SETTINGS, NOW)
+    assert (first.status, second.status, third.status) == ("ok", "not_modified", "ok")
+    assert third.body == RSS
+    assert opened == [f"127.0.0.1:{server.port}"]
+
+
+def test_a_response_not_read_to_its_end_closes_its_connection(server: LocalServer) -> None:
+    server.script("/big", Reply(200, body=b"x" * 5000))
+    server.script("/feed", Reply(200, body=RSS))
+    settings = replace(SETTINGS, max_body_bytes=1000)
+    opened: list[str] = []
+    with counting_client(opened) as client:
+        refused = fetch(client, SourceState("s", server.url("/big")), settings, NOW)
+        fine = fetch(client, SourceState("s", server.url("/feed")), settings, NOW)
+    assert refused.status == "error" and fine.status == "ok"
+    assert len(opened) == 2  # the unread body's connection was not reused
+
+
+def test_connection_refused(client: HttpClient) -> None:
     with LocalServer() as gone:
         url = gone.url("/feed")
     result = fetch(client, SourceState("s", url), SETTINGS, NOW)
     assert result.status == "error" and result.http_status is None
 
 
-def test_fetch_all_serialises_per_host_and_overlaps_across_hosts(client: httpx.Client) -> None:
+def test_fetch_all_serialises_per_host_and_overlaps_across_hosts(client: HttpClient) -> None:
     with LocalServer() as a, LocalServer() as b:
         for path in ("/1", "/2", "/3"):
             a.script(path, Reply(200, body=RSS, delay=0.15))
@@ -418,7 +465,7 @@ def test_fetch_all_serialises_per_host_and_overlaps_across_hosts(client: httpx.C
 # --- the three stages together ------------------------------------------------------------------------
 
 
-def test_fetch_parse_normalise_against_a_real_server(server: LocalServer, client: httpx.Client) -> None:
+def test_fetch_parse_normalise_against_a_real_server(server: LocalServer, client: HttpClient) -> None:
     # A Turkish feed in undeclared windows-1254, served with a wrong server-default charset.
     served = Reply.feed("legacy-windows-1254-undeclared.rss", "text/html; charset=iso-8859-1")
     server.script("/feed", replace(served, headers=(*served.headers, ("ETag", '"1"'))), Reply(304))

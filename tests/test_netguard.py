@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-import typing
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import httpcore
 import pytest
 
 from feeds.fetch import fetch, make_client
 from feeds.model import SourceState
-from feeds.netguard import AddressPolicy, GuardedBackend, deadline_scope, is_public
+from feeds.netguard import (
+    AddressPolicy,
+    Connection,
+    ConnectTimeout,
+    DeadlineSocket,
+    GuardedConnector,
+    Refused,
+    deadline_scope,
+    is_public,
+)
 from tests.hostile_cases import RSS, SETTINGS
 from tests.localserver import LocalServer, Reply
 
@@ -88,17 +96,15 @@ def test_every_redirect_hop_is_checked(server: LocalServer) -> None:
     assert len(server.requests_for("/moved")) == 1
 
 
-class _Recorder(httpcore.NetworkBackend):
-    """Stands in for the socket layer: records where it was asked to connect, connects nowhere."""
+class _Recorder:
+    """Stands in for opening a TCP connection: records the address asked for, connects nowhere."""
 
     def __init__(self) -> None:
         self.connected: list[str] = []
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
-        self.connected.append(host)
-        return httpcore.NetworkStream()
+    def __call__(self, address: str, port: int, timeout: float | None) -> socket.socket:
+        self.connected.append(address)
+        return socket.socket()  # never connected; closed by the test
 
 
 def test_dns_rebinding_finds_no_window_between_check_and_connect() -> None:
@@ -110,27 +116,53 @@ def test_dns_rebinding_finds_no_window_between_check_and_connect() -> None:
         return next(answers)
 
     recorder = _Recorder()
-    backend = GuardedBackend(AddressPolicy(), rebinding, recorder)
-    backend.connect_tcp("rebind.example", 80, timeout=1)
+    connector = GuardedConnector(AddressPolicy(), rebinding, recorder)
+    connector.connect("rebind.example", 80, timeout=1).close()
     # Resolved once, and the connection went to the address that was checked.
     assert calls == ["rebind.example"] and recorder.connected == ["93.184.216.34"]
-    with pytest.raises(httpcore.ConnectError, match=r"127\.0\.0\.1"):
-        backend.connect_tcp("rebind.example", 80, timeout=1)  # a new connection is checked afresh
+    with pytest.raises(Refused, match=r"127\.0\.0\.1"):
+        connector.connect("rebind.example", 80, timeout=1)  # a new connection is checked afresh
     assert recorder.connected == ["93.184.216.34"]
 
 
 def test_a_host_with_one_private_address_among_public_ones_is_refused() -> None:
-    backend = GuardedBackend(AddressPolicy(), lambda host, port: ["8.8.8.8", "10.1.2.3"], _Recorder())
-    with pytest.raises(httpcore.ConnectError, match=r"10\.1\.2\.3"):
-        backend.connect_tcp("mixed.example", 443, timeout=1)
+    connector = GuardedConnector(AddressPolicy(), lambda host, port: ["8.8.8.8", "10.1.2.3"], _Recorder())
+    with pytest.raises(Refused, match=r"10\.1\.2\.3"):
+        connector.connect("mixed.example", 443, timeout=1)
 
 
 def test_a_hung_resolver_ends_at_the_deadline() -> None:
     release = threading.Event()
-    backend = GuardedBackend(AddressPolicy(), lambda host, port: [str(release.wait(10))],
-                             _Recorder())
+    connector = GuardedConnector(AddressPolicy(), lambda host, port: [str(release.wait(10))],
+                                 _Recorder())
     try:
-        with deadline_scope(time.monotonic() + 0.2), pytest.raises(httpcore.ConnectTimeout):
-            backend.connect_tcp("slow-dns.example", 80, timeout=30)
+        with deadline_scope(time.monotonic() + 0.2), pytest.raises(ConnectTimeout):
+            connector.connect("slow-dns.example", 80, timeout=30)
     finally:
         release.set()
+
+
+def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    ours, theirs = socket.socketpair()
+    connection = Connection("http", "feeds.example", 80, GuardedConnector(AddressPolicy()), None)
+    connection.sock = DeadlineSocket(ours, 1)
+    connection.idle_since = time.monotonic()
+    assert connection.reusable(time.monotonic(), expiry=5)
+    assert not connection.reusable(time.monotonic() + 10, expiry=5)  # idle too long
+    theirs.close()
+    assert not connection.reusable(time.monotonic(), expiry=5)
+    connection.close()
+
+
+def test_a_blocking_read_ends_at_the_deadline() -> None:
+    ours, theirs = socket.socketpair()
+    reader = DeadlineSocket(ours, 30).makefile("rb")
+    started = time.monotonic()
+    try:
+        with deadline_scope(started + 0.2), pytest.raises(TimeoutError):
+            reader.read1(100)  # the peer never sends
+        assert time.monotonic() - started < 5
+    finally:
+        reader.close()
+        ours.close()
+        theirs.close()

@@ -1,0 +1,127 @@
+"""CPU per unchanged poll: `python -m bench.poll_cost [--sources N] [--hosts H] [--polls K]`.
+
+Serves N small feeds with bench/server.py on H ports, primes every source once
+(so each has an ETag), then polls them all unchanged K times with
+`feeds.fetch.fetch_all` for each variant, interleaved round by round so that
+every variant sees the same noise. Prints the median CPU ms per request of the
+whole process (every thread), the min–max, and the wall time per poll.
+Add `--profile VARIANT` to print a cProfile of one serial poll in the main thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.__main__ import serving
+from bench.runs import SETTINGS, cpu_seconds
+from feeds.fetch import FetchResult, HttpClient, fetch, fetch_all, host_key, make_client
+from feeds.model import SourceState
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+FEED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>%d</title>'
+        b"<item><title>An item</title><link>https://example.org/%d</link></item></channel></rss>\n")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    workers: int = 8
+    client: Callable[[], HttpClient] = lambda: make_client(SETTINGS)
+
+
+VARIANTS = {v.name: v for v in [
+    Variant("fetch_all/8 threads"),
+    Variant("fetch_all/4 threads", workers=4),
+    Variant("fetch_all/2 threads", workers=2),
+    Variant("fetch_all/1 thread", workers=1),
+]}
+
+
+def write_feeds(directory: Path, count: int) -> list[str]:
+    names = [f"feed-{index:05d}.xml" for index in range(count)]
+    for index, name in enumerate(names):
+        (directory / name).write_bytes(FEED % (index, index))
+    return names
+
+
+def next_states(states: Sequence[SourceState], results: Sequence[FetchResult]) -> list[SourceState]:
+    """What polling would store: the validators and hash the fetch reported."""
+    return [replace(s, etag=r.etag, last_modified=r.last_modified, body_hash=r.body_hash)
+            for s, r in zip(states, results, strict=True)]
+
+
+def poll(client: HttpClient, states: Sequence[SourceState], workers: int,
+         when: datetime) -> tuple[float, float]:
+    """CPU and wall seconds of one unchanged poll of every state."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    results = fetch_all(client, states, SETTINGS, when, max_workers=workers)
+    cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    bad = [r for r in results if r.status != "not_modified"]
+    if bad:
+        raise RuntimeError(f"{len(bad)} polls were not 304s, e.g. {bad[0]}")
+    return cpu, wall
+
+
+def profile(client: HttpClient, states: Sequence[SourceState]) -> None:
+    """cProfile of a serial poll on this thread (cProfile sees only the thread that starts it).
+
+    Host by host, as a `fetch_all` worker goes, so that connections are reused as there.
+    """
+    profiler = cProfile.Profile(time.process_time)  # CPU, not the wait for the server
+    profiler.enable()
+    for state in sorted(states, key=lambda state: host_key(state.url)):
+        fetch(client, state, SETTINGS, NOW)
+    profiler.disable()
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.poll_cost", description=__doc__.split("\n")[0])
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--polls", type=int, default=5, help="rounds; each round polls every source once")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
+    parser.add_argument("--profile", metavar="VARIANT", help="profile this variant instead of timing")
+    args = parser.parse_args(argv)
+    chosen = [VARIANTS[name] for name in (args.profile or args.variants).split(",")]
+    with tempfile.TemporaryDirectory(prefix="poll-cost-") as temporary:
+        names = write_feeds(Path(temporary), args.sources)
+        with serving(Path(temporary), args.hosts) as ports:
+            urls = [f"http://127.0.0.1:{ports[i % args.hosts]}/{name}" for i, name in enumerate(names)]
+            fresh = [SourceState(f"s{i}", url) for i, url in enumerate(urls)]
+            clients = [variant.client() for variant in chosen]
+            states = next_states(fresh, fetch_all(clients[0], fresh, SETTINGS, NOW))
+            if args.profile:
+                profile(clients[0], states)
+                return 0
+            timings: dict[str, list[tuple[float, float]]] = {v.name: [] for v in chosen}
+            for variant, client in zip(chosen, clients, strict=True):
+                poll(client, states, variant.workers, NOW)  # warm: connections open, imports done
+            for round_ in range(args.polls):
+                when = NOW + timedelta(hours=round_ + 1)
+                for variant, client in zip(chosen, clients, strict=True):
+                    timings[variant.name].append(poll(client, states, variant.workers, when))
+            for client in clients:
+                client.close()
+    print(f"{args.sources} unchanged sources on {args.hosts} ports, {args.polls} polls each "
+          f"(CPU of the whole process per request; median, min–max)")
+    for name, runs in timings.items():
+        cpu = [c * 1000 / args.sources for c, _ in runs]
+        wall = statistics.median(w for _, w in runs)
+        print(f"  {name:32} {statistics.median(cpu):6.3f} ms ({min(cpu):.3f}–{max(cpu):.3f})  "
+              f"wall {wall:.2f} s/poll")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
