@@ -303,7 +303,7 @@ def fetch_all(
 
 
 def fetch_each(
-    client: httpx.Client,
+    client: HttpClient,
     states: Sequence[SourceState],
     settings: FetchSettings,
     now: datetime,
