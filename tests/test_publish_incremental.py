@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from feeds import pipeline, render
-from feeds import publish as publish_module
+from feeds import documents, pipeline, render
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from tests.test_archive import OPTIONS, ROOT, T0, make, save
@@ -38,13 +37,13 @@ def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish
     save(store, items)
     pipeline.publish(store, registry, site, out, OPTIONS)
     rendered: list[str] = []
-    original = publish_module.render_atom
+    original = documents.files
 
-    def spy(spec: Any, *args: Any, **kwargs: Any) -> bytes:
-        rendered.append(kwargs["doc"].path)
-        return original(spec, *args, **kwargs)
+    def spy(job: documents.Job, *args: Any, **kwargs: Any) -> tuple[bytes, bytes]:
+        rendered.append(job.doc.path)
+        return original(job, *args, **kwargs)
 
-    monkeypatch.setattr(publish_module, "render_atom", spy)
+    monkeypatch.setattr(documents, "files", spy)
     assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
     assert rendered == []
     save(store, [make(31)])
