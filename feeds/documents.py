@@ -14,11 +14,14 @@ together, and an item's rendering is dropped as soon as the last document needin
 
 from __future__ import annotations
 
+import multiprocessing
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from feeds import atomtext, jsonfeed
 from feeds.archive import Document
@@ -27,6 +30,7 @@ from feeds.model import Item, SiteInfo
 from feeds.pages import LATEST_PER_FEED, FeedSummary
 from feeds.render import Labels
 from feeds.store import Store
+from feeds.write import Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,59 @@ def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document]) 
         result.append(Job(feed, doc, total, tuple(item_id for _, item_id, _ in rows),
                           max((place for _, _, place in rows), default=0)))
     return result
+
+
+@dataclass(slots=True)
+class Written:
+    """What rendering and writing a list of jobs did: files written, files left as they were,
+    and the index summary of every head rendered (by feed log key)."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    heads: dict[str, FeedSummary] = field(default_factory=dict)
+
+
+def write_jobs(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+               output_dir: Path) -> Written:
+    """Render every job's Atom document and JSON Feed twin and write those that changed."""
+    result = Written()
+    with Writer(output_dir) as writer:
+        for job, entries in render(store, todo, site, labels):
+            atom, twin = files(job, entries, site, labels)
+            writer.write(job.doc.path, atom)
+            writer.write(job.doc.json_path, twin)
+            if not job.doc.is_archive:
+                result.heads[job.feed.log_key] = summary(job, entries)
+        for relpath, written in writer.close():
+            if written:
+                result.written.append(relpath)
+            else:
+                result.unchanged += 1
+    return result
+
+
+def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+                           output_dir: Path, workers: int) -> Written:
+    """`write_jobs` on `workers` processes, each given a run of jobs in rendering order (so
+    only the documents at a boundary render an item twice) and its own store connection."""
+    ordered = sorted(todo, key=lambda job: job.place)
+    share = -(-len(ordered) // workers)
+    parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
+    # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("forkserver")) as pool:
+        done = list(pool.map(_write_part, [(store_path, part, site, labels, output_dir) for part in parts]))
+    result = Written()
+    for part in done:
+        result.written += part.written
+        result.unchanged += part.unchanged
+        result.heads.update(part.heads)
+    return result
+
+
+def _write_part(args: tuple[str, Sequence[Job], SiteInfo, Labels, Path]) -> Written:
+    store_path, todo, site, labels, output_dir = args
+    with Store(store_path) as store:
+        return write_jobs(store, todo, site, labels, output_dir)
 
 
 def render(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels

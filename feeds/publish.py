@@ -22,9 +22,12 @@ from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.store import FeedMark, Store
-from feeds.write import PUBLISHED_DIRS, Writer, is_published, published_feeds, remove_stale, write_if_changed
+from feeds.write import PUBLISHED_DIRS, is_published, published_feeds, remove_stale, write_if_changed
 
 log = logging.getLogger(__name__)
+
+PARALLEL_JOBS = 400  # documents to render before a run is split over RENDER_WORKERS processes
+RENDER_WORKERS = 2
 
 
 @dataclass(slots=True)
@@ -57,7 +60,9 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     found = published_feeds(output_dir, folders)
     target = _Target(site, labels, options, output_dir, report, set(), found,
                      freshness.context(site, labels, options))
-    plans = [_plan_feed(store, feed, target) for feed in feeds]
+    with store.transaction():  # every history grows, or none: one commit, not one per feed
+        histories = [_extend_history(store, feed) for feed in feeds]
+    plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
     heads = _render(store, [job for plan in plans for job in plan.jobs], target)
     summaries = [plan.summary or heads[plan.feed.log_key] for plan in plans]
     _save_head_marks(store, plans, heads, target)
@@ -96,10 +101,9 @@ class _FeedPlan:
     fingerprint: str = ""
 
 
-def _plan_feed(store: Store, feed: compose.PlannedFeed, target: _Target) -> _FeedPlan:
-    """Bring the feed's history up to date; list its head (if its inputs changed) and every
-    archive page that is not in place."""
-    restarted, mark = _extend_history(store, feed)
+def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
+               target: _Target) -> _FeedPlan:
+    """List the feed's head (if its inputs changed) and every archive page not in place."""
     total = store.feed_log_size(feed.log_key)
     chain = archive.chain(feed.spec.path, total, target.options.archive_page_size,
                           target.site.entries_per_feed)
@@ -126,15 +130,15 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, target: _Target) -> _Fee
 
 
 def _extend_history(store: Store, feed: compose.PlannedFeed) -> tuple[bool, FeedMark]:
-    """Append the items saved since the last publish that joined the feed; the new watermark
-    commits with them, so a crash in between only makes the next run look again."""
-    with store.transaction():
-        restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
-        mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
-        seen = store.change_mark()
-        store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
-                              candidates=compose.candidates_sql(feed.query))
-        store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
+    """Append the items saved since the last publish that joined the feed (inside the caller's
+    transaction); the new watermark commits with them, so a crash in between only makes the
+    next run look again."""
+    restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
+    mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
+    seen = store.change_mark()
+    store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
+                          candidates=compose.candidates_sql(feed.query))
+    store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
     return restarted, mark
 
 
@@ -145,21 +149,16 @@ def _in_place(target: _Target, doc: archive.Document) -> bool:
 
 
 def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[str, FeedSummary]:
-    """Render and write every job's two files; return the summaries of the heads rendered."""
-    heads: dict[str, FeedSummary] = {}
-    with Writer(target.output_dir) as writer:
-        for job, entries in documents.render(store, jobs, target.site, target.labels):
-            atom, json_feed = documents.files(job, entries, target.site, target.labels)
-            writer.write(job.doc.path, atom)
-            writer.write(job.doc.json_path, json_feed)
-            if not job.doc.is_archive:
-                heads[job.feed.log_key] = documents.summary(job, entries)
-        for relpath, written in writer.close():
-            if written:
-                target.report.written.append(relpath)
-            else:
-                target.report.unchanged += 1
-    return heads
+    """Render and write every job's two files; return the summaries of the heads rendered.
+    A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
+    site, labels, output_dir = target.site, target.labels, target.output_dir
+    if len(jobs) >= PARALLEL_JOBS and store.path != ":memory:":
+        done = documents.write_jobs_in_parallel(store.path, jobs, site, labels, output_dir, RENDER_WORKERS)
+    else:
+        done = documents.write_jobs(store, jobs, site, labels, output_dir)
+    target.report.written += done.written
+    target.report.unchanged += done.unchanged
+    return done.heads
 
 
 def _save_head_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],

@@ -18,6 +18,7 @@ depend on the party registry.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import uuid
@@ -292,6 +293,7 @@ def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None
     etree.SubElement(element, f"{{{ATOM_NS}}}updated").text = item.updated.isoformat()
 
 
+@functools.lru_cache(maxsize=4096)  # a publish asks once per entry, for a few thousand sources
 def source_atom_id(source_id: str) -> str:
     """The atom:id published for a configured source: a urn:uuid, so readers do not take it
     for a link (an http IRI under base_url would 404) and a new base_url keeps it."""

@@ -319,7 +319,7 @@ class Store:
             "SELECT e.seq, e.item_id, coalesce(a.seq, 0) FROM feed_entries AS e LEFT JOIN feed_entries AS a "
             "ON a.feed = 'all' AND a.item_id = e.item_id WHERE e.feed = ? AND e.seq BETWEEN ? AND ? "
             "ORDER BY e.seq", (feed, first, last))
-        return [(int(seq), str(item_id), int(place)) for seq, item_id, place in rows]
+        return rows.fetchall()  # already int, text, int: 300,000 rows on a first publish
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",

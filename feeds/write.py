@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 import stat
 import tempfile
 import threading
@@ -138,10 +139,11 @@ def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
                     deep: Sequence[str] = ARCHIVE_DIRS) -> set[str]:
     """Relpaths of the feed files `remove_stale` would consider, in one walk of the folders:
     the publisher asks this set, not the disk, whether thousands of archive pages are in place."""
-    found = set()
+    found: set[str] = set()
     for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
-        for path in _published_feeds(resolve_inside(root, folder), recursive):
-            found.add(path.relative_to(root).as_posix())
+        directory = resolve_inside(root, folder)
+        if directory.is_dir() and not directory.is_symlink():
+            _scan(str(directory), PurePosixPath(directory.relative_to(root)).as_posix(), recursive, found)
     return found
 
 
@@ -155,7 +157,7 @@ def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHE
     temp files) is never touched. `found`: the candidates as `published_feeds` listed them
     earlier in the same run (files written since are all in `keep`), so the tree is walked once.
     """
-    wanted = {str(PurePosixPath(path)) for path in keep}
+    wanted = {posixpath.normpath(path) for path in keep}
     candidates = published_feeds(root, dirs, deep) if found is None else found
     removed = sorted(relpath for relpath in candidates if relpath not in wanted)
     for relpath in removed:
@@ -168,25 +170,17 @@ def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHE
     return sorted(removed)
 
 
-def _published_feeds(directory: Path, recursive: bool) -> list[Path]:
-    if not directory.is_dir() or directory.is_symlink():
-        return []
-    found: list[Path] = []
-    _scan(str(directory), recursive, found)
-    return sorted(found)
-
-
-def _scan(directory: str, recursive: bool, found: list[Path]) -> None:
+def _scan(directory: str, relpath: str, recursive: bool, found: set[str]) -> None:
     """os.scandir, not Path.rglob: the entry types come with the listing (no stat per file),
-    which matters with 12,000 archive pages. Symlinks are neither followed nor returned."""
+    which matters with 12,000 archive pages. Symlinks are neither followed nor listed."""
     with os.scandir(directory) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 if recursive:
-                    _scan(entry.path, recursive, found)
+                    _scan(entry.path, f"{relpath}/{entry.name}", recursive, found)
             elif (entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
                   and os.path.splitext(entry.name)[1] in FEED_SUFFIXES):
-                found.append(Path(entry.path))
+                found.add(f"{relpath}/{entry.name}")
 
 
 def _unlink(path: Path) -> None:
