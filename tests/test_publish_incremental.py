@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from feeds import documents, pipeline, render
+from feeds import publish as publish_module
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from tests.test_archive import OPTIONS, ROOT, T0, make, save
@@ -73,3 +74,15 @@ def test_a_revised_item_moves_the_watermark(tmp_path: Path, registry: Registry) 
     first = store.change_mark()
     save(store, [replace(make(1), title="Item 1 (revised)", updated=T0 + timedelta(days=1))])
     assert store.change_mark() > first
+
+
+def test_documents_rendered_on_worker_processes_are_the_ones_rendered_in_process(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    site, items = _site(tmp_path), [make(n) for n in range(40)]
+    for name, parallel in (("serial", 10_000), ("parallel", 1)):
+        monkeypatch.setattr(publish_module, "PARALLEL_JOBS", parallel)
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            save(store, items)
+            report = pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
+        assert any(path.startswith("archive/") for path in report.written)
+    assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
