@@ -249,10 +249,14 @@ class Store:
         `since`: only items saved after that `change_mark()` are looked at. Sound because
         `where` reads only the item's own rows, so an item not saved since then matched (and
         joined) or did not match then, and still does or does not. `candidates`: a subquery of
-        item ids that holds every match (compose.candidates_sql), so only those are tested.
+        item ids that holds every match (compose.candidates_sql), so only those are tested
+        when `since` is 0.
         """
         base = self.feed_log_size(feed)
         changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
+        # Candidates help a fill from scratch; after one, the items saved since are fewer, and
+        # given both lists SQLite may walk the longer one (3 ms a feed instead of 0.1).
+        candidates = None if since else candidates
         among = f" AND i.id IN ({candidates[0]})" if candidates else ""
         cursor = self._db.execute(
             "INSERT INTO feed_entries (feed, seq, item_id) "
