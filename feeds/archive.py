@@ -17,8 +17,8 @@ entry of the feed's history exactly once.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 ARCHIVE_DIR = "archive"
 JSON_SUFFIX = ".json"
@@ -47,12 +47,12 @@ class Document:
 
 def json_twin(path: str) -> str:
     """The JSON Feed published beside an Atom document: same path, `.json`."""
-    return str(PurePosixPath(path).with_suffix(JSON_SUFFIX))
+    return posixpath.splitext(path)[0] + JSON_SUFFIX  # string work: a chain has thousands of pages
 
 
 def page_path(head_path: str, page: int) -> str:
     """`archive/party/kke/3.atom` for page 3 of `party/kke.atom`."""
-    return f"{ARCHIVE_DIR}/{PurePosixPath(head_path).with_suffix('')}/{page}.atom"
+    return f"{ARCHIVE_DIR}/{posixpath.splitext(head_path)[0]}/{page}.atom"
 
 
 def full_pages(total: int, size: int, head_min: int) -> int:

@@ -14,7 +14,7 @@ of the configuration. It is pure: counts and languages come in from the store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from feeds.model import FeedSpec, SiteInfo
@@ -153,6 +153,28 @@ def _term_sql(term: Term) -> tuple[str, list[str]]:
             f"AND t.tag IN ({marks}))", [term.facet, *term.values])
 
 
+def candidates_sql(query: Query | None) -> tuple[str, list[str]] | None:
+    """A subquery listing item ids that include every item a resolved `query` selects, straight
+    off the tags' primary key; None if there is none cheaper than reading every item.
+
+    Only a speed-up: `where_sql` still decides. A party feed's history grows from its ~1% of
+    the items instead of testing every item against the party (100 feeds × 100,000 items)."""
+    if isinstance(query, Term):
+        if query.facet not in ("party", "topic") or not query.values:
+            return None
+        marks = ",".join("?" * len(query.values))
+        sql = f"SELECT item_id FROM item_tags WHERE facet = ? AND tag IN ({marks})"
+        return sql, [query.facet, *query.values]
+    if isinstance(query, All):
+        return next((found for part in query.parts if (found := candidates_sql(part))), None)
+    if isinstance(query, Any):
+        parts = [found for part in query.parts if (found := candidates_sql(part))]
+        if not parts or len(parts) < len(query.parts):
+            return None
+        return " UNION ALL ".join(sql for sql, _ in parts), [param for _, params in parts for param in params]
+    return None  # None (every item) or Not: no index gives a smaller set
+
+
 def definition(query: Query | None) -> str:
     """A stable text of what a feed selects: when it changes, the feed's history is rebuilt."""
     sql, params = where_sql(query)
@@ -162,9 +184,11 @@ def definition(query: Query | None) -> str:
 # --- the plan -----------------------------------------------------------------------------
 
 
-def plan(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int],
+def plan(registry: Registry, site: SiteInfo, counts: Collection[tuple[str, str]],
          languages: Sequence[str], options: PublishOptions) -> list[PlannedFeed]:
-    """`all.atom`, a feed per party and topic with items, per country and language if on, composed."""
+    """`all.atom`, a feed per party and topic with items, per country and language if on, composed.
+
+    `counts`: the (facet, tag) pairs some item carries (a mapping to counts will do)."""
     feeds = [PlannedFeed(FeedSpec("all.atom", "all", None, site.title,
                                   "Every item partyfeeds holds, newest first"), "all", None)]
     feeds += _party_feeds(registry, counts, options)
@@ -177,7 +201,7 @@ def plan(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], in
     return feeds
 
 
-def _party_feeds(registry: Registry, counts: Mapping[tuple[str, str], int],
+def _party_feeds(registry: Registry, counts: Collection[tuple[str, str]],
                  options: PublishOptions) -> list[PlannedFeed]:
     feeds = []
     for code in sorted(c for (facet, c) in counts if facet == "party" and c in registry.parties):
@@ -189,7 +213,7 @@ def _party_feeds(registry: Registry, counts: Mapping[tuple[str, str], int],
     return feeds
 
 
-def _topic_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int]
+def _topic_feeds(registry: Registry, site: SiteInfo, counts: Collection[tuple[str, str]]
                  ) -> list[PlannedFeed]:
     feeds = []
     for topic_id in sorted(t for (facet, t) in counts if facet == "topic" and t in registry.topics):
@@ -200,7 +224,7 @@ def _topic_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, 
     return feeds
 
 
-def _country_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int]
+def _country_feeds(registry: Registry, site: SiteInfo, counts: Collection[tuple[str, str]]
                    ) -> list[PlannedFeed]:
     parties = registry.parties
     tagged = {parties[c].country for (facet, c) in counts if facet == "party" and c in parties}

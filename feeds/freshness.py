@@ -21,13 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
-from feeds import archive, jsonfeed, model, render, sanitize
+from feeds import archive, atomtext, documents, jsonfeed, model, render, sanitize
 from feeds.compose import PlannedFeed, PublishOptions
 from feeds.model import FeedSpec, SiteInfo
 from feeds.pages import FeedSummary
 from feeds.render import Labels
 
-_RENDERERS: tuple[ModuleType, ...] = (archive, jsonfeed, model, render, sanitize)
+_RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, jsonfeed, model, render, sanitize)
 
 
 def _code_stamp() -> str:

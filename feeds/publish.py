@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from feeds import archive, compose, freshness
+from feeds import archive, compose, documents, freshness
 from feeds.compose import PublishOptions
 from feeds.jsonfeed import render_json
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
@@ -25,6 +25,9 @@ from feeds.store import FeedMark, Store
 from feeds.write import PUBLISHED_DIRS, is_published, published_feeds, remove_stale, write_if_changed
 
 log = logging.getLogger(__name__)
+
+PARALLEL_JOBS = 400  # documents to render before a run is split over RENDER_WORKERS processes
+RENDER_WORKERS = 2
 
 
 @dataclass(slots=True)
@@ -51,15 +54,22 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     report = PublishReport()
     labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
                     topics={tid: topic.label for tid, topic in registry.topics.items()})
-    feeds = compose.plan(registry, site, store.tag_counts(), list(store.language_counts()), options)
+    languages = list(store.language_counts()) if options.by_language else []
+    feeds = compose.plan(registry, site, store.present_tags(), languages, options)
     folders = sorted({str(PurePosixPath(f.spec.path).parent) for f in feeds} - {"."} | set(PUBLISHED_DIRS))
-    target = _Target(site, labels, options, output_dir, report, set(),
-                     published_feeds(output_dir, folders), freshness.context(site, labels, options))
-    summaries = [_publish_feed(store, feed, target) for feed in feeds]
+    found = published_feeds(output_dir, folders)
+    target = _Target(site, labels, options, output_dir, report, set(), found,
+                     freshness.context(site, labels, options))
+    with store.transaction():  # every history grows, or none: one commit, not one per feed
+        histories = [_extend_history(store, feed) for feed in feeds]
+    plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
+    heads = _render(store, [job for plan in plans for job in plan.jobs], target)
+    summaries = [plan.summary or heads[plan.feed.log_key] for plan in plans]
+    _save_head_marks(store, plans, heads, target)
     specs = [feed.spec for feed in feeds]
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
-    report.removed = remove_stale(output_dir, target.published, dirs=folders)
+    report.removed = remove_stale(output_dir, target.published, dirs=folders, found=found)
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
     return report
@@ -79,54 +89,57 @@ class _Target:
     shared: str  # freshness.context of this run
 
 
-def _publish_feed(store: Store, feed: compose.PlannedFeed, target: _Target) -> FeedSummary:
-    """Bring the feed's history up to date, then write its head (if its inputs changed) and
-    any missing archive page."""
-    restarted, mark = _extend_history(store, feed)
+@dataclass(slots=True)
+class _FeedPlan:
+    """What a run does for one feed: the documents to render, and the head's summary if its
+    inputs did not change (else the rendered head's)."""
+
+    feed: compose.PlannedFeed
+    head: archive.Document
+    jobs: list[documents.Job]
+    summary: FeedSummary | None = None
+    fingerprint: str = ""
+
+
+def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
+               target: _Target) -> _FeedPlan:
+    """List the feed's head (if its inputs changed) and every archive page not in place."""
     total = store.feed_log_size(feed.log_key)
-    documents = archive.chain(feed.spec.path, total, target.options.archive_page_size,
-                              target.site.entries_per_feed)
-    summary = _publish_head(store, feed, documents[0], mark, target, total)
-    for doc in documents[1:]:
+    chain = archive.chain(feed.spec.path, total, target.options.archive_page_size,
+                          target.site.entries_per_feed)
+    for doc in chain:
         target.published.update((doc.path, doc.json_path))
+    head, pages = chain[0], chain[1:]
+    stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
+    plan = _FeedPlan(feed, head, [], fingerprint=freshness.fingerprint(target.shared, feed, head, stamps))
+    files = freshness.files_stamp(target.output_dir, head)
+    todo = []
+    if mark.fingerprint == plan.fingerprint and files and mark.files == files:
+        target.report.unchanged += 2
+        plan.summary = freshness.summary_from_text(feed.spec, mark.summary)
+    else:
+        todo.append(head)
+    for doc in pages:
         # A page in place never changes; a restarted history may have left another one there.
         if not restarted and _in_place(target, doc):
             target.report.unchanged += 2
-            continue
-        _write_document(feed, doc, store.feed_log_items(feed.log_key, doc.first, doc.last), target)
-    return summary
+        else:
+            todo.append(doc)
+    plan.jobs = documents.jobs(store, feed, total, todo)
+    return plan
 
 
 def _extend_history(store: Store, feed: compose.PlannedFeed) -> tuple[bool, FeedMark]:
-    """Append the items saved since the last publish that joined the feed; the new watermark
-    commits with them, so a crash in between only makes the next run look again."""
-    with store.transaction():
-        restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
-        mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
-        seen = store.change_mark()
-        store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen)
-        store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
+    """Append the items saved since the last publish that joined the feed (inside the caller's
+    transaction); the new watermark commits with them, so a crash in between only makes the
+    next run look again."""
+    restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
+    mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
+    seen = store.change_mark()
+    store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
+                          candidates=compose.candidates_sql(feed.query))
+    store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
     return restarted, mark
-
-
-def _publish_head(store: Store, feed: compose.PlannedFeed, head: archive.Document, mark: FeedMark,
-                  target: _Target, total: int) -> FeedSummary:
-    """Render the head unless its fingerprint and files are as the last publish left them."""
-    target.published.update((head.path, head.json_path))
-    stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
-    fingerprint = freshness.fingerprint(target.shared, feed, head, stamps)
-    files = freshness.files_stamp(target.output_dir, head)
-    if mark.fingerprint == fingerprint and files and mark.files == files:
-        target.report.unchanged += 2
-        return freshness.summary_from_text(feed.spec, mark.summary)
-    items = store.feed_log_items(feed.log_key, head.first, head.last)
-    _write_document(feed, head, items, target)
-    summary = FeedSummary.from_items(feed.spec, items, total)
-    with store.transaction():
-        store.save_feed_mark(feed.log_key, replace(
-            store.feed_mark(feed.log_key), fingerprint=fingerprint,
-            files=freshness.files_stamp(target.output_dir, head), summary=freshness.summary_text(summary)))
-    return summary
 
 
 def _in_place(target: _Target, doc: archive.Document) -> bool:
@@ -135,12 +148,31 @@ def _in_place(target: _Target, doc: archive.Document) -> bool:
     return is_published(target.output_dir, doc.path) and is_published(target.output_dir, doc.json_path)
 
 
-def _write_document(feed: compose.PlannedFeed, doc: archive.Document, items: Sequence[Item],
-                    target: _Target) -> None:
-    atom = render_atom(feed.spec, items, target.site, target.labels, doc=doc, icon=feed.icon)
-    _write(target.output_dir, doc.path, atom, target.report)
-    json_feed = render_json(feed.spec, items, target.site, doc, icon=feed.icon)
-    _write(target.output_dir, doc.json_path, json_feed, target.report)
+def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[str, FeedSummary]:
+    """Render and write every job's two files; return the summaries of the heads rendered.
+    A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
+    site, labels, output_dir = target.site, target.labels, target.output_dir
+    if len(jobs) >= PARALLEL_JOBS and store.path != ":memory:":
+        done = documents.write_jobs_in_parallel(store.path, jobs, site, labels, output_dir, RENDER_WORKERS)
+    else:
+        done = documents.write_jobs(store, jobs, site, labels, output_dir)
+    target.report.written += done.written
+    target.report.unchanged += done.unchanged
+    return done.heads
+
+
+def _save_head_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
+                     target: _Target) -> None:
+    """Remember what each rendered head was rendered from, and its files as written."""
+    marks = {}
+    for plan in plans:
+        summary = heads.get(plan.feed.log_key)
+        if summary is not None:
+            mark, text = store.feed_mark(plan.feed.log_key), freshness.summary_text(summary)
+            files = freshness.files_stamp(target.output_dir, plan.head)
+            marks[plan.feed.log_key] = replace(mark, fingerprint=plan.fingerprint, files=files, summary=text)
+    with store.transaction():
+        store.save_feed_marks(marks)
 
 
 def _write(output_dir: Path, relpath: str, data: bytes, report: PublishReport) -> None:

@@ -18,6 +18,7 @@ depend on the party registry.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import uuid
@@ -49,9 +50,9 @@ UNTITLED = "(untitled)"
 SOURCE_NAMESPACE = uuid.uuid5(ITEM_NAMESPACE, "partyfeeds:source")
 
 # Characters XML 1.0 cannot carry at all; lxml raises on them, so drop them.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # RFC 3066 tag as atom.rnc's atomLanguageTag allows it; anything else is not published.
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*\Z")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*\Z")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
@@ -71,7 +72,7 @@ class Labels:
 
 def clean_text(text: str | None) -> str:
     """`text` without the characters XML 1.0 forbids (they would abort serialisation)."""
-    return _NOT_XML.sub("", text or "")
+    return NOT_XML.sub("", text or "")
 
 
 def feed_url(site: SiteInfo, path: str) -> str:
@@ -162,7 +163,7 @@ def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
     entry.published(item.published)
     for name in author_names(item, site):
         entry.author(name=name)
-    for rel, href in _entry_links(item):
+    for rel, href in entry_links(item):
         entry.link(href=href, rel=rel)  # feedgen 1.0 drops rel here: _fix_links restores it
     _add_bodies(entry, item, title)
     _add_categories(entry, item, site, labels)
@@ -171,16 +172,16 @@ def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
 
 def author_names(item: Item, site: SiteInfo) -> list[str]:
     """The item's authors, else its first source's title, else the site's author."""
-    names = _unique(clean_text(name).strip() for name in item.authors)
+    names = unique(clean_text(name).strip() for name in item.authors)
     if not names and item.sources:
-        names = _unique([clean_text(item.sources[0].title).strip()])
+        names = unique([clean_text(item.sources[0].title).strip()])
     return names or [site.author_name]
 
 
-def _entry_links(item: Item) -> list[tuple[str, str]]:
+def entry_links(item: Item) -> list[tuple[str, str]]:
     """(rel, href): the item's own link, then other sources' links as "via"."""
     links = [("alternate", item.link)] if item.link else []
-    vias = _unique(src.link for src in item.sources if src.link != item.link)
+    vias = unique(src.link for src in item.sources if src.link != item.link)
     return links + [("via", href) for href in vias]
 
 
@@ -221,21 +222,21 @@ def sources_html(sources: Sequence[SourceRef]) -> str:
 
 
 def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels) -> None:
-    for code in _unique(item.parties):
+    for code in unique(item.parties):
         entry.category(term=code, scheme=site.base_url + "party/", label=clean_text(labels.party(code)))
-    for topic in _unique(item.topics):
+    for topic in unique(item.topics):
         entry.category(term=topic, scheme=site.base_url + "topic/", label=clean_text(labels.topic(topic)))
-    for term in _unique(clean_text(term).strip() for term in item.categories):
+    for term in unique(clean_text(term).strip() for term in item.categories):
         entry.category(term=term)
 
 
 def category_terms(item: Item) -> list[str]:
     """The terms of the entry's categories, in order, each once: parties, topics, own categories."""
     own = (clean_text(term).strip() for term in item.categories)
-    return _unique([*_unique(item.parties), *_unique(item.topics), *_unique(own)])
+    return unique([*unique(item.parties), *unique(item.topics), *unique(own)])
 
 
-def _unique(values: Iterable[str | None]) -> list[str]:
+def unique(values: Iterable[str | None]) -> list[str]:
     """Non-empty values, first occurrence kept, order otherwise unchanged."""
     return list(dict.fromkeys(value for value in values if value))
 
@@ -250,10 +251,10 @@ def _finish(raw: bytes, items_by_atom_id: Mapping[str, Item], *, archive: bool =
             first_entry.addprevious(root[-1])
     for entry in root.iterfind(f"{{{ATOM_NS}}}entry"):
         item = items_by_atom_id[entry.findtext(f"{{{ATOM_NS}}}id")]
-        if item.language and _LANGUAGE_TAG.match(item.language):
+        if item.language and LANGUAGE_TAG.match(item.language):
             entry.set(XML_LANG, item.language)
         _fix_links(entry, item)
-        source = _main_source(item)
+        source = main_source(item)
         if source is not None:
             _append_source(entry, source, item)
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True))
@@ -266,12 +267,12 @@ def _fix_links(entry: etree._Element, item: Item) -> None:
     position = entry.index(old[0]) if old else len(entry)
     for element in old:
         entry.remove(element)
-    for offset, (rel, href) in enumerate(_entry_links(item)):
+    for offset, (rel, href) in enumerate(entry_links(item)):
         link = etree.Element(f"{{{ATOM_NS}}}link", href=href, rel=rel)
         entry.insert(position + offset, link)
 
 
-def _main_source(item: Item) -> SourceRef | None:
+def main_source(item: Item) -> SourceRef | None:
     """The source whose link the entry uses, else the first one."""
     for source in item.sources:
         if source.link and source.link == item.link:
@@ -292,6 +293,7 @@ def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None
     etree.SubElement(element, f"{{{ATOM_NS}}}updated").text = item.updated.isoformat()
 
 
+@functools.lru_cache(maxsize=4096)  # a publish asks once per entry, for a few thousand sources
 def source_atom_id(source_id: str) -> str:
     """The atom:id published for a configured source: a urn:uuid, so readers do not take it
     for a link (an http IRI under base_url would 404) and a new base_url keeps it."""

@@ -277,22 +277,29 @@ class Store:
         self._db.execute("INSERT OR REPLACE INTO feed_logs VALUES (?, ?)", (feed, definition))
         return True
 
-    def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0) -> int:
+    def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0,
+                        candidates: tuple[str, Sequence[str]] | None = None) -> int:
         """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
         that it lacks, in (updated, id) order; return how many joined.
 
         `since`: only items saved after that `change_mark()` are looked at. Sound because
         `where` reads only the item's own rows, so an item not saved since then matched (and
-        joined) or did not match then, and still does or does not.
+        joined) or did not match then, and still does or does not. `candidates`: a subquery of
+        item ids that holds every match (compose.candidates_sql), so only those are tested
+        when `since` is 0.
         """
         base = self.feed_log_size(feed)
         changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
+        # Candidates help a fill from scratch; after one, the items saved since are fewer, and
+        # given both lists SQLite may walk the longer one (3 ms a feed instead of 0.1).
+        candidates = None if since else candidates
+        among = f" AND i.id IN ({candidates[0]})" if candidates else ""
         cursor = self._db.execute(
             "INSERT INTO feed_entries (feed, seq, item_id) "
             "SELECT ?, ? + row_number() OVER (ORDER BY i.updated, i.id), i.id FROM items AS i "
-            f"WHERE ({where}){changed} AND NOT EXISTS "
+            f"WHERE ({where}){changed}{among} AND NOT EXISTS "
             "(SELECT 1 FROM feed_entries AS e WHERE e.feed = ? AND e.item_id = i.id)",
-            (feed, base, *params, *([since] if since else []), feed))
+            (feed, base, *params, *([since] if since else []), *(candidates[1] if candidates else ()), feed))
         return cursor.rowcount
 
     def change_mark(self) -> int:
@@ -329,6 +336,34 @@ class Store:
 
     def feed_logs(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT feed FROM feed_logs ORDER BY feed")]
+
+    # -- publish side: what one publish run reads (feeds/publish.py) ---------
+    # Kept apart from the save path above: only the publisher calls these.
+
+    def present_tags(self) -> set[tuple[str, str]]:
+        """Every (facet, tag) some item carries: one primary-key seek per distinct tag, so the
+        plan of a publish costs a few hundred seeks, not a scan of every tag row."""
+        found: set[tuple[str, str]] = set()
+        row = self._db.execute("SELECT facet, tag FROM item_tags ORDER BY facet, tag LIMIT 1").fetchone()
+        while row is not None:
+            found.add((str(row[0]), str(row[1])))
+            row = self._db.execute("SELECT facet, tag FROM item_tags WHERE (facet, tag) > (?, ?) "
+                                   "ORDER BY facet, tag LIMIT 1", row).fetchone()
+        return found
+
+    def feed_log_places(self, feed: str, first: int, last: int) -> list[tuple[int, str, int]]:
+        """(sequence number, item id, the item's place in the "all" history or 0) for sequence
+        numbers first..last of `feed`, in order: the place lets the publisher render documents
+        in roughly the order their items arrived, so an item's rendering is reused, then dropped."""
+        rows = self._db.execute(
+            "SELECT e.seq, e.item_id, coalesce(a.seq, 0) FROM feed_entries AS e LEFT JOIN feed_entries AS a "
+            "ON a.feed = 'all' AND a.item_id = e.item_id WHERE e.feed = ? AND e.seq BETWEEN ? AND ? "
+            "ORDER BY e.seq", (feed, first, last))
+        return rows.fetchall()  # already int, text, int: 300,000 rows on a first publish
+
+    def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
+                             [(feed, m.seen, m.fingerprint, m.files, m.summary) for feed, m in marks.items()])
 
     # -- sources -------------------------------------------------------------
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import posixpath
 import stat
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import PublishError
@@ -52,6 +55,36 @@ def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
         raise PublishError(f"cannot write {target}: {exc}") from exc
     log.debug("wrote path=%s bytes=%d", relpath, len(data))
     return True
+
+
+class Writer:
+    """`write_if_changed` for many files, on a few threads: each file is still written, fsynced
+    and renamed on its own, but the waits for the disk overlap each other and the caller's
+    rendering (a first publish writes ~12,000 files; one at a time, fsync alone took 18 s).
+    At most `pending` files wait in memory. `close` waits for all and raises the first error."""
+
+    def __init__(self, root: Path, threads: int = 4, pending: int = 32) -> None:
+        self.root = root
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="publish-write")
+        self._room = threading.BoundedSemaphore(pending)
+        self._futures: list[tuple[str, Future[bool]]] = []
+
+    def write(self, relpath: str, data: bytes) -> None:
+        self._room.acquire()
+        future = self._pool.submit(write_if_changed, self.root, relpath, data)
+        future.add_done_callback(lambda _: self._room.release())
+        self._futures.append((relpath, future))
+
+    def close(self) -> list[tuple[str, bool]]:
+        """(relpath, written) for every file, in the order given."""
+        self._pool.shutdown(wait=True)
+        return [(relpath, future.result()) for relpath, future in self._futures]
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def is_published(root: Path, relpath: str) -> bool:
@@ -106,31 +139,29 @@ def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
                     deep: Sequence[str] = ARCHIVE_DIRS) -> set[str]:
     """Relpaths of the feed files `remove_stale` would consider, in one walk of the folders:
     the publisher asks this set, not the disk, whether thousands of archive pages are in place."""
-    found = set()
+    found: set[str] = set()
     for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
-        for path in _published_feeds(resolve_inside(root, folder), recursive):
-            found.add(path.relative_to(root).as_posix())
+        directory = resolve_inside(root, folder)
+        if directory.is_dir() and not directory.is_symlink():
+            _scan(str(directory), PurePosixPath(directory.relative_to(root)).as_posix(), recursive, found)
     return found
 
 
 def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS,
-                 deep: Sequence[str] = ARCHIVE_DIRS) -> list[str]:
+                 deep: Sequence[str] = ARCHIVE_DIRS, found: Iterable[str] | None = None) -> list[str]:
     """Delete feed files (`.atom`, `.json`) under `root` that are not in `keep`; return their
     relpaths, sorted.
 
     Candidates are regular files with a feed suffix directly inside `dirs`, or at any
     depth inside `deep`: anything else (other files, other subfolders, symlinks, our own
-    temp files) is never touched.
+    temp files) is never touched. `found`: the candidates as `published_feeds` listed them
+    earlier in the same run (files written since are all in `keep`), so the tree is walked once.
     """
-    wanted = {str(PurePosixPath(path)) for path in keep}
-    removed = []
-    for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
-        directory = resolve_inside(root, folder)
-        for path in _published_feeds(directory, recursive):
-            relpath = path.relative_to(root).as_posix()
-            if relpath not in wanted:
-                _unlink(path)
-                removed.append(relpath)
+    wanted = {posixpath.normpath(path) for path in keep}
+    candidates = published_feeds(root, dirs, deep) if found is None else found
+    removed = sorted(relpath for relpath in candidates if relpath not in wanted)
+    for relpath in removed:
+        _unlink(resolve_inside(root, relpath))
     if len(removed) > 20:
         log.info("removed stale feed files count=%d", len(removed))
     else:
@@ -139,15 +170,17 @@ def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHE
     return sorted(removed)
 
 
-def _published_feeds(directory: Path, recursive: bool) -> list[Path]:
-    if not directory.is_dir() or directory.is_symlink():
-        return []
-    candidates = directory.rglob("*") if recursive else directory.iterdir()
-    return sorted(
-        path for path in candidates
-        if path.suffix in FEED_SUFFIXES and not path.name.startswith(".")
-        and path.is_file() and not path.is_symlink()
-    )
+def _scan(directory: str, relpath: str, recursive: bool, found: set[str]) -> None:
+    """os.scandir, not Path.rglob: the entry types come with the listing (no stat per file),
+    which matters with 12,000 archive pages. Symlinks are neither followed nor listed."""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    _scan(entry.path, f"{relpath}/{entry.name}", recursive, found)
+            elif (entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
+                  and os.path.splitext(entry.name)[1] in FEED_SUFFIXES):
+                found.add(f"{relpath}/{entry.name}")
 
 
 def _unlink(path: Path) -> None:

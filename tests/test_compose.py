@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from feeds import pipeline
-from feeds.compose import All, Any, Not, PublishOptions, Query, Term, plan, resolve, where_sql
+from feeds.compose import All, Any, Not, PublishOptions, Query, Term, candidates_sql, plan, resolve, where_sql
 from feeds.errors import ConfigError
 from feeds.model import Item, SiteInfo, item_id
 from feeds.registry import Registry, load_registry
@@ -75,6 +75,29 @@ def test_query_selects_in_sql_what_it_means(query: Query, oracle: Callable[[Item
     selected = [i.id for i in store.feed_log_items("q", 1, 10_000)]
     assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
     assert 0 < len(selected) < len(items) or isinstance(query, Term)
+
+
+QUERIES_MORE: list[tuple[Query, Callable[[Item], bool]]] = [
+    (Any((Term("party", ("pcch",)), Term("topic", ("palestine",)))),
+     lambda i: "pcch" in i.parties or "palestine" in i.topics),
+    (All((Term("language", ("es",)), Term("party", ("kke", "pcch")))),
+     lambda i: lang(i, "es") and bool({"kke", "pcch"} & set(i.parties))),
+]
+
+
+@pytest.mark.parametrize(("query", "oracle"), QUERIES + QUERIES_MORE)
+def test_candidates_only_speed_up_the_selection(query: Query, oracle: Callable[[Item], bool]) -> None:
+    """A history grown from the tags' index (candidates_sql) is the one grown from every item."""
+    items = sample()
+    store = Store(":memory:")
+    with store.transaction():
+        for item in items:
+            store.save(item, keys=[item.id], bands=[], revision="", first_seen=T0)
+        store.sync_feed_log("q", "q")
+        store.extend_feed_log("q", *where_sql(query), candidates=candidates_sql(query))
+    selected = [i.id for i in store.feed_log_items("q", 1, 10_000)]
+    assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
+    assert store.present_tags() == set(store.tag_counts())
 
 
 def test_countries_and_regions_resolve_to_their_parties(registry: Registry) -> None:

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feeds.archive import chain
-from feeds.jsonfeed import plain_text, render_json
+from feeds.jsonfeed import dump, plain_text, render_json
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
 from feeds.render import Labels, render_atom
 from tests.atomcheck import assert_valid_atom
@@ -150,3 +152,21 @@ def test_the_specifications_own_example_validates() -> None:
                          {"id": "1", "content_html": "<p>Hello, world!</p>",
                           "url": "https://example.org/initial-post"}]}
     assert json_feed_problems(json.dumps(example).encode()) == []
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20)
+
+
+@given(JSON_VALUES, st.integers(min_value=0, max_value=3))
+def test_dump_prints_what_json_dumps_prints(value: Any, depth: int) -> None:
+    expected = json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n" + " " * depth)
+    assert dump(value, depth) == expected
+
+
+def test_items_spliced_into_a_document_print_as_json_dumps_would() -> None:
+    for items in (ITEMS, ITEMS[:1], []):
+        data = render_json(SPEC, items, SITE, PAGE_2, icon="https://www.kke.gr/icon.png").decode("utf-8")
+        assert data == json.dumps(json.loads(data), ensure_ascii=False, indent=1) + "\n"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feeds import pipeline, render
+from feeds import documents, pipeline, render
 from feeds import publish as publish_module
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
@@ -38,13 +38,13 @@ def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish
     save(store, items)
     pipeline.publish(store, registry, site, out, OPTIONS)
     rendered: list[str] = []
-    original = publish_module.render_atom
+    original = documents.files
 
-    def spy(spec: Any, *args: Any, **kwargs: Any) -> bytes:
-        rendered.append(kwargs["doc"].path)
-        return original(spec, *args, **kwargs)
+    def spy(job: documents.Job, *args: Any, **kwargs: Any) -> tuple[bytes, bytes]:
+        rendered.append(job.doc.path)
+        return original(job, *args, **kwargs)
 
-    monkeypatch.setattr(publish_module, "render_atom", spy)
+    monkeypatch.setattr(documents, "files", spy)
     assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
     assert rendered == []
     save(store, [make(31)])
@@ -74,3 +74,15 @@ def test_a_revised_item_moves_the_watermark(tmp_path: Path, registry: Registry) 
     first = store.change_mark()
     save(store, [replace(make(1), title="Item 1 (revised)", updated=T0 + timedelta(days=1))])
     assert store.change_mark() > first
+
+
+def test_documents_rendered_on_worker_processes_are_the_ones_rendered_in_process(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    site, items = _site(tmp_path), [make(n) for n in range(40)]
+    for name, parallel in (("serial", 10_000), ("parallel", 1)):
+        monkeypatch.setattr(publish_module, "PARALLEL_JOBS", parallel)
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            save(store, items)
+            report = pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
+        assert any(path.startswith("archive/") for path in report.written)
+    assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")

@@ -1,0 +1,167 @@
+"""Render a publish run's documents, each item once (the publish chain's select → render).
+
+A first publish of 100,000 items writes ~6,000 documents holding ~300,000 entries: every
+item sits in all.atom and in its party and topic feeds (and country, language, composed
+ones). Each item is read from the store and rendered (Atom entry, JSON Feed item) once per
+run, kept while some document still needs it, and spliced as text into every document that
+holds it (feeds/atomtext.py, feeds/jsonfeed.py).
+
+Memory stays bounded without a cache policy to tune: documents are rendered in the order
+their newest item joined the "all" history, so the documents that share an item come close
+together, and an item's rendering is dropped as soon as the last document needing it is done
+(each item's uses are counted before rendering starts).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from feeds import atomtext, jsonfeed
+from feeds.archive import Document
+from feeds.compose import PlannedFeed
+from feeds.model import Item, SiteInfo
+from feeds.pages import LATEST_PER_FEED, FeedSummary
+from feeds.render import Labels
+from feeds.store import Store
+from feeds.write import Writer
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One document to render: its feed, its place in the chain, its items in history order."""
+
+    feed: PlannedFeed
+    doc: Document
+    total: int  # entries in the feed's whole history (the index shows it)
+    item_ids: tuple[str, ...]
+    place: int  # the newest place of its items in the "all" history: the rendering order
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item, rendered: what every document holding it needs."""
+
+    id: str
+    updated: datetime
+    atom: str
+    json: str
+    title: str
+    link: str | None
+
+
+def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document]) -> list[Job]:
+    """The jobs for `docs` of `feed`, reading their items' ids in one query."""
+    if not docs:
+        return []
+    first = min(doc.first for doc in docs)
+    places = store.feed_log_places(feed.log_key, first, max(doc.last for doc in docs))
+    seqs = [seq for seq, _, _ in places]
+    result = []
+    for doc in docs:  # a slice: a deleted item leaves a gap in the numbers
+        rows = places[bisect_left(seqs, doc.first):bisect_right(seqs, doc.last)]
+        result.append(Job(feed, doc, total, tuple(item_id for _, item_id, _ in rows),
+                          max((place for _, _, place in rows), default=0)))
+    return result
+
+
+@dataclass(slots=True)
+class Written:
+    """What rendering and writing a list of jobs did: files written, files left as they were,
+    and the index summary of every head rendered (by feed log key)."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    heads: dict[str, FeedSummary] = field(default_factory=dict)
+
+
+def write_jobs(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+               output_dir: Path) -> Written:
+    """Render every job's Atom document and JSON Feed twin and write those that changed."""
+    result = Written()
+    with Writer(output_dir) as writer:
+        for job, entries in render(store, todo, site, labels):
+            atom, twin = files(job, entries, site, labels)
+            writer.write(job.doc.path, atom)
+            writer.write(job.doc.json_path, twin)
+            if not job.doc.is_archive:
+                result.heads[job.feed.log_key] = summary(job, entries)
+        for relpath, written in writer.close():
+            if written:
+                result.written.append(relpath)
+            else:
+                result.unchanged += 1
+    return result
+
+
+def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+                           output_dir: Path, workers: int) -> Written:
+    """`write_jobs` on `workers` processes, each given a run of jobs in rendering order (so
+    only the documents at a boundary render an item twice) and its own store connection."""
+    ordered = sorted(todo, key=lambda job: job.place)
+    share = -(-len(ordered) // workers)
+    parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
+    # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("forkserver")) as pool:
+        done = list(pool.map(_write_part, [(store_path, part, site, labels, output_dir) for part in parts]))
+    result = Written()
+    for part in done:
+        result.written += part.written
+        result.unchanged += part.unchanged
+        result.heads.update(part.heads)
+    return result
+
+
+def _write_part(args: tuple[str, Sequence[Job], SiteInfo, Labels, Path]) -> Written:
+    store_path, todo, site, labels, output_dir = args
+    with Store(store_path) as store:
+        return write_jobs(store, todo, site, labels, output_dir)
+
+
+def render(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
+           ) -> Iterator[tuple[Job, list[Entry]]]:
+    """Each job with its entries, newest first; items are read and rendered once."""
+    uses = Counter(item_id for job in todo for item_id in job.item_ids)
+    rendered: dict[str, Entry] = {}
+    for job in sorted(todo, key=lambda job: job.place):
+        missing = [item_id for item_id in job.item_ids if item_id not in rendered]
+        for stored in store.get_many(missing):
+            rendered[stored.item.id] = entry(stored.item, site, labels)
+        entries = [rendered[item_id] for item_id in job.item_ids if item_id in rendered]
+        yield job, newest_first(entries)
+        for item_id in job.item_ids:
+            uses[item_id] -= 1
+            if not uses[item_id]:
+                rendered.pop(item_id, None)
+
+
+def entry(item: Item, site: SiteInfo, labels: Labels) -> Entry:
+    atom, twin = atomtext.entry(item, site, labels), jsonfeed.item_text(item, site)
+    return Entry(item.id, item.updated, atom, twin, item.title, item.link)
+
+
+def files(job: Job, entries: Sequence[Entry], site: SiteInfo, labels: Labels) -> tuple[bytes, bytes]:
+    """The job's Atom document and its JSON Feed twin."""
+    updated = entries[0].updated.isoformat() if entries else None
+    atom = atomtext.document(job.feed.spec, site, labels, job.doc, [e.atom for e in entries], updated,
+                             icon=job.feed.icon)
+    twin = jsonfeed.document(job.feed.spec, site, job.doc, [e.json for e in entries], icon=job.feed.icon)
+    return atom, twin
+
+
+def summary(job: Job, entries: Sequence[Entry]) -> FeedSummary:
+    """The index page's summary of a head: FeedSummary.from_items of the same items."""
+    latest = tuple((e.title, e.link) for e in entries[:LATEST_PER_FEED])
+    return FeedSummary(job.feed.spec, job.total, entries[0].updated if entries else None, latest)
+
+
+def newest_first(entries: Iterable[Entry]) -> list[Entry]:
+    """render.newest_first's order: `updated` descending, ties by id."""
+    by_id = sorted(entries, key=lambda e: e.id)
+    return sorted(by_id, key=lambda e: e.updated, reverse=True)
