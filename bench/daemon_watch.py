@@ -62,8 +62,18 @@ def served(port: int, path: str, text: str) -> bool:
         connection.close()
 
 
-def watch(sources: int, items: int, cycles: int, store: Path | None = None) -> dict[str, float]:
+def watch(sources: int, items: int, cycles: int, store: Path | None = None,
+          log_file: Path | None = None) -> dict[str, float]:
     """Run the daemon for `cycles` seconds; its RSS samples, requests and update latency."""
+    log: list[str] = []
+    try:
+        return _watch(sources, items, cycles, store, log)
+    finally:
+        if log_file is not None:
+            log_file.write_text("".join(log))
+
+
+def _watch(sources: int, items: int, cycles: int, store: Path | None, log: list[str]) -> dict[str, float]:
     with LocalServer() as local, tempfile.TemporaryDirectory() as folder:
         for n in range(sources):
             local.script(f"/{n}.rss", Reply(200, feed(n, items), (("ETag", f'"{n}"'),)))
@@ -83,10 +93,11 @@ def watch(sources: int, items: int, cycles: int, store: Path | None = None) -> d
             shutil.copy(store, Path(folder, "state", "pf.sqlite"))
         process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve"],
                                    cwd=folder, stderr=subprocess.PIPE, text=True)
-        log: list[str] = []
         threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True).start()
+        launched = time.monotonic()
         while not (match := STARTED.search("".join(log))):
-            if process.poll() is not None:
+            if process.poll() is not None or time.monotonic() - launched > 300:
+                process.kill()
                 raise SystemExit("the daemon did not start:\n" + "".join(log[-20:]))
             time.sleep(0.1)
         port = int(match.group(1))
@@ -101,6 +112,7 @@ def watch(sources: int, items: int, cycles: int, store: Path | None = None) -> d
         changed = time.monotonic()
         while not served(port, "/party/kke.atom", "Breaking: new statement"):
             if time.monotonic() - changed > 120:
+                process.kill()
                 raise SystemExit("the update was not served within 120 s:\n" + "".join(log[-20:]))
             time.sleep(0.05)
         latency = time.monotonic() - changed
@@ -118,8 +130,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=60)
     parser.add_argument("--store", type=Path, help="start on a copy of this database")
+    parser.add_argument("--log", type=Path, help="write the daemon's log here")
     args = parser.parse_args()
-    found = watch(args.sources, args.items, args.cycles, args.store)
+    found = watch(args.sources, args.items, args.cycles, args.store, args.log)
     print(f"sources={args.sources} items/source={args.items} cycles={args.cycles} (1 s interval)")
     print(f"requests served to the daemon: {found['requests']}")
     print(f"RSS KiB: first={found['rss_first_kib']} last={found['rss_last_kib']} "

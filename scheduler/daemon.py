@@ -196,8 +196,11 @@ class Daemon:
         if not self._publish_pending.acquire(blocking=False):
             return  # a publish is already scheduled: this request rides along
         run_at = utcnow() + timedelta(seconds=self.config.daemon.publish_delay)
+        # A job of its own each time, not a fixed id: with one id, a publish requested while the
+        # previous one still ran was skipped (max_instances) and left the pending flag held, so
+        # nothing was ever published again. Two publishes at once queue on the store lock.
         self.scheduler.add_job(self._guarded, "date", run_date=run_at, args=[self._scheduled_publish],
-                               id="publish", name="publish", replace_existing=True)
+                               name="publish")
 
     def _scheduled_publish(self) -> None:
         self._publish_pending.release()  # requests from now on schedule the next publish

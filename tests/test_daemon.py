@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scheduler import jobs
+from scheduler.config import load_config
+from scheduler.daemon import Daemon
 from tests.atomcheck import assert_valid_atom
 from tests.jsonfeedcheck import assert_valid_json_feed
 from tests.localserver import LocalServer, Reply
@@ -224,3 +227,34 @@ def test_readiness_and_stopping_are_reported_to_systemd(tmp_path: Path, sources:
         finally:
             assert service.terminate() == 0
         assert listener.recv(64) == b"STOPPING=1"
+
+
+def test_a_publish_requested_while_one_runs_is_not_lost(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishing slower than publish_delay: every request is still served by a publish."""
+    write_config(tmp_path, [])
+    runs: list[float] = []
+
+    def slow_publish(context: object) -> object:
+        runs.append(time.monotonic())
+        time.sleep(0.6)  # longer than publish_delay (0.2 s)
+        return type("Report", (), {"written": []})()
+
+    monkeypatch.setattr(jobs, "publish", slow_publish)
+    daemon = Daemon(load_config(tmp_path / "config.yaml"))
+    daemon.scheduler.start()
+    try:
+        daemon.request_publish()
+        deadline = time.monotonic() + 5
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        daemon.request_publish()  # arrives while the first publish runs
+        time.sleep(2)
+        daemon.request_publish()  # and one long after both
+        deadline = time.monotonic() + 5
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        daemon.scheduler.shutdown(wait=True)
+        daemon.context.close()
+    assert len(runs) == 3
