@@ -24,7 +24,7 @@ from feeds.schema import MIGRATIONS
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
                  "topics, categories, revision, first_seen")
 
-CACHE_KIB = 32 * 1024  # SQLite's page cache per connection
+CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
 _UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
 
