@@ -62,7 +62,8 @@ def accept(store: Store, lookup: Lookup, item: Item, now: datetime, revision: st
     merged_keys = (*keys, *dedupe.identity_keys(merged))
     store.save(merged, keys=merged_keys, bands=bands, revision=revision or stored.revision,
                first_seen=stored.first_seen)
-    lookup.saved(merged, merged_keys, bands)
+    moved = merged.updated != stored.item.updated  # it may join the newest of its other bands
+    lookup.saved(merged, merged_keys, bands, store.bands_of(merged.id) if moved else ())
     new_source = {s.source_id for s in merged.sources} != {s.source_id for s in stored.item.sources}
     return "merged" if new_source else "revised"
 

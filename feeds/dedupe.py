@@ -249,7 +249,7 @@ def near_duplicates(items: Sequence[Item]) -> list[tuple[int, int]]:
     """
     order = sorted(range(len(items)), key=lambda i: items[i].published)
     ordered = [items[i] for i in order]
-    tokens = [title_tokens(item.title) for item in ordered]
+    tokens = [title_tokens.__wrapped__(item.title) for item in ordered]  # distinct titles: no cache
     facts = _Facts.of(ordered, tokens)
     found = [(order[a], order[b]) for a, b in _candidate_pairs(signatures(tokens), facts).tolist()
              if _same(ordered[a], ordered[b], tokens[a], tokens[b])]

@@ -23,29 +23,42 @@ class Lookup:
     """Identity keys and band members of one batch, kept current as the batch is stored."""
 
     def __init__(self, ids_by_key: dict[str, str], ids_by_band: dict[int, set[str]],
-                 facts: dict[str, CandidateFacts]) -> None:
+                 facts: dict[str, CandidateFacts], newest: int = MAX_CANDIDATES) -> None:
+        self._newest = newest
         self._ids_by_key = ids_by_key
         self._ids_by_band = ids_by_band
         self._facts = facts
 
     @classmethod
-    def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]]) -> Lookup:
-        ids_by_band, facts = store.band_members({band for item_bands in bands for band in item_bands})
-        return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), ids_by_band, facts)
+    def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
+             newest: int = MAX_CANDIDATES) -> Lookup:
+        ids_by_band, facts = store.band_members({band for item_bands in bands for band in item_bands},
+                                                newest=newest)
+        return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), ids_by_band, facts,
+                   newest)
 
     def find(self, keys: Sequence[str]) -> str | None:
         """The id of the item known under any of `keys` (first key wins), as `Store.find_by_keys`."""
         return next((self._ids_by_key[key] for key in keys if key in self._ids_by_key), None)
 
     def candidates(self, bands: Sequence[int]) -> list[CandidateFacts]:
-        """Items sharing a band with `bands`, newest first, as `Store.candidate_facts`."""
+        """Items sharing a band with `bands`, newest first, as `Store.candidate_facts`.
+
+        Only the newest of each band were read (`Store.band_members`); the newest of their
+        union are among them, and every item saved since is added to its bands.
+        """
         ids = set().union(*(self._ids_by_band.get(band, ()) for band in bands))
         found = sorted((self._facts[i] for i in ids), key=lambda facts: facts.id)
         found.sort(key=lambda facts: facts.updated, reverse=True)  # stable: ties stay in id order
-        return found[:MAX_CANDIDATES]
+        return found[:self._newest]
 
-    def saved(self, item: Item, keys: Iterable[str], bands: Iterable[int]) -> None:
-        """`Store.save` stored `item`: its keys now point at it, its bands hold it."""
+    def saved(self, item: Item, keys: Iterable[str], bands: Iterable[int], also: Iterable[int] = ()) -> None:
+        """`Store.save` stored `item`: its keys now point at it, its bands hold it.
+
+        `also`: the bands it was stored under before, for a merged item whose date moved: it
+        may now be among the newest of a band this lookup read only in part.
+        """
+        bands = [*bands, *also]
         for key in keys:
             self._ids_by_key[key] = item.id
         for band in bands:

@@ -24,6 +24,7 @@ from feeds.schema import MIGRATIONS
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
                  "topics, categories, revision, first_seen")
 
+_FACTS_CACHED = 20_000  # candidate facts kept between feeds of one transaction, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
 _UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
@@ -167,19 +168,36 @@ class Store:
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def band_members(self, bands: Collection[int]) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
-        """The ids in each of `bands`, and the candidate facts of every one of them."""
+    def band_members(self, bands: Collection[int], newest: int = 50
+                     ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
+        """The `newest` ids (by `updated`, as `candidate_facts` orders) in each of `bands`, and
+        the candidate facts of every one of them.
+
+        The newest `newest` of a union of bands are among the union of each band's newest
+        `newest`, so this is enough to answer `candidate_facts` for any subset of `bands`; a big
+        store's crowded bands are not read whole.
+        """
         ids_by_band: dict[int, set[str]] = {}
         for chunk in _chunks(sorted(bands)):
-            query = f"SELECT band, item_id FROM item_bands WHERE band IN ({','.join('?' * len(chunk))})"
-            for band, item_id in self._db.execute(query, chunk):
+            query = (f"SELECT band, item_id FROM (SELECT b.band, b.item_id, row_number() OVER ("
+                     f"PARTITION BY b.band ORDER BY i.updated DESC, i.id) AS place FROM item_bands b "
+                     f"JOIN items i ON i.id = b.item_id WHERE b.band IN ({','.join('?' * len(chunk))})) "
+                     f"WHERE place <= ?")
+            for band, item_id in self._db.execute(query, (*chunk, newest)):
                 ids_by_band.setdefault(band, set()).add(item_id)
         ids = set().union(*ids_by_band.values())
+        if len(self._facts) > _FACTS_CACHED:
+            self._facts.clear()
         for chunk in _chunks(sorted(ids - self._facts.keys())):
             for row in self._db.execute(
                     f"SELECT {_FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
                 self._facts[row[0]] = _row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
+
+    def bands_of(self, item_id: str) -> list[int]:
+        """The band keys an item is stored under."""
+        rows = self._db.execute("SELECT band FROM item_bands WHERE item_id = ?", (item_id,))
+        return [band for (band,) in rows]
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
