@@ -314,31 +314,44 @@ def fetch_each(
 
     Sources are grouped by host (name and port) and each group is fetched in
     order by one worker, so a host never sees two of our requests at once and
-    no worker sits blocked on a lock. Yields (index in `states`, result) as
-    each fetch ends, so the caller can parse the first feeds while the rest
-    are still on the wire.
+    no worker sits blocked on a lock. Yields (index in `states`, result): a
+    result with a new body as soon as its fetch ends, so the caller can parse
+    the first feeds while the rest are still on the wire; the others (not
+    modified, unchanged, failed) at the end, since waking the caller for each
+    of them cost more CPU than the request itself in a steady-state cycle.
     """
     groups: dict[str, list[int]] = {}
     for index, state in enumerate(states):
         groups.setdefault(host_key(state.url), []).append(index)
-    finished: queue.SimpleQueue[tuple[int, FetchResult] | BaseException] = queue.SimpleQueue()
+    bodies: queue.SimpleQueue[tuple[int, FetchResult] | BaseException | None] = queue.SimpleQueue()
+    quiet: list[tuple[int, FetchResult]] = []  # list.append is atomic: the workers share it
 
     def run(indexes: list[int]) -> None:
         try:
             for index in indexes:
-                finished.put((index, fetch(client, states[index], settings, now)))
+                result = fetch(client, states[index], settings, now)
+                if result.body is not None:
+                    bodies.put((index, result))
+                else:
+                    quiet.append((index, result))
         except BaseException as exc:  # a bug: hand it to the consumer, who would wait forever
-            finished.put(exc)
+            bodies.put(exc)
             raise
+        bodies.put(None)  # this host's group is done
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
         for indexes in groups.values():
             pool.submit(run, indexes)
-        for _ in states:
-            done = finished.get()
-            if isinstance(done, BaseException):
+        running = len(groups)
+        while running:
+            done = bodies.get()
+            if done is None:
+                running -= 1
+            elif isinstance(done, BaseException):
                 raise done
-            yield done
+            else:
+                yield done
+    yield from quiet
 
 
 def post_form(client: HttpClient, url: str, form: Mapping[str, str], timeout: float) -> int | str:
