@@ -66,15 +66,21 @@ QUERIES: list[tuple[Query, Callable[[Item], bool]]] = [
 @pytest.mark.parametrize(("query", "oracle"), QUERIES)
 def test_query_selects_in_sql_what_it_means(query: Query, oracle: Callable[[Item], bool]) -> None:
     items = sample()
+    _, selected = _history(items, query)
+    assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
+    assert 0 < len(selected) < len(items) or isinstance(query, Term)
+
+
+def _history(items: list[Item], query: Query, candidates: tuple[str, list[str]] | None = None
+             ) -> tuple[Store, list[str]]:
+    """A store of `items` and the ids of the feed history `query` grows in it."""
     store = Store(":memory:")
     with store.transaction():
         for item in items:
             store.save(item, keys=[item.id], bands=[], revision="", first_seen=T0)
         store.sync_feed_log("q", "q")
-        store.extend_feed_log("q", *where_sql(query))
-    selected = [i.id for i in store.feed_log_items("q", 1, 10_000)]
-    assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
-    assert 0 < len(selected) < len(items) or isinstance(query, Term)
+        store.extend_feed_log("q", *where_sql(query), candidates=candidates)
+    return store, [i.id for i in store.feed_log_items("q", 1, 10_000)]
 
 
 QUERIES_MORE: list[tuple[Query, Callable[[Item], bool]]] = [
@@ -89,13 +95,7 @@ QUERIES_MORE: list[tuple[Query, Callable[[Item], bool]]] = [
 def test_candidates_only_speed_up_the_selection(query: Query, oracle: Callable[[Item], bool]) -> None:
     """A history grown from the tags' index (candidates_sql) is the one grown from every item."""
     items = sample()
-    store = Store(":memory:")
-    with store.transaction():
-        for item in items:
-            store.save(item, keys=[item.id], bands=[], revision="", first_seen=T0)
-        store.sync_feed_log("q", "q")
-        store.extend_feed_log("q", *where_sql(query), candidates=candidates_sql(query))
-    selected = [i.id for i in store.feed_log_items("q", 1, 10_000)]
+    store, selected = _history(items, query, candidates_sql(query))
     assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
     assert store.present_tags() == set(store.tag_counts())
 
