@@ -14,16 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from feeds.model import Item
-from feeds.store import CandidateFacts, Store, to_text
-
-MAX_CANDIDATES = 50  # per item, newest first: what `Store.candidate_facts` returns
+from feeds.store import NEIGHBOURS, CandidateFacts, Store, to_text
 
 
 class Lookup:
     """Identity keys and band members of one batch, kept current as the batch is stored."""
 
     def __init__(self, ids_by_key: dict[str, str], ids_by_band: dict[int, set[str]],
-                 facts: dict[str, CandidateFacts], newest: int = MAX_CANDIDATES) -> None:
+                 facts: dict[str, CandidateFacts], newest: int = NEIGHBOURS) -> None:
         self._newest = newest
         self._ids_by_key = ids_by_key
         self._ids_by_band = ids_by_band
@@ -31,7 +29,7 @@ class Lookup:
 
     @classmethod
     def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
-             newest: int = MAX_CANDIDATES) -> Lookup:
+             newest: int = NEIGHBOURS) -> Lookup:
         ids_by_band, facts = store.band_members({band for item_bands in bands for band in item_bands},
                                                 newest=newest)
         return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), ids_by_band, facts,

@@ -1,7 +1,7 @@
 """The CPU half of ingesting a fetched feed: parse → normalise → tag → band keys.
 
 `feeds.pipeline` runs this half for many sources at once in worker processes
-(`prepare_all`), while its own process does the SQLite half (deduplicate →
+(a `Preparer`), while its own process does the SQLite half (deduplicate →
 store) of the sources already prepared: both cores work on a cold ingest. The
 half here is pure - bytes, the source, `now`, the guid map of the last fetch
 and the tagger in, plain frozen values out - so what runs in a worker is

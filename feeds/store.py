@@ -24,6 +24,7 @@ from feeds.schema import MIGRATIONS
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
                  "topics, categories, revision, first_seen")
 
+NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
 _FACTS_CACHED = 20_000  # candidate facts kept between feeds of one transaction, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
@@ -141,14 +142,10 @@ class Store:
                 return str(row[0])
         return None
 
-    def candidates(self, bands: Sequence[int], limit: int = 50) -> list[Item]:
-        """Items that share an LSH band with `bands`, newest first."""
-        return [stored.item for stored in self.get_many([c.id for c in self.candidate_facts(bands, limit)])]
-
-    def candidate_facts(self, bands: Sequence[int], limit: int = 50) -> list[CandidateFacts]:
+    def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
         """What dedupe compares of the items that share a band with `bands`, newest first.
 
-        The same items as `candidates`, without reading their text and sources.
+        The reference for one item: ingest answers it for a whole feed (feeds.lookup).
         """
         if not bands:
             return []
@@ -168,7 +165,7 @@ class Store:
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def band_members(self, bands: Collection[int], newest: int = 50
+    def band_members(self, bands: Collection[int], newest: int = NEIGHBOURS
                      ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
         """The `newest` ids (by `updated`, as `candidate_facts` orders) in each of `bands`, and
         the candidate facts of every one of them.

@@ -43,7 +43,7 @@ def test_resave_replaces_tags_and_sources() -> None:
         store.save(item, keys=[], bands=[7], revision="", first_seen=T0)
         store.save(replace(item, parties=("tkp",)), keys=[], bands=[8], revision="", first_seen=T0)
         assert store.tag_counts() == {("party", "tkp"): 1}
-        assert [i.id for i in store.candidates([7])] == [item.id]  # bands accumulate
+        assert [c.id for c in store.candidate_facts([7])] == [item.id]  # bands accumulate
         assert store.source_item_counts() == {"agency": 1}
 
 
