@@ -5,7 +5,7 @@
   (no listings, nothing outside the output directory).
 - Request heads over 16 KiB or 64 headers are refused (414/431); idle connections close
   after `idle_timeout`; a request head must arrive whole within `head_timeout` of its
-  first byte, however slowly it drips (slow loris); past `max_connections` open
+  first byte, however slowly it drips (slow loris: scheduler/requesthead.py); past `max_connections` open
   connections a new one gets 503 and is closed, so clients cannot hold every thread.
   One DEBUG line per request (readers poll a lot), never stderr.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import io
 import json
 import logging
 import selectors
@@ -22,8 +21,6 @@ import socket
 import socketserver
 import sys
 import threading
-import time
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -40,14 +37,13 @@ from scheduler.httpfiles import (
     request_path,
 )
 from scheduler.metrics import CONTENT_TYPE as METRICS_TYPE
+from scheduler.requesthead import BoundedHead, HeadTooLarge
 
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 ALLOWED_METHODS = ("GET", "HEAD")
-MAX_HEAD_BYTES = 16 * 1024
-MAX_HEADER_LINES = 64
 STOP_WAIT_SECONDS = 1.0
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n"
          b"Retry-After: 5\r\nX-Content-Type-Options: nosniff\r\n\r\n")
@@ -219,82 +215,9 @@ class _HTTPServer6(_HTTPServer):
     address_family = socket.AF_INET6
 
 
-class _HeadTooLarge(Exception):
-    pass
-
-
-class _BoundedHead(io.BufferedIOBase):
-    """The connection's reader, counting what the request line and headers use.
-
-    http.server allows 64 KiB lines and 100 headers; we allow MAX_HEAD_BYTES in all.
-    """
-
-    def __init__(self, raw: io.BufferedIOBase, connection: socket.socket, site: Site) -> None:
-        super().__init__()
-        self.raw_reader = typing.cast(io.BufferedReader, raw)
-        self.connection, self.site = connection, site
-        self.overflowed = False
-        self.start()
-
-    def start(self) -> None:
-        """A new request: the idle timeout until its first byte, then the head deadline."""
-        self._left, self._lines = MAX_HEAD_BYTES, 0
-        self._deadline: float | None = None
-        self.connection.settimeout(self.site.idle_timeout)
-
-    def readable(self) -> bool:
-        return True
-
-    def readline(self, limit: int | None = -1) -> bytes:
-        cap = self._left + 1 if limit is None or limit < 0 else min(limit, self._left + 1)
-        line = self._read_line(cap)
-        self._left -= len(line)
-        self._lines += 1
-        if self._left < 0 or self._lines > MAX_HEADER_LINES + 2:  # + request line and blank line
-            self.overflowed = True
-            raise _HeadTooLarge(f"request head over {MAX_HEAD_BYTES} bytes or {MAX_HEADER_LINES} headers")
-        return line
-
-    def _read_line(self, cap: int) -> bytes:
-        """Like readline(cap), but each receive waits only for what is left of the head deadline
-        (readline would restart the socket timeout for every byte of a dripping client)."""
-        line = bytearray()
-        while len(line) < cap:
-            self._arm()
-            chunk = self.raw_reader.peek(1)  # one recv at most, and only if nothing is buffered
-            if not chunk:
-                break
-            if self._deadline is None:
-                self._deadline = time.monotonic() + self.site.head_timeout
-            newline = chunk.find(b"\n", 0, cap - len(line))
-            line += self.raw_reader.read(newline + 1 if newline >= 0 else min(len(chunk), cap - len(line)))
-            if newline >= 0:
-                break
-        return bytes(line)
-
-    def _arm(self) -> None:
-        if self._deadline is None:
-            return
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"request head not received within {self.site.head_timeout:g}s")
-        self.connection.settimeout(min(left, self.site.idle_timeout))
-
-    def head_done(self) -> None:
-        """Back to the idle timeout for writing the response."""
-        self.connection.settimeout(self.site.idle_timeout)
-
-    def read(self, size: int | None = -1) -> bytes:
-        return self.raw_reader.read(size)
-
-    def close(self) -> None:
-        self.raw_reader.close()
-        super().close()
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _HTTPServer
-    rfile: _BoundedHead
+    rfile: BoundedHead
     raw_requestline: bytes
     protocol_version = "HTTP/1.1"  # keep-alive: feed readers fetch several feeds in a row
     # Answer malformed requests with a status line and headers too (http.server's
@@ -308,13 +231,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.rfile = _BoundedHead(self.rfile, self.connection, self.server.site)
+        self.rfile = BoundedHead(self.rfile, self.connection, self.server.site)
 
     def handle_one_request(self) -> None:
         self.rfile.start()
         try:
             super().handle_one_request()
-        except _HeadTooLarge:  # only the request line gets here; parse_request handles headers
+        except HeadTooLarge:  # only the request line gets here; parse_request handles headers
             self.requestline = self.request_version = self.command = self.path = ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
         if self.rfile.overflowed:
@@ -329,7 +252,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return False
         try:
             parsed = super().parse_request()
-        except _HeadTooLarge as exc:
+        except HeadTooLarge as exc:
             self.rfile.head_done()
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
             return False
