@@ -46,10 +46,10 @@ class Response(http.client.HTTPResponse):
         if self.headers is not None:  # already started reading the response
             return
         while True:  # until a non-100 response
-            version, status, reason = self._read_status()  # type: ignore[attr-defined]
+            version, status, reason = self._read_status()
             if status != http.client.CONTINUE:
                 break
-            http.client._read_headers(self.fp)  # type: ignore[attr-defined]  # a 100's headers
+            http.client._read_headers(self.fp)  # a 100's headers
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):  # 0.9 is treated as 1.0, as http.client does
@@ -58,7 +58,7 @@ class Response(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = parse_head(http.client._read_headers(self.fp))  # type: ignore[attr-defined]
+        self.headers = self.msg = parse_head(http.client._read_headers(self.fp))
         self._frame(status)
 
     def _frame(self, status: int) -> None:
