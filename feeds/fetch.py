@@ -214,7 +214,8 @@ class KeepAliveTransport(httpx.BaseTransport):
         except BaseException:
             connection.close()
             raise
-        headers = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.msg.items()]
+        headers = getattr(response, "raw_headers", None) or [
+            (k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.msg.items()]
         return httpx.Response(response.status, headers=headers, request=request,
                               stream=_Body(self._pool, connection, response, request),
                               extensions={"reason_phrase": response.reason.encode("latin-1", "replace")})

@@ -25,22 +25,39 @@ _BLANK = (b"\r\n", b"\n", b"")
 def parse_head(lines: list[bytes]) -> http.client.HTTPMessage:
     """The message `http.client.parse_headers` makes of a header block (its lines, the
     blank line last), built directly when every line is plain."""
-    message = http.client.HTTPMessage()
-    fields = lines[:-1] if lines and lines[-1] in _BLANK else lines
-    match = _PLAIN_LINE.fullmatch
-    if not all(match(line) for line in fields):
+    return _message(lines, plain_pairs(lines))
+
+
+def _message(lines: list[bytes], pairs: list[tuple[bytes, bytes]] | None) -> http.client.HTTPMessage:
+    if pairs is None:
         parsed: http.client.HTTPMessage = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
             b"".join(lines).decode("iso-8859-1"))
         return parsed
-    for line in fields:
-        name, _, value = line.decode("iso-8859-1").partition(":")
-        # The email parser's compat32 policy: blanks before the value go, the line end goes.
-        message[name] = value.lstrip(" \t").rstrip("\r\n")
+    message = http.client.HTTPMessage()
+    for name, value in pairs:
+        message[name.decode("iso-8859-1")] = value.decode("iso-8859-1")
     return message
 
 
+def plain_pairs(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
+    """The (name, value) pairs of a header block whose every line is plain, else None."""
+    fields = lines[:-1] if lines and lines[-1] in _BLANK else lines
+    match = _PLAIN_LINE.fullmatch
+    if not all(match(line) for line in fields):
+        return None
+    pairs = []
+    for line in fields:
+        name, _, value = line.partition(b":")
+        # The email parser's compat32 policy: blanks before the value go, the line end goes.
+        pairs.append((name, value.lstrip(b" \t").rstrip(b"\r\n")))
+    return pairs
+
+
 class Response(http.client.HTTPResponse):
-    """`http.client.HTTPResponse`, its header block parsed by `parse_head`."""
+    """`http.client.HTTPResponse`, its header block parsed by `parse_head`; `raw_headers`
+    holds a plain block's (name, value) pairs as bytes (None for any other block)."""
+
+    raw_headers: list[tuple[bytes, bytes]] | None = None
 
     def begin(self) -> None:
         if self.headers is not None:  # already started reading the response
@@ -58,7 +75,9 @@ class Response(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = parse_head(http.client._read_headers(self.fp))
+        lines = http.client._read_headers(self.fp)
+        self.raw_headers = plain_pairs(lines)  # for callers that want bytes: no decoding and back
+        self.headers = self.msg = _message(lines, self.raw_headers)
         self._frame(status)
 
     def _frame(self, status: int) -> None:

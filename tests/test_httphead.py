@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.httphead import parse_head
+from feeds.httphead import parse_head, plain_pairs
 
 
 def reference(block: bytes) -> list[tuple[str, str]]:
@@ -44,3 +44,6 @@ def test_any_block_is_parsed_as_http_client_parses_it(fields: list[tuple[str, by
     block = b"".join(name.encode("ascii") + colon + value + end for name, colon, value, end in fields)
     block += b"\r\n"
     assert list(parse_head(lines_of(block)).items()) == reference(block)
+    pairs = plain_pairs(lines_of(block))
+    if pairs is not None:  # as bytes, the same pairs
+        assert pairs == [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reference(block)]
