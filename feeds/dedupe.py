@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
@@ -51,7 +52,9 @@ _PERMUTATIONS = tuple(
     ((i * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % _MERSENNE | 1, (i * 0xC2B2AE3D27D4EB4F + 7) % _MERSENNE)
     for i in range(1, NUM_PERM + 1)
 )
-_WORD = re.compile(r"\w+")
+# Words of three letters or more (as a whole word): the same as `\w+` then dropping short
+# ones, without handing every short word to Python.
+_WORD = re.compile(r"\w{3,}")
 # Words that say nothing about which story it is; short words go anyway.
 _STOPWORD_TEXT = (
     "the and for with from that this was were has have had its their his her who which of on in to at "
@@ -70,10 +73,11 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 @lru_cache(maxsize=4096)
 def title_tokens(title: str) -> frozenset[str]:
     """The informative words of a title, folded for comparison."""
-    folded = unicodedata.normalize("NFKC", title).casefold()
+    words = set(_WORD.findall(unicodedata.normalize("NFKC", title).casefold()))
+    words -= _STOPWORDS
     # Cutting words to a stem of STEM_CHARS letters is a crude, language-blind
     # stemmer: "condemned"/"condemns", "Παλαιστίνη"/"Παλαιστίνης" meet.
-    return frozenset(w[:STEM_CHARS] for w in _WORD.findall(folded) if len(w) > 2 and w not in _STOPWORDS)
+    return frozenset([w[:STEM_CHARS] for w in words])
 
 
 def minhash(tokens: Iterable[str]) -> tuple[int, ...]:
@@ -133,24 +137,85 @@ def _permute(hashes: np.ndarray) -> np.ndarray:
 
 
 def signatures(token_sets: Sequence[frozenset[str]]) -> np.ndarray:
-    """MinHash signatures of many token sets: row i equals `minhash(token_sets[i])`.
+    """MinHash signatures of many token sets: row i equals `minhash(token_sets[i])`."""
+    return _signatures(_Tokens.of(token_sets))
 
-    Each distinct token is hashed and permuted once; a row is the minimum over
+
+@dataclass(frozen=True, slots=True)
+class _Tokens:
+    """Token sets as arrays: each distinct token once, and every set's token ids end to end."""
+
+    vocabulary: list[str]
+    ids: np.ndarray  # set 0's ids, then set 1's, ...
+    sizes: np.ndarray  # tokens per set
+    starts: np.ndarray  # where each set's ids begin in `ids`
+
+    @classmethod
+    def of(cls, token_sets: Sequence[frozenset[str]]) -> _Tokens:
+        flat = list(chain.from_iterable(token_sets))
+        vocabulary = list(dict.fromkeys(flat))
+        index = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
+        sizes = np.fromiter(map(len, token_sets), np.int64, len(token_sets))
+        return cls(vocabulary, np.fromiter(map(index.__getitem__, flat), np.int64, len(flat)), sizes,
+                   np.cumsum(sizes) - sizes)
+
+    @classmethod
+    def of_titles(cls, titles: Sequence[str]) -> _Tokens:
+        """`title_tokens` of every title, straight to arrays: one regex pass over all the titles,
+        and each distinct word stemmed once (a batch of 100,000 spent most of its time here)."""
+        # NUL cannot be in a word, so it may end each title: one in a title becomes a space.
+        text = "".join([unicodedata.normalize("NFKC", t).casefold().replace("\0", " ") + "\0"
+                        for t in titles])
+        words = _WORD_OR_END.findall(text)
+        codes = _WordCodes()
+        ids = np.fromiter(map(codes.__getitem__, words), np.int64, len(words))
+        owner = np.cumsum(ids == _END)  # a word's title: the number of title ends before it
+        kept = ids >= 0
+        width = max(len(codes.stems), 1)
+        pairs = np.sort(owner[kept] * width + ids[kept])  # (title, stem), each once: sets
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if pairs.size else pairs
+        sizes = np.bincount(pairs // width, minlength=len(titles)).astype(np.int64)
+        return cls(list(codes.stems), pairs % width, sizes, np.cumsum(sizes) - sizes)
+
+
+_WORD_OR_END = re.compile(r"\w{3,}|\0")
+_END, _SKIP = -1, -2
+
+
+class _WordCodes(dict[str, int]):
+    """A word's stem id (_SKIP for a stopword, _END for a title's end), worked out at its first sight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stems: dict[str, int] = {}
+
+    def __missing__(self, word: str) -> int:
+        if word == "\0":
+            code = _END
+        elif word in _STOPWORDS:
+            code = _SKIP
+        else:
+            code = self.stems.setdefault(word[:STEM_CHARS], len(self.stems))
+        self[word] = code
+        return code
+
+
+def _signatures(tokens: _Tokens) -> np.ndarray:
+    """Each distinct token is hashed and permuted once; a row is the minimum over
     its tokens' rows. Rows of empty sets hold the largest uint64 (they match nothing).
     """
-    out = np.full((len(token_sets), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
-    rows = [i for i, tokens in enumerate(token_sets) if tokens]
-    if not rows:
+    out = np.full((len(tokens.sizes), NUM_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    rows = np.flatnonzero(tokens.sizes)
+    if not rows.size:
         return out
-    vocabulary: dict[str, int] = {}
-    ids = [vocabulary.setdefault(t, len(vocabulary)) for i in rows for t in token_sets[i]]
     crc = zlib.crc32
-    permuted = _permute(np.fromiter((crc(t.encode()) for t in vocabulary), np.uint64, len(vocabulary)))
-    offsets = np.cumsum([0] + [len(token_sets[i]) for i in rows[:-1]])
+    permuted = _permute(np.fromiter((crc(t.encode()) for t in tokens.vocabulary), np.uint64,
+                                    len(tokens.vocabulary)))
+    offsets = tokens.starts[rows]
     for start in range(0, len(rows), _CHUNK_ROWS):  # bounds the (tokens x permutations) temporary
         stop = min(start + _CHUNK_ROWS, len(rows))
-        end = offsets[stop] if stop < len(rows) else len(ids)
-        chunk = permuted[np.array(ids[offsets[start]:end], dtype=np.int64)]
+        end = offsets[stop] if stop < len(rows) else len(tokens.ids)
+        chunk = permuted[tokens.ids[offsets[start]:end]]
         out[rows[start:stop]] = np.minimum.reduceat(chunk, offsets[start:stop] - offsets[start], axis=0)
     return out
 
@@ -244,16 +309,18 @@ def near_duplicates(items: Sequence[Item]) -> list[tuple[int, int]]:
     mixed into one 64-bit key and sorted (items in time order, so a bucket's
     neighbours are near in time); equal keys up to MAX_CANDIDATES apart are
     candidates. The cheap tests (date, language, party sets of one party)
-    run on whole arrays; only what passes them is compared word by word.
+    run on whole arrays, then the word-by-word ones (`_same`), also on arrays.
     Never all pairs.
     """
     order = sorted(range(len(items)), key=lambda i: items[i].published)
     ordered = [items[i] for i in order]
-    tokens = [title_tokens.__wrapped__(item.title) for item in ordered]  # distinct titles: no cache
-    facts = _Facts.of(ordered, tokens)
-    found = [(order[a], order[b]) for a, b in _candidate_pairs(signatures(tokens), facts).tolist()
-             if _same(ordered[a], ordered[b], tokens[a], tokens[b])]
-    return sorted((min(a, b), max(a, b)) for a, b in found)
+    tokens = _Tokens.of_titles([item.title for item in ordered])
+    facts = _Facts.of(ordered, tokens.sizes)
+    a, b = _candidate_pairs(_signatures(tokens), facts)
+    same = _same(a, b, tokens, facts)
+    positions = np.array(order, dtype=np.int64)
+    first, second = positions[a[same]], positions[b[same]]
+    return sorted(zip(np.minimum(first, second).tolist(), np.maximum(first, second).tolist(), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,31 +332,52 @@ class _Facts:
     language: np.ndarray  # 0: unknown
     parties: np.ndarray  # one id per distinct party set
     party_count: np.ndarray
+    party_sets: list[frozenset[str]]  # by id
 
     @classmethod
-    def of(cls, items: Sequence[Item], tokens: Sequence[frozenset[str]]) -> _Facts:
+    def of(cls, items: Sequence[Item], sizes: np.ndarray) -> _Facts:
         languages: dict[str | None, int] = {None: 0}
         party_sets: dict[frozenset[str], int] = {}
         return cls(
-            usable=np.array([bool(t) for t in tokens], dtype=bool),
+            usable=sizes > 0,
             seconds=np.array([item.published.timestamp() for item in items], dtype=np.float64),
             language=np.array([languages.setdefault(i.language, len(languages)) for i in items],
                               dtype=np.int64),
             parties=np.array([party_sets.setdefault(frozenset(i.parties), len(party_sets)) for i in items],
                              dtype=np.int64),
             party_count=np.array([len(set(i.parties)) for i in items], dtype=np.int64),
+            party_sets=list(party_sets),
         )
 
+    def near(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Pairs published at most MAX_DAYS_APART days apart."""
+        return np.abs(self.seconds[a] - self.seconds[b]) <= MAX_DAYS_APART * 86400
+
     def plausible(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Pairs that may be one story: near in time, no two known languages, parties not plainly apart."""
-        near = np.abs(self.seconds[a] - self.seconds[b]) <= MAX_DAYS_APART * 86400
+        """Of pairs near in time, those that may be one story: no two known languages, parties not
+        plainly apart."""
         language = (self.language[a] == self.language[b]) | (self.language[a] == 0) | (self.language[b] == 0)
         ca, cb = self.party_count[a], self.party_count[b]
         apart = (self.parties[a] != self.parties[b]) & (((ca == 1) & (cb == 1)) | ((ca == 0) != (cb == 0)))
-        return near & language & ~apart
+        return language & ~apart
+
+    def compatible(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """`parties_compatible` of each pair, asked once per distinct pair of party sets."""
+        count = len(self.party_sets)
+        combos, inverse = np.unique(self.parties[a] * count + self.parties[b], return_inverse=True)
+        sets = self.party_sets
+        answers = [parties_compatible(sets[c // count], sets[c % count]) for c in combos.tolist()]
+        return np.array(answers, dtype=bool)[inverse.reshape(-1)]
 
 
-def _candidate_pairs(sig: np.ndarray, facts: _Facts) -> np.ndarray:
+def _candidate_pairs(sig: np.ndarray, facts: _Facts) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct plausible pairs (a < b) sharing a band key, as two arrays.
+
+    In a band's sorted keys an item's bucket neighbours follow it in time order, so a
+    position whose neighbour `step` places on has another key, or is too far in time, has
+    none further on either: only the positions that passed one step are tried at the next
+    (most neighbours of the template-like titles are weeks apart).
+    """
     keep = np.flatnonzero(facts.usable)
     count = len(facts.usable)
     found = []
@@ -298,20 +386,39 @@ def _candidate_pairs(sig: np.ndarray, facts: _Facts) -> np.ndarray:
         key = rows[:, 0] * _MIX ^ rows[:, 1]
         order = np.argsort(key, kind="stable")
         ordered, ids = key[order], keep[order]
+        alive = np.arange(len(ordered) - 1)
         for step in range(1, MAX_CANDIDATES + 1):
-            same = np.flatnonzero(ordered[:-step] == ordered[step:])
-            if not same.size:
+            alive = alive[alive + step < len(ordered)]
+            alive = alive[ordered[alive] == ordered[alive + step]]
+            a, b = ids[alive], ids[alive + step]  # a < b: the stable sort keeps ids rising
+            near = facts.near(a, b)
+            alive, a, b = alive[near], a[near], b[near]
+            if not alive.size:
                 break
-            a, b = ids[same], ids[same + step]  # a < b: the stable sort keeps ids rising
             ok = facts.plausible(a, b)
             found.append(a[ok] * count + b[ok])
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = np.sort(np.concatenate(found))
+    codes = np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
     codes = codes[np.concatenate(([True], codes[1:] != codes[:-1]))] if codes.size else codes
-    return np.stack([codes // count, codes % count], axis=1)
+    return codes // count, codes % count
 
 
-def _same(a: Item, b: Item, tokens_a: frozenset[str], tokens_b: frozenset[str]) -> bool:
-    """`same_story(a, b).same` for a plausible pair, with the title tokens already known."""
-    return parties_compatible(a.parties, b.parties) and similarity(tokens_a, tokens_b) >= SIMILARITY
+def _same(a: np.ndarray, b: np.ndarray, tokens: _Tokens, facts: _Facts) -> np.ndarray:
+    """`same_story(...).same` of each plausible pair, on arrays: the shared words of a pair are
+    a's token ids looked up among b's, in one sorted array of (item, token id) codes."""
+    sizes, width = tokens.sizes, len(tokens.vocabulary)
+    owner = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+    codes = np.sort(owner * width + tokens.ids)
+    pair = np.repeat(np.arange(len(a), dtype=np.int64), sizes[a])  # one entry per token of a
+    within = np.arange(len(pair), dtype=np.int64) - np.repeat(np.cumsum(sizes[a]) - sizes[a], sizes[a])
+    probe = b[pair] * width + tokens.ids[tokens.starts[a][pair] + within]
+    at = np.minimum(np.searchsorted(codes, probe), len(codes) - 1)
+    shared = np.bincount(pair[codes[at] == probe], minlength=len(a))
+    return facts.compatible(a, b) & (_similarity(shared, sizes[a], sizes[b]) >= SIMILARITY)
+
+
+def _similarity(shared: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    """`similarity` from the counts: the same float divisions, so the same values."""
+    jaccard = shared / (size_a + size_b - shared)
+    smaller = np.minimum(size_a, size_b)
+    contained = np.where(smaller >= MIN_CONTAINMENT_TOKENS, shared / np.maximum(smaller, 1), 0.0)
+    return np.maximum(jaccard, contained)

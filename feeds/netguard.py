@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from feeds import httphead
+
 Resolver = Callable[[str, int], list[str]]
 Opener = Callable[[str, int, "float | None"], socket.socket]
 _DEADLINE: ContextVar[float | None] = ContextVar("partyfeeds_fetch_deadline", default=None)
@@ -223,6 +225,8 @@ class _Reader(io.RawIOBase):
 
 class Connection(http.client.HTTPConnection):
     """One HTTP/1.1 connection to an origin, opened through the connector (TLS for https)."""
+
+    response_class = httphead.Response  # a plain header block is parsed without the email package
 
     def __init__(self, scheme: str, host: str, port: int, connector: GuardedConnector,
                  tls: ssl.SSLContext | None) -> None:

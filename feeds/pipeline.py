@@ -124,7 +124,9 @@ class SourceReport:
 
 def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
     """The stored state, or a fresh one if the source is new or its configured URL changed."""
-    if stored is not None and stored.configured_url in (None, spec.url):
+    if stored is not None and stored.configured_url == spec.url:
+        return stored  # the usual case: no copy (a replace costs ~20 µs, per source per cycle)
+    if stored is not None and stored.configured_url is None:
         return replace(stored, configured_url=spec.url)
     return SourceState(source_id=spec.id, url=spec.url, configured_url=spec.url)
 
@@ -214,7 +216,8 @@ def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, Fe
     reports, states, events = [], [], []
     for spec, state, result in batch:
         new_state = polling.next_state(state, result, spec, now)
-        states.append(replace(new_state, item_count=counts.get(spec.id, 0)))
+        count = counts.get(spec.id, 0)
+        states.append(new_state if new_state.item_count == count else replace(new_state, item_count=count))
         event = health_event(state, new_state, now)
         if event is not None:
             events.append(event)

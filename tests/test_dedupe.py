@@ -5,7 +5,9 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feeds import dedupe
 from feeds.dedupe import (
+    MAX_CANDIDATES,
     band_keys,
     identity_keys,
     is_same_story,
@@ -139,3 +141,33 @@ def test_the_quick_answer_is_same_storys_answer(title_a: str, title_b: str, lang
     later = T0 + timedelta(days=days)
     b = make_item(title_b, source="b", language=lang_b, parties=parties_b, published=later)
     assert is_same_story(a, b) == same_story(a, b).same
+
+
+_ODD_TITLES = [KKE_LONG, "Παλαιστίνη ΠΑΛΑΙΣΤΙΝΗΣ", "a\x00bcd\x00efg", "ﬁnal ＫＫＥ"]
+
+
+@given(st.lists(st.text(max_size=60) | st.sampled_from(_ODD_TITLES), max_size=12))
+def test_the_batchs_word_sets_are_title_tokens(titles: list[str]) -> None:
+    # near_duplicates builds every title's word set at once, as arrays (a private helper).
+    tokens = dedupe._Tokens.of_titles(titles)
+    assert tokens.sizes.tolist() == [len(title_tokens(t)) for t in titles]
+    for title, start, size in zip(titles, tokens.starts.tolist(), tokens.sizes.tolist(), strict=True):
+        assert {tokens.vocabulary[i] for i in tokens.ids[start:start + size].tolist()} == title_tokens(title)
+
+
+_BUCKET_TITLES = ["KKE condemns the war drills in the Aegean", "TKP statement on the strike in Ankara", ""]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_BUCKET_TITLES), st.integers(0, 40),
+                          st.sampled_from([None, "en", "el"]),
+                          st.sampled_from([(), ("kke",), ("tkp",), ("kke", "tkp")])),
+                max_size=MAX_CANDIDATES + 1))
+def test_a_crowded_bucket_gives_every_pair_same_story_gives(rows: list[tuple[str, int, str | None,
+                                                                               tuple[str, ...]]]) -> None:
+    # Equal titles share every band and a bucket's first MAX_CANDIDATES + 1 all meet, so the
+    # batch must find exactly the pairs that all-pairs comparison finds, whatever the dates.
+    items = [make_item(title, source=f"s{n}", published=T0 + timedelta(days=days), language=language,
+                       parties=parties) for n, (title, days, language, parties) in enumerate(rows)]
+    expected = [(a, b) for a in range(len(items)) for b in range(a + 1, len(items))
+                if items[a].title and items[b].title and same_story(items[a], items[b]).same]
+    assert near_duplicates(items) == expected

@@ -110,6 +110,20 @@ def test_request_headers_name_the_project_and_contact() -> None:
     assert seen[0].headers["accept-encoding"] == "gzip, deflate"
 
 
+def test_each_poll_sends_its_own_validators_and_host() -> None:
+    # The client reuses the headers it built for a source; a new validator is a new request.
+    seen: list[httpx.Request] = []
+    state = SourceState("s", "https://party.example/feed", etag='"v1"')
+    with make_client(SETTINGS, transport=httpx.MockTransport(recording(seen, 304))) as client:
+        for polled in [state, state, replace(state, etag='"v2"'), replace(state, etag=None),
+                       replace(state, url="https://other.example:8443/feed")]:
+            fetch(client, polled, SETTINGS, NOW)
+    assert [r.headers.get("if-none-match") for r in seen] == ['"v1"', '"v1"', '"v2"', None, '"v1"']
+    assert [r.headers["host"] for r in seen] == ["party.example"] * 4 + ["other.example:8443"]
+    seen[0].headers["x-changed"] = "1"  # a request's headers are its own
+    assert "x-changed" not in seen[1].headers
+
+
 def test_no_conditional_headers_without_validators() -> None:
     seen: list[httpx.Request] = []
     mock_fetch(recording(seen, 200, RSS))
