@@ -86,3 +86,14 @@ def test_documents_rendered_on_worker_processes_are_the_ones_rendered_in_process
             report = pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
         assert any(path.startswith("archive/") for path in report.written)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+
+
+def test_items_read_off_one_cursor_render_as_items_read_by_id(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    site, items = _site(tmp_path), [make(n) for n in range(40)]
+    for name, least in (("by-id", 10_000), ("streamed", 1)):
+        monkeypatch.setattr(documents, "STREAM_MIN", least)
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            save(store, items)
+            pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
+    assert _files(tmp_path / "by-id") == _files(tmp_path / "streamed")
