@@ -33,13 +33,14 @@ SYNC_ALL_FILES = 64  # files flushed by one os.sync() rather than an fsync each 
 BATCH_BYTES = 64 * 1024 * 1024  # written but not yet in place, at most (see Writer)
 
 
-def resolve_inside(root: Path, relpath: str) -> Path:
-    """`root / relpath`, refusing absolute paths, "..", and symlinks that lead out of `root`."""
+def resolve_inside(root: Path, relpath: str, resolved_root: Path | None = None) -> Path:
+    """`root / relpath`, refusing absolute paths, "..", and symlinks that lead out of `root`.
+    `resolved_root`: `root.resolve()`, when the caller resolved it once for many files."""
     rel = PurePosixPath(relpath)
     if not relpath or "\\" in relpath or rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise PublishError(f"refusing output path {relpath!r}: not a plain path inside the output root")
     target = root / rel
-    if not target.resolve().is_relative_to(root.resolve()):
+    if not target.resolve().is_relative_to(resolved_root or root.resolve()):
         raise PublishError(f"refusing output path {relpath!r}: it resolves outside {root}")
     return target
 
@@ -70,12 +71,13 @@ class Writer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._resolved_root = root.resolve()  # the root is not moved during a publish
         self._results: list[tuple[str, bool]] = []
         self._staged: list[tuple[Path, str]] = []  # (target, its temporary file), not in place yet
         self._staged_bytes = 0
 
     def write(self, relpath: str, data: bytes) -> None:
-        target = resolve_inside(self.root, relpath)
+        target = resolve_inside(self.root, relpath, self._resolved_root)
         try:
             if _holds(target, data):
                 self._results.append((relpath, False))
