@@ -32,6 +32,8 @@ from feeds.render import Labels
 from feeds.store import Store
 from feeds.write import Writer
 
+STREAM_MIN = 1_000  # items a run needs before they are read off one cursor (see _stream)
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -42,6 +44,7 @@ class Job:
     total: int  # entries in the feed's whole history (the index shows it)
     item_ids: tuple[str, ...]
     place: int  # the newest place of its items in the "all" history: the rendering order
+    start: int = 0  # the oldest place of its items there (0: none is in it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,9 @@ def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document]) 
     result = []
     for doc in docs:  # a slice: a deleted item leaves a gap in the numbers
         rows = places[bisect_left(seqs, doc.first):bisect_right(seqs, doc.last)]
+        in_all = [place for _, _, place in rows if place]
         result.append(Job(feed, doc, total, tuple(item_id for _, item_id, _ in rows),
-                          max((place for _, _, place in rows), default=0)))
+                          max(in_all, default=0), min(in_all, default=0)))
     return result
 
 
@@ -129,9 +133,14 @@ def render(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
     """Each job with its entries, newest first; items are read and rendered once."""
     uses = Counter(item_id for job in todo for item_id in job.item_ids)
     rendered: dict[str, Entry] = {}
+    stream = _stream(store, todo, uses)
     for job in sorted(todo, key=lambda job: job.place):
+        if stream is not None:  # up to the job's place: every item of it that "all" holds
+            for item in stream.until(job.place):
+                if uses[item.id] and item.id not in rendered:
+                    rendered[item.id] = entry(item, site, labels)
         missing = [item_id for item_id in job.item_ids if item_id not in rendered]
-        for stored in store.get_many(missing):
+        for stored in store.get_many(missing) if missing else ():
             rendered[stored.item.id] = entry(stored.item, site, labels)
         entries = [rendered[item_id] for item_id in job.item_ids if item_id in rendered]
         yield job, newest_first(entries)
@@ -139,6 +148,32 @@ def render(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
             uses[item_id] -= 1
             if not uses[item_id]:
                 rendered.pop(item_id, None)
+
+
+class _Stream:
+    """The "all" history's items in order, off one cursor, handed out up to a place."""
+
+    def __init__(self, rows: Iterator[tuple[int, Item]]) -> None:
+        self._rows = rows
+        self._next = next(rows, None)
+
+    def until(self, place: int) -> Iterator[Item]:
+        while self._next is not None and self._next[0] <= place:
+            yield self._next[1]
+            self._next = next(self._rows, None)
+
+
+def _stream(store: Store, todo: Sequence[Job], uses: Counter[str]) -> _Stream | None:
+    """One cursor over the stretch of the "all" history the run's items lie in, when they are
+    most of it (a first publish: ~10× cheaper than reading them by id); None when a run needs
+    a few items scattered over it (the heads a change touched), which `get_many` reads."""
+    starts = [job.start for job in todo if job.start]
+    if len(uses) < STREAM_MIN or not starts:
+        return None
+    first, last = min(starts), max(job.place for job in todo)
+    if 2 * len(uses) < last - first + 1:
+        return None
+    return _Stream(store.feed_log_stream("all", first, last))  # places are "all" seqs (feed_log_places)
 
 
 def entry(item: Item, site: SiteInfo, labels: Labels) -> Entry:

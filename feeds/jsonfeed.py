@@ -82,12 +82,16 @@ def dump(value: Any, depth: int = 0) -> str:
     given an indent, json.dumps runs its pure-Python encoder; here strings go through its C escaper."""
     if isinstance(value, dict) and value:
         pad = "\n" + " " * (depth + 1)
-        inner = ",".join(f"{pad}{encode_basestring(key)}: {dump(item, depth + 1)}"
+        # Strings, most values, are escaped in place: a call per value was a third of the time.
+        inner = ",".join(f"{pad}{encode_basestring(key)}: "
+                         f"{encode_basestring(item) if type(item) is str else dump(item, depth + 1)}"
                          for key, item in value.items())
         return "{" + inner + "\n" + " " * depth + "}"
     if isinstance(value, list) and value:
         pad = "\n" + " " * (depth + 1)
-        return "[" + ",".join(pad + dump(item, depth + 1) for item in value) + "\n" + " " * depth + "]"
+        inner = ",".join(pad + (encode_basestring(item) if type(item) is str else dump(item, depth + 1))
+                         for item in value)
+        return "[" + inner + "\n" + " " * depth + "]"
     if isinstance(value, str):
         return str(encode_basestring(value))
     return json.dumps(value)

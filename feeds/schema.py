@@ -139,4 +139,10 @@ MIGRATIONS: tuple[str, ...] = (
         summary TEXT NOT NULL DEFAULT ''  -- JSON: item count, updated, latest headlines
     ) WITHOUT ROWID;
     """,
+    # Feed histories lose their by-item index: only the cascade of an item's deletion used it, and
+    # nothing deletes items (a deletion still cascades, by a scan). A first publish writes ~300,000
+    # history rows, each into every index: this one was a third of that time.
+    """
+    DROP INDEX IF EXISTS feed_entries_by_item;
+    """,
 )

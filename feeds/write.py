@@ -1,11 +1,12 @@
 """Put published files in place atomically, and only when their bytes changed.
 
 A reader (or a web server) sees the old file or the new one, never half of one:
-we write a temporary file in the same directory, fsync it, and `os.replace` it
-over the target. An unchanged file is not touched at all, so its mtime stays and
-HTTP caches keep validating. Paths are relative to one output root and may not
-leave it. Archive pages never change once written, so the publisher asks
-`is_published` and does not even render one that is already in place.
+we write a temporary file in the same directory, flush it to disk (a `Writer`
+flushes a batch at once), and `os.replace` it over the target. An unchanged file
+is not touched at all, so its mtime stays and HTTP caches keep validating. Paths
+are relative to one output root and may not leave it. Archive pages never change
+once written, so the publisher asks `is_published` and does not even render one
+that is already in place.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import os
 import posixpath
 import stat
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import PublishError
@@ -30,15 +29,18 @@ PUBLISHED_DIRS = ("party", "topic", "country", "language", "feeds")
 ARCHIVE_DIRS = ("archive",)
 FEED_SUFFIXES = (".atom", ".json")  # Atom and its JSON Feed twin
 DEFAULT_MODE = 0o644  # published files are read by a web server
+SYNC_ALL_FILES = 64  # files flushed by one os.sync() rather than an fsync each (see Writer)
+BATCH_BYTES = 64 * 1024 * 1024  # written but not yet in place, at most (see Writer)
 
 
-def resolve_inside(root: Path, relpath: str) -> Path:
-    """`root / relpath`, refusing absolute paths, "..", and symlinks that lead out of `root`."""
+def resolve_inside(root: Path, relpath: str, resolved_root: Path | None = None) -> Path:
+    """`root / relpath`, refusing absolute paths, "..", and symlinks that lead out of `root`.
+    `resolved_root`: `root.resolve()`, when the caller resolved it once for many files."""
     rel = PurePosixPath(relpath)
     if not relpath or "\\" in relpath or rel.is_absolute() or ".." in rel.parts or not rel.parts:
         raise PublishError(f"refusing output path {relpath!r}: not a plain path inside the output root")
     target = root / rel
-    if not target.resolve().is_relative_to(root.resolve()):
+    if not target.resolve().is_relative_to(resolved_root or root.resolve()):
         raise PublishError(f"refusing output path {relpath!r}: it resolves outside {root}")
     return target
 
@@ -58,33 +60,62 @@ def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
 
 
 class Writer:
-    """`write_if_changed` for many files, on a few threads: each file is still written, fsynced
-    and renamed on its own, but the waits for the disk overlap each other and the caller's
-    rendering (a first publish writes ~12,000 files; one at a time, fsync alone took 18 s).
-    At most `pending` files wait in memory. `close` waits for all and raises the first error."""
+    """`write_if_changed` for many files (a first publish writes ~12,000, 592 MB), put in place
+    in batches. Each file is written to its temporary name without an fsync of its own; a batch
+    is flushed to disk (one `os.sync()` when it holds SYNC_ALL_FILES files or more, else an fsync
+    per file), then renamed into place, then each folder fsynced. Readers still see the old file
+    or the new one, and a renamed file is on disk before its name is: an fsync per file cost
+    ~4.6 ms of disk waits on this VM (a journal commit each), one flush per batch ~0.2 ms a file.
+    A crash can leave at most one batch (BATCH_BYTES) of temporary files. `close` puts the last
+    batch in place and returns (relpath, written) for every file, in the order given."""
 
-    def __init__(self, root: Path, threads: int = 4, pending: int = 32) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="publish-write")
-        self._room = threading.BoundedSemaphore(pending)
-        self._futures: list[tuple[str, Future[bool]]] = []
+        self._resolved_root = root.resolve()  # the root is not moved during a publish
+        self._results: list[tuple[str, bool]] = []
+        self._staged: list[tuple[Path, str]] = []  # (target, its temporary file), not in place yet
+        self._staged_bytes = 0
 
     def write(self, relpath: str, data: bytes) -> None:
-        self._room.acquire()
-        future = self._pool.submit(write_if_changed, self.root, relpath, data)
-        future.add_done_callback(lambda _: self._room.release())
-        self._futures.append((relpath, future))
+        target = resolve_inside(self.root, relpath, self._resolved_root)
+        try:
+            if _holds(target, data):
+                self._results.append((relpath, False))
+                return
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._staged.append((target, _temporary_copy(target, data)))
+        except OSError as exc:
+            raise PublishError(f"cannot write {target}: {exc}") from exc
+        log.debug("wrote path=%s bytes=%d", relpath, len(data))
+        self._results.append((relpath, True))
+        self._staged_bytes += len(data)
+        if self._staged_bytes >= BATCH_BYTES:
+            self._put_in_place()
 
     def close(self) -> list[tuple[str, bool]]:
-        """(relpath, written) for every file, in the order given."""
-        self._pool.shutdown(wait=True)
-        return [(relpath, future.result()) for relpath, future in self._futures]
+        self._put_in_place()
+        return self._results
+
+    def _put_in_place(self) -> None:
+        staged, self._staged, self._staged_bytes = self._staged, [], 0
+        done = 0
+        try:
+            _flush([tmp for _, tmp in staged])
+            for target, tmp in staged:
+                os.replace(tmp, target)
+                done += 1
+        except OSError as exc:
+            _discard(tmp for _, tmp in staged[done:])
+            raise PublishError(f"cannot put published files in place under {self.root}: {exc}") from exc
+        for folder in {target.parent for target, _ in staged}:
+            _fsync_dir(folder)
 
     def __enter__(self) -> Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True)
+        _discard(tmp for _, tmp in self._staged)  # not closed: an error; nothing half-published
+        self._staged = []
 
 
 def is_published(root: Path, relpath: str) -> bool:
@@ -100,20 +131,48 @@ def _holds(target: Path, data: bytes) -> bool:
 
 
 def _replace_atomically(target: Path, data: bytes) -> None:
+    tmp = _temporary_copy(target, data)
+    try:
+        _flush([tmp])
+        os.replace(tmp, target)
+    except BaseException:
+        _discard([tmp])
+        raise
+    _fsync_dir(target.parent)
+
+
+def _temporary_copy(target: Path, data: bytes) -> str:
+    """`data` in a new temporary file beside `target`, with `target`'s mode (mkstemp gives 0600)."""
     mode = _mode_for(target)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)  # mkstemp creates 0600; keep the old file's mode instead
-        os.replace(tmp, target)
+        os.chmod(tmp, mode)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _discard([tmp])
         raise
-    _fsync_dir(target.parent)
+    return tmp
+
+
+def _flush(paths: Sequence[str]) -> None:
+    """Put the files' bytes on disk: many at once by one sync, a few by an fsync each (a sync
+    also flushes whatever else the machine has pending)."""
+    if len(paths) >= SYNC_ALL_FILES and hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _discard(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def _mode_for(target: Path) -> int:

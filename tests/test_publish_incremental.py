@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from feeds import documents, pipeline, render
 from feeds import publish as publish_module
 from feeds.registry import Registry, load_registry
+from feeds.schema import MIGRATIONS
 from feeds.store import Store
 from tests.test_archive import OPTIONS, ROOT, T0, make, save
 
@@ -86,3 +88,38 @@ def test_documents_rendered_on_worker_processes_are_the_ones_rendered_in_process
             report = pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
         assert any(path.startswith("archive/") for path in report.written)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+
+
+def test_items_read_off_one_cursor_render_as_items_read_by_id(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    site, items = _site(tmp_path), [make(n) for n in range(40)]
+    for name, least in (("by-id", 10_000), ("streamed", 1)):
+        monkeypatch.setattr(documents, "STREAM_MIN", least)
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            save(store, items)
+            pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
+    assert _files(tmp_path / "by-id") == _files(tmp_path / "streamed")
+
+
+def test_a_store_published_before_the_history_index_was_dropped_goes_on_publishing(
+        tmp_path: Path, registry: Registry) -> None:
+    site, items = _site(tmp_path), [make(n) for n in range(30)]
+    dropped = next(n for n, script in enumerate(MIGRATIONS)
+                   if "DROP INDEX IF EXISTS feed_entries_by_item" in script)
+    with Store(tmp_path / "old.sqlite") as store:
+        save(store, items)
+        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS)
+    with sqlite3.connect(tmp_path / "old.sqlite") as db:  # as the code before that migration left it
+        db.execute("CREATE INDEX feed_entries_by_item ON feed_entries (item_id)")
+        db.execute(f"PRAGMA user_version = {dropped}")
+    with Store(tmp_path / "old.sqlite") as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.check()
+        save(store, [make(31), replace(make(3), title="Item 3, revised", updated=T0 + timedelta(days=1))])
+        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS)
+    with Store(tmp_path / "fresh.sqlite") as fresh:
+        save(fresh, items)
+        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+        save(fresh, [make(31), replace(make(3), title="Item 3, revised", updated=T0 + timedelta(days=1))])
+        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+    assert _files(tmp_path / "old") == _files(tmp_path / "fresh")

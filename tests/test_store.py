@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import StoreError
-from feeds.model import SourceState
+from feeds.model import SourceRef, SourceState
 from feeds.schema import MIGRATIONS
 from feeds.store import Store
 from tests.factories import T0, make_item
@@ -96,3 +96,20 @@ def test_resave_keeps_identity_keys() -> None:
         store.save(item, keys=["link:a"], bands=[], revision="", first_seen=T0)
         store.save(replace(item, title="y"), keys=["link:b"], bands=[], revision="", first_seen=T0)
         assert store.find_by_keys(["link:a"]) == store.find_by_keys(["link:b"]) == item.id
+
+
+def test_a_history_read_off_one_cursor_holds_the_items_read_by_id() -> None:
+    two_sources = (SourceRef("kke-902", "902", "https://902.gr/a", "kke"), SourceRef("agency", "Agency"))
+    items = [make_item(f"item {n}", updated=T0 + timedelta(hours=n), authors=("A", "B")[: n % 3],
+                       categories=("News",) * (n % 2), parties=("kke",), language="el" if n % 2 else None)
+             for n in range(6)]
+    items[2] = replace(items[2], sources=two_sources)
+    items[4] = replace(items[4], sources=())
+    with Store(":memory:") as store, store.transaction():
+        for item in items:
+            store.save(item, keys=[], bands=[], revision="", first_seen=T0)
+        store.sync_feed_log("all", "every item")
+        store.extend_feed_log("all", "1", [])
+        streamed = list(store.feed_log_stream("all", 2, 5))
+        assert [seq for seq, _ in streamed] == [2, 3, 4, 5]
+        assert [item for _, item in streamed] == store.feed_log_items("all", 2, 5) == items[1:5]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from feeds import write
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, SiteInfo
 from feeds.render import Labels, render_atom
-from feeds.write import is_published, remove_stale, write_if_changed
+from feeds.write import Writer, is_published, remove_stale, write_if_changed
 
 OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite would move the mtime off this
 
@@ -139,3 +140,29 @@ def test_is_published_sees_only_regular_files_inside_the_root(tmp_path: Path) ->
     assert not is_published(tmp_path, "archive/2.atom")
     with pytest.raises(PublishError):
         is_published(tmp_path, "../x.atom")
+
+
+@pytest.mark.parametrize("files_flushed_at_once", [1, 10_000])  # one sync, or an fsync each
+def test_a_writer_puts_every_file_in_place_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      files_flushed_at_once: int) -> None:
+    monkeypatch.setattr(write, "BATCH_BYTES", 100)  # a batch every few files
+    monkeypatch.setattr(write, "SYNC_ALL_FILES", files_flushed_at_once)
+    (tmp_path / "party").mkdir()
+    (tmp_path / "party" / "0.atom").write_bytes(b"feed 0")
+    (tmp_path / "party" / "1.atom").write_bytes(b"old")
+    os.chmod(tmp_path / "party" / "1.atom", 0o600)
+    with Writer(tmp_path) as writer:
+        for n in range(30):
+            writer.write(f"party/{n}.atom", f"feed {n}".encode() * 5 if n else b"feed 0")
+        done = writer.close()
+    assert done == [(f"party/{n}.atom", n > 0) for n in range(30)]
+    assert files(tmp_path) == sorted(f"party/{n}.atom" for n in range(30))  # no temporary file left
+    assert (tmp_path / "party" / "7.atom").read_bytes() == b"feed 7" * 5
+    assert os.stat(tmp_path / "party" / "1.atom").st_mode & 0o777 == 0o600  # the mode it had
+
+
+def test_a_writer_left_by_an_error_leaves_no_temporary_file(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), Writer(tmp_path) as writer:
+        writer.write("party/kke.atom", b"x")
+        raise RuntimeError("render failed")
+    assert files(tmp_path) == []
