@@ -22,7 +22,14 @@ from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
 from feeds.store import FeedMark, Store
-from feeds.write import PUBLISHED_DIRS, is_published, published_feeds, remove_stale, write_if_changed
+from feeds.write import (
+    PUBLISHED_DIRS,
+    is_published,
+    published_feeds,
+    remove_leftovers,
+    remove_stale,
+    write_if_changed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,8 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     languages = list(store.language_counts()) if options.by_language else []
     feeds = compose.plan(registry, site, store.present_tags(), languages, options)
     folders = sorted({str(PurePosixPath(f.spec.path).parent) for f in feeds} - {"."} | set(PUBLISHED_DIRS))
-    found = published_feeds(output_dir, folders)
+    leftovers: list[str] = []
+    found = published_feeds(output_dir, folders, leftovers=leftovers)
     target = _Target(site, labels, options, output_dir, report, set(), found,
                      freshness.context(site, labels, options))
     with store.transaction():  # every history grows, or none: one commit, not one per feed
@@ -70,6 +78,7 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
     report.removed = remove_stale(output_dir, target.published, dirs=folders, found=found)
+    remove_leftovers(output_dir, leftovers)
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
     return report

@@ -17,6 +17,7 @@ import os
 import posixpath
 import stat
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
@@ -31,6 +32,9 @@ FEED_SUFFIXES = (".atom", ".json")  # Atom and its JSON Feed twin
 DEFAULT_MODE = 0o644  # published files are read by a web server
 SYNC_ALL_FILES = 64  # files flushed by one os.sync() rather than an fsync each (see Writer)
 BATCH_BYTES = 64 * 1024 * 1024  # written but not yet in place, at most (see Writer)
+# A temporary file this old was left by a publish that crashed (a live one puts its files in
+# place within a batch); the next publish deletes it.
+LEFTOVER_SECONDS = 3600
 
 
 def resolve_inside(root: Path, relpath: str, resolved_root: Path | None = None) -> Path:
@@ -195,15 +199,28 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
-                    deep: Sequence[str] = ARCHIVE_DIRS) -> set[str]:
+                    deep: Sequence[str] = ARCHIVE_DIRS, leftovers: list[str] | None = None) -> set[str]:
     """Relpaths of the feed files `remove_stale` would consider, in one walk of the folders:
-    the publisher asks this set, not the disk, whether thousands of archive pages are in place."""
+    the publisher asks this set, not the disk, whether thousands of archive pages are in place.
+    `leftovers`, if given, collects the temporary files a crashed publish left in the root and
+    these folders (see `remove_leftovers`)."""
     found: set[str] = set()
+    sink = _Leftovers(leftovers, time.time() - LEFTOVER_SECONDS)
+    if leftovers is not None and root.is_dir():
+        _scan(str(root), ".", False, set(), sink)
     for folder, recursive in [*((d, False) for d in dirs), *((d, True) for d in deep)]:
         directory = resolve_inside(root, folder)
         if directory.is_dir() and not directory.is_symlink():
-            _scan(str(directory), PurePosixPath(directory.relative_to(root)).as_posix(), recursive, found)
+            relpath = PurePosixPath(directory.relative_to(root)).as_posix()
+            _scan(str(directory), relpath, recursive, found, sink)
     return found
+
+
+def remove_leftovers(root: Path, leftovers: Iterable[str]) -> None:
+    """Delete temporary files that `published_feeds` found left behind by a crashed publish."""
+    for relpath in leftovers:
+        _unlink(resolve_inside(root, relpath))
+        log.info("removed leftover temporary file path=%s", relpath)
 
 
 def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS,
@@ -229,16 +246,31 @@ def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHE
     return sorted(removed)
 
 
-def _scan(directory: str, relpath: str, recursive: bool, found: set[str]) -> None:
+class _Leftovers:
+    """Where `_scan` puts our own temporary files older than `before` (a timestamp)."""
+
+    def __init__(self, paths: list[str] | None, before: float) -> None:
+        self.paths, self.before = paths, before
+
+    def consider(self, entry: os.DirEntry[str], relpath: str) -> None:
+        if (self.paths is not None and entry.name.endswith(".tmp")
+                and entry.stat(follow_symlinks=False).st_mtime < self.before):
+            self.paths.append(posixpath.normpath(f"{relpath}/{entry.name}"))
+
+
+def _scan(directory: str, relpath: str, recursive: bool, found: set[str], leftovers: _Leftovers) -> None:
     """os.scandir, not Path.rglob: the entry types come with the listing (no stat per file),
     which matters with 12,000 archive pages. Symlinks are neither followed nor listed."""
     with os.scandir(directory) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 if recursive:
-                    _scan(entry.path, f"{relpath}/{entry.name}", recursive, found)
-            elif (entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
-                  and os.path.splitext(entry.name)[1] in FEED_SUFFIXES):
+                    _scan(entry.path, f"{relpath}/{entry.name}", recursive, found, leftovers)
+            elif not entry.is_file(follow_symlinks=False):
+                continue
+            elif entry.name.startswith("."):  # hidden: never published; maybe our temporary file
+                leftovers.consider(entry, relpath)
+            elif os.path.splitext(entry.name)[1] in FEED_SUFFIXES:
                 found.add(f"{relpath}/{entry.name}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from dataclasses import replace
@@ -123,3 +124,16 @@ def test_a_store_published_before_the_history_index_was_dropped_goes_on_publishi
         save(fresh, [make(31), replace(make(3), title="Item 3, revised", updated=T0 + timedelta(days=1))])
         pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
     assert _files(tmp_path / "old") == _files(tmp_path / "fresh")
+
+
+def test_a_publish_deletes_the_temporary_files_a_crashed_one_left(tmp_path: Path, registry: Registry) -> None:
+    store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
+    save(store, [make(n) for n in range(5)])
+    pipeline.publish(store, registry, site, out, OPTIONS)
+    leftover = out / "party" / ".kke.atom.x1y2.tmp"
+    leftover.write_bytes(b"<feed")  # what a publish killed between writing and renaming leaves
+    os.utime(leftover, (0, 0))
+
+    pipeline.publish(store, registry, site, out, OPTIONS)
+
+    assert not leftover.exists()

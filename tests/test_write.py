@@ -166,3 +166,23 @@ def test_a_writer_left_by_an_error_leaves_no_temporary_file(tmp_path: Path) -> N
         writer.write("party/kke.atom", b"x")
         raise RuntimeError("render failed")
     assert files(tmp_path) == []
+
+
+def test_temporary_files_a_crashed_publish_left_are_found_once_old(tmp_path: Path) -> None:
+    old = [".all.atom.a1.tmp", "party/.kke.atom.b2.tmp", "archive/party/kke/.1.atom.c3.tmp"]
+    fresh = ["topic/.strikes.atom.d4.tmp"]  # may belong to a publish running now
+    kept = ["party/.notes", "other/.x.atom.e5.tmp", "party/kke.atom"]  # not ours, or not a publish folder
+    for relpath in [*old, *fresh, *kept]:
+        path = tmp_path / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    for relpath in [*old, "party/.notes", "other/.x.atom.e5.tmp"]:
+        os.utime(tmp_path / relpath, ns=(OLD_NS, OLD_NS))
+    leftovers: list[str] = []
+
+    found = write.published_feeds(tmp_path, leftovers=leftovers)
+    write.remove_leftovers(tmp_path, leftovers)
+
+    assert found == {"party/kke.atom"}
+    assert sorted(leftovers) == sorted(old)
+    assert files(tmp_path) == sorted([*fresh, *kept])
