@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from feedparser.datetimes import _parse_date
 from feedparser.urls import _urljoin
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import Generator, sources
@@ -323,13 +323,13 @@ def documents(draw: st.DrawFn) -> str:
             "</channel></rss>")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 @given(documents(), st.sampled_from([URL, "http://127.0.0.1:8080/a/b.xml", "https://src.example/feed?x=1"]))
 def test_generated_feeds_give_feedparsers_result(doc: str, url: str) -> None:
     assert_same(doc.encode("utf-8"), url)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(st.sampled_from(["https://b.example/feed", "http://b.example/a/", "https://b.example:8443/x?y"]),
        st.from_regex(r"\A(https?|HTTP|ftp)://[a-zA-Z0-9.\-\[\]:@]{0,12}(/[\w;.~%!$&'()*+,=:@/-]{0,12})?"
                      r"(\?[^\s#]{0,8})?(#[^\s]{0,6})?\Z")
@@ -340,14 +340,14 @@ def test_the_url_shortcuts_are_the_joins_they_skip(base: str, uri: str) -> None:
         assert urljoin(base, uri) == uri
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(st.from_regex(r"\A\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(Z|[+-][01]\d:[0-5]\d)\Z")
        | st.datetimes(timezones=st.timezones()).map(lambda d: d.replace(microsecond=0).isoformat()))
 def test_the_date_shortcut_is_feedparsers_date(value: str) -> None:
     assert fastparse.parse_date(value) == _parse_date(value)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500)
 @given(st.from_regex(r"\A(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
                      r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
                      r"\d\d:\d\d:\d\d ([+-]\d{4}|GMT)\Z")
