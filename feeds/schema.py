@@ -139,4 +139,24 @@ MIGRATIONS: tuple[str, ...] = (
         summary TEXT NOT NULL DEFAULT ''  -- JSON: item count, updated, latest headlines
     ) WITHOUT ROWID;
     """,
+    # An item's band rows carry its `updated`, so a band's newest members (what ingest compares
+    # an incoming title with) come straight off the primary key: before, every member of a band
+    # was joined with `items` and sorted. A trigger keeps the copy equal to the item's date.
+    """
+    CREATE TABLE item_bands_dated (
+        band INTEGER NOT NULL,
+        updated TEXT NOT NULL,            -- the item's `updated`, as in items
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        PRIMARY KEY (band, updated DESC, item_id)
+    ) WITHOUT ROWID;
+    INSERT INTO item_bands_dated
+        SELECT b.band, i.updated, b.item_id FROM item_bands AS b JOIN items AS i ON i.id = b.item_id;
+    DROP TABLE item_bands;
+    ALTER TABLE item_bands_dated RENAME TO item_bands;
+    -- An item is in a band once; and the rows of one item are found for the trigger below.
+    CREATE UNIQUE INDEX item_bands_by_item ON item_bands (item_id, band);
+    CREATE TRIGGER items_redated AFTER UPDATE OF updated ON items WHEN NEW.updated IS NOT OLD.updated BEGIN
+        UPDATE item_bands SET updated = NEW.updated WHERE item_id = NEW.id;
+    END;
+    """,
 )

@@ -175,13 +175,13 @@ class Store:
         store's crowded bands are not read whole.
         """
         ids_by_band: dict[int, set[str]] = {}
-        for chunk in _chunks(sorted(bands)):
-            query = (f"SELECT band, item_id FROM (SELECT b.band, b.item_id, row_number() OVER ("
-                     f"PARTITION BY b.band ORDER BY i.updated DESC, i.id) AS place FROM item_bands b "
-                     f"JOIN items i ON i.id = b.item_id WHERE b.band IN ({','.join('?' * len(chunk))})) "
-                     f"WHERE place <= ?")
-            for band, item_id in self._db.execute(query, (*chunk, newest)):
-                ids_by_band.setdefault(band, set()).add(item_id)
+        # One statement; each band's newest come off its primary key (band, updated DESC, item_id),
+        # so a crowded band costs `newest` rows, not all of them.
+        query = ("SELECT j.value, (SELECT json_group_array(item_id) FROM (SELECT item_id FROM item_bands "
+                 "WHERE band = j.value ORDER BY updated DESC, item_id LIMIT ?)) FROM json_each(?) AS j")
+        for band, members in self._db.execute(query, (newest, json.dumps(sorted(bands)))):
+            if members != "[]":
+                ids_by_band[band] = set(json.loads(members))
         ids = set().union(*ids_by_band.values())
         if len(self._facts) > _FACTS_CACHED:
             self._facts.clear()
@@ -245,8 +245,10 @@ class Store:
             [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)],
         )
         db.executemany("INSERT OR REPLACE INTO item_keys VALUES (?, ?)", [(k, item.id) for k in keys])
-        db.executemany("INSERT OR IGNORE INTO item_bands VALUES (?, ?)", [(b, item.id) for b in bands])
         updated = to_text(item.updated)
+        # A band already holding the item is left alone (its date follows the item by trigger).
+        db.executemany("INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)",
+                       [(b, updated, item.id) for b in bands])
         tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
         db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
                        [(facet, tag, updated, item.id) for facet, tag in tags])

@@ -96,3 +96,39 @@ def test_resave_keeps_identity_keys() -> None:
         store.save(item, keys=["link:a"], bands=[], revision="", first_seen=T0)
         store.save(replace(item, title="y"), keys=["link:b"], bands=[], revision="", first_seen=T0)
         assert store.find_by_keys(["link:a"]) == store.find_by_keys(["link:b"]) == item.id
+
+
+def test_a_band_reads_its_newest_members_after_an_item_is_redated() -> None:
+    old, other = make_item("old", updated=T0), make_item("other", updated=T0 + timedelta(hours=1))
+    with Store(":memory:") as store, store.transaction():
+        store.save(old, keys=[], bands=[5], revision="", first_seen=T0)
+        store.save(other, keys=[], bands=[5], revision="", first_seen=T0)
+        assert store.band_members([5], newest=1)[0] == {5: {other.id}}
+        store.save(replace(old, updated=T0 + timedelta(hours=2)), keys=[], bands=[6], revision="",
+                   first_seen=T0)
+        assert store.band_members([5, 6], newest=1)[0] == {5: {old.id}, 6: {old.id}}
+        assert [c.id for c in store.candidate_facts([5], limit=1)] == [old.id]
+
+
+def test_a_store_from_before_dated_bands_opens_with_its_bands(tmp_path: Path) -> None:
+    """The migration that puts `updated` into item_bands fills it from the items (no number is
+    hard-coded: other migrations may come before or after it)."""
+    dated = next(n for n, script in enumerate(MIGRATIONS) if "item_bands_dated" in script)
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a store as the code before the migration left it
+        for script in MIGRATIONS[:dated]:
+            db.executescript(script)
+        db.execute(f"PRAGMA user_version = {dated}")
+        for item_id, hour in (("a", 0), ("b", 1)):
+            db.execute("INSERT INTO items (id, title, summary, content, published, updated, authors, "
+                       "parties, topics, categories, first_seen) "
+                       "VALUES (?, ?, '', '', ?, ?, '[]', '[]', '[]', '[]', ?)",
+                       (item_id, item_id, f"2024-03-01T1{hour}:00:00.000000Z",
+                        f"2024-03-01T1{hour}:00:00.000000Z", "2024-03-01T10:00:00.000000Z"))
+        db.executemany("INSERT INTO item_bands VALUES (?, ?)", [(1, "a"), (2, "a"), (2, "b")])
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.check()
+        assert store.band_members([1, 2], newest=1)[0] == {1: {"a"}, 2: {"b"}}
+        assert store.band_members([2], newest=2)[0] == {2: {"a", "b"}}
+        assert sorted(store.bands_of("a")) == [1, 2]
