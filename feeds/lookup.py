@@ -12,9 +12,12 @@ same order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from feeds.model import Item
 from feeds.store import NEIGHBOURS, CandidateFacts, Store, to_text
+
+_UPDATED = attrgetter("updated")
 
 
 class Lookup:
@@ -46,8 +49,8 @@ class Lookup:
         union are among them, and every item saved since is added to its bands.
         """
         ids = set().union(*(self._ids_by_band.get(band, ()) for band in bands))
-        found = sorted((self._facts[i] for i in ids), key=lambda facts: facts.id)
-        found.sort(key=lambda facts: facts.updated, reverse=True)  # stable: ties stay in id order
+        found = [self._facts[i] for i in sorted(ids)]
+        found.sort(key=_UPDATED, reverse=True)  # stable: ties stay in id order
         return found[:self._newest]
 
     def saved(self, item: Item, keys: Iterable[str], bands: Iterable[int], also: Iterable[int] = ()) -> None:

@@ -132,3 +132,29 @@ def test_a_store_from_before_dated_bands_opens_with_its_bands(tmp_path: Path) ->
         assert store.band_members([1, 2], newest=1)[0] == {1: {"a"}, 2: {"b"}}
         assert store.band_members([2], newest=2)[0] == {2: {"a", "b"}}
         assert sorted(store.bands_of("a")) == [1, 2]
+
+
+def test_cached_candidate_facts_follow_another_connections_commit(tmp_path: Path) -> None:
+    item = make_item("before", updated=T0)
+    with Store(tmp_path / "pf.sqlite") as reader, Store(tmp_path / "pf.sqlite") as writer:
+        with writer.transaction():
+            writer.save(item, keys=[], bands=[3], revision="", first_seen=T0)
+        with reader.transaction():
+            assert reader.band_members([3])[1][item.id].title == "before"
+        with writer.transaction():
+            writer.save(replace(item, title="after"), keys=[], bands=[3], revision="", first_seen=T0)
+        with reader.transaction():
+            assert reader.band_members([3])[1][item.id].title == "after"
+
+
+def test_cached_candidate_facts_do_not_outlive_a_rollback() -> None:
+    item = make_item("kept", updated=T0)
+    with Store(":memory:") as store:
+        with store.transaction():
+            store.save(item, keys=[], bands=[3], revision="", first_seen=T0)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save(replace(item, title="rolled back"), keys=[], bands=[3], revision="", first_seen=T0)
+            assert store.band_members([3])[1][item.id].title == "rolled back"
+            raise RuntimeError("boom")
+        with store.transaction():
+            assert store.band_members([3])[1][item.id].title == "kept"
