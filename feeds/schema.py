@@ -142,6 +142,8 @@ MIGRATIONS: tuple[str, ...] = (
     # An item's band rows carry its `updated`, so a band's newest members (what ingest compares
     # an incoming title with) come straight off the primary key: before, every member of a band
     # was joined with `items` and sorted. A trigger keeps the copy equal to the item's date.
+    # Each item's bands are also listed in one row (what the trigger and a merge read), instead
+    # of a by-item index over 16 band rows per item: a third fewer B-tree insertions per save.
     """
     CREATE TABLE item_bands_dated (
         band INTEGER NOT NULL,
@@ -151,12 +153,18 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO item_bands_dated
         SELECT b.band, i.updated, b.item_id FROM item_bands AS b JOIN items AS i ON i.id = b.item_id;
+    CREATE TABLE item_band_lists (
+        item_id TEXT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+        bands TEXT NOT NULL               -- JSON list of the item's band keys, sorted
+    ) WITHOUT ROWID;
+    INSERT INTO item_band_lists SELECT item_id, json_group_array(band)
+        FROM (SELECT item_id, band FROM item_bands ORDER BY item_id, band) GROUP BY item_id;
     DROP TABLE item_bands;
     ALTER TABLE item_bands_dated RENAME TO item_bands;
-    -- An item is in a band once; and the rows of one item are found for the trigger below.
-    CREATE UNIQUE INDEX item_bands_by_item ON item_bands (item_id, band);
     CREATE TRIGGER items_redated AFTER UPDATE OF updated ON items WHEN NEW.updated IS NOT OLD.updated BEGIN
-        UPDATE item_bands SET updated = NEW.updated WHERE item_id = NEW.id;
+        UPDATE item_bands SET updated = NEW.updated
+        WHERE band IN (SELECT value FROM item_band_lists AS l, json_each(l.bands) WHERE l.item_id = NEW.id)
+            AND updated = OLD.updated AND item_id = NEW.id;
     END;
     """,
 )

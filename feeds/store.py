@@ -206,8 +206,8 @@ class Store:
 
     def bands_of(self, item_id: str) -> list[int]:
         """The band keys an item is stored under."""
-        rows = self._db.execute("SELECT band FROM item_bands WHERE item_id = ?", (item_id,))
-        return [band for (band,) in rows]
+        row = self._db.execute("SELECT bands FROM item_band_lists WHERE item_id = ?", (item_id,)).fetchone()
+        return list(json.loads(row[0])) if row else []
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
@@ -262,6 +262,9 @@ class Store:
         # A band already holding the item is left alone (its date follows the item by trigger).
         db.executemany("INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)",
                        [(b, updated, item.id) for b in bands])
+        listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
+        db.execute("INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)",
+                   (item.id, json.dumps(sorted(listed))))
         tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
         db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
                        [(facet, tag, updated, item.id) for facet, tag in tags])

@@ -113,7 +113,7 @@ def test_a_band_reads_its_newest_members_after_an_item_is_redated() -> None:
 def test_a_store_from_before_dated_bands_opens_with_its_bands(tmp_path: Path) -> None:
     """The migration that puts `updated` into item_bands fills it from the items (no number is
     hard-coded: other migrations may come before or after it)."""
-    dated = next(n for n, script in enumerate(MIGRATIONS) if "item_bands_dated" in script)
+    dated = next(n for n, script in enumerate(MIGRATIONS) if "item_band_lists" in script)
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as db:  # a store as the code before the migration left it
         for script in MIGRATIONS[:dated]:
