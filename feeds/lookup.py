@@ -33,8 +33,7 @@ class Lookup:
     @classmethod
     def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
              newest: int = NEIGHBOURS) -> Lookup:
-        ids_by_band, facts = store.band_members({band for item_bands in bands for band in item_bands},
-                                                newest=newest)
+        ids_by_band, facts = store.band_members(bands, newest=newest)
         return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), ids_by_band, facts,
                    newest)
 

@@ -178,23 +178,21 @@ class Store:
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def band_members(self, bands: Collection[int], newest: int = NEIGHBOURS
+    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS
                      ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
-        """The `newest` ids (by `updated`, as `candidate_facts` orders) in each of `bands`, and
-        the candidate facts of every one of them.
+        """For each band set in `bands` (one per incoming item), the `newest` ids of their
+        union (by `updated`, as `candidate_facts` orders), filed under the bands that hold them;
+        and the candidate facts of every one of them.
 
-        The newest `newest` of a union of bands are among the union of each band's newest
-        `newest`, so this is enough to answer `candidate_facts` for any subset of `bands`; a big
-        store's crowded bands are not read whole.
+        `Lookup.candidates` of any of those band sets then finds its newest `newest` among what
+        is filed under its bands. Each band is read by at most `newest` primary-key steps, and
+        only the ids that can be a candidate come back: a big store's crowded bands are neither
+        read whole nor turned into thousands of facts.
         """
         ids_by_band: dict[int, set[str]] = {}
-        # One statement; each band's newest come off its primary key (band, updated DESC, item_id),
-        # so a crowded band costs `newest` rows, not all of them.
-        query = ("SELECT j.value, (SELECT json_group_array(item_id) FROM (SELECT item_id FROM item_bands "
-                 "WHERE band = j.value ORDER BY updated DESC, item_id LIMIT ?)) FROM json_each(?) AS j")
-        for band, members in self._db.execute(query, (newest, json.dumps(sorted(bands)))):
-            if members != "[]":
-                ids_by_band[band] = set(json.loads(members))
+        for item_bands in bands:
+            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest):
+                ids_by_band.setdefault(band, set()).add(item_id)
         ids = set().union(*ids_by_band.values())
         if len(self._facts) > _FACTS_CACHED:
             self._facts.clear()
@@ -203,6 +201,18 @@ class Store:
                     f"SELECT {_FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
                 self._facts[row[0]] = _row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
+
+    def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
+        """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
+        if not bands:
+            return []
+        each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
+                                   "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
+        query = (f"WITH members AS ({each}) SELECT band, item_id FROM members WHERE item_id IN "
+                 "(SELECT item_id FROM (SELECT DISTINCT updated, item_id FROM members "
+                 "ORDER BY updated DESC, item_id LIMIT ?))")
+        params = [value for band in bands for value in (band, newest)]
+        return self._db.execute(query, (*params, newest)).fetchall()
 
     def bands_of(self, item_id: str) -> list[int]:
         """The band keys an item is stored under."""

@@ -103,10 +103,10 @@ def test_a_band_reads_its_newest_members_after_an_item_is_redated() -> None:
     with Store(":memory:") as store, store.transaction():
         store.save(old, keys=[], bands=[5], revision="", first_seen=T0)
         store.save(other, keys=[], bands=[5], revision="", first_seen=T0)
-        assert store.band_members([5], newest=1)[0] == {5: {other.id}}
+        assert store.band_members([[5]], newest=1)[0] == {5: {other.id}}
         store.save(replace(old, updated=T0 + timedelta(hours=2)), keys=[], bands=[6], revision="",
                    first_seen=T0)
-        assert store.band_members([5, 6], newest=1)[0] == {5: {old.id}, 6: {old.id}}
+        assert store.band_members([[5], [6]], newest=1)[0] == {5: {old.id}, 6: {old.id}}
         assert [c.id for c in store.candidate_facts([5], limit=1)] == [old.id]
 
 
@@ -129,8 +129,8 @@ def test_a_store_from_before_dated_bands_opens_with_its_bands(tmp_path: Path) ->
     with Store(path) as store:
         assert store.schema_version == len(MIGRATIONS)
         store.check()
-        assert store.band_members([1, 2], newest=1)[0] == {1: {"a"}, 2: {"b"}}
-        assert store.band_members([2], newest=2)[0] == {2: {"a", "b"}}
+        assert store.band_members([[1], [2]], newest=1)[0] == {1: {"a"}, 2: {"b"}}
+        assert store.band_members([[2]], newest=2)[0] == {2: {"a", "b"}}
         assert sorted(store.bands_of("a")) == [1, 2]
 
 
@@ -140,11 +140,11 @@ def test_cached_candidate_facts_follow_another_connections_commit(tmp_path: Path
         with writer.transaction():
             writer.save(item, keys=[], bands=[3], revision="", first_seen=T0)
         with reader.transaction():
-            assert reader.band_members([3])[1][item.id].title == "before"
+            assert reader.band_members([[3]])[1][item.id].title == "before"
         with writer.transaction():
             writer.save(replace(item, title="after"), keys=[], bands=[3], revision="", first_seen=T0)
         with reader.transaction():
-            assert reader.band_members([3])[1][item.id].title == "after"
+            assert reader.band_members([[3]])[1][item.id].title == "after"
 
 
 def test_cached_candidate_facts_do_not_outlive_a_rollback() -> None:
@@ -154,7 +154,18 @@ def test_cached_candidate_facts_do_not_outlive_a_rollback() -> None:
             store.save(item, keys=[], bands=[3], revision="", first_seen=T0)
         with pytest.raises(RuntimeError), store.transaction():
             store.save(replace(item, title="rolled back"), keys=[], bands=[3], revision="", first_seen=T0)
-            assert store.band_members([3])[1][item.id].title == "rolled back"
+            assert store.band_members([[3]])[1][item.id].title == "rolled back"
             raise RuntimeError("boom")
         with store.transaction():
-            assert store.band_members([3])[1][item.id].title == "kept"
+            assert store.band_members([[3]])[1][item.id].title == "kept"
+
+
+def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
+    """Only the ids that can be a candidate of some item come back, filed under their bands."""
+    old, mid, new = (make_item(title, updated=T0 + timedelta(hours=n)) for n, title in enumerate("abc"))
+    with Store(":memory:") as store, store.transaction():
+        store.save(old, keys=[], bands=[1], revision="", first_seen=T0)
+        store.save(mid, keys=[], bands=[1, 2], revision="", first_seen=T0)
+        store.save(new, keys=[], bands=[2], revision="", first_seen=T0)
+        assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
+        assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
