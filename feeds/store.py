@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +209,12 @@ class Store:
             return []
         each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
                                    "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
-        query = (f"WITH members AS ({each}) SELECT band, item_id FROM members WHERE item_id IN "
-                 "(SELECT item_id FROM (SELECT DISTINCT updated, item_id FROM members "
-                 "ORDER BY updated DESC, item_id LIMIT ?))")
-        params = [value for band in bands for value in (band, newest)]
-        return self._db.execute(query, (*params, newest)).fetchall()
+        rows = self._db.execute(each, [value for band in bands for value in (band, newest)]).fetchall()
+        # The union's order, as candidate_facts: updated descending, then id (a stable sort).
+        ranked = sorted({(updated, item_id) for _, updated, item_id in rows}, key=itemgetter(1))
+        ranked.sort(key=itemgetter(0), reverse=True)
+        kept = {item_id for _, item_id in ranked[:newest]}
+        return [(band, item_id) for band, _, item_id in rows if item_id in kept]
 
     def bands_of(self, item_id: str) -> list[int]:
         """The band keys an item is stored under."""
