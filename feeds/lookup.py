@@ -44,8 +44,9 @@ class Lookup:
     def candidates(self, bands: Sequence[int]) -> list[CandidateFacts]:
         """Items sharing a band with `bands`, newest first, as `Store.candidate_facts`.
 
-        Only the newest of each band were read (`Store.band_members`); the newest of their
-        union are among them, and every item saved since is added to its bands.
+        For each band set of the batch only the newest of its union were read
+        (`Store.band_members`), and every item saved since is added to its bands; so `bands`
+        (one item's) finds its newest among what is filed under them.
         """
         ids = set().union(*(self._ids_by_band.get(band, ()) for band in bands))
         found = [self._facts[i] for i in sorted(ids)]
