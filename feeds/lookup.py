@@ -12,9 +12,12 @@ same order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from feeds.model import Item
 from feeds.store import NEIGHBOURS, CandidateFacts, Store, to_text
+
+_UPDATED = attrgetter("updated")
 
 
 class Lookup:
@@ -30,8 +33,7 @@ class Lookup:
     @classmethod
     def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
              newest: int = NEIGHBOURS) -> Lookup:
-        ids_by_band, facts = store.band_members({band for item_bands in bands for band in item_bands},
-                                                newest=newest)
+        ids_by_band, facts = store.band_members(bands, newest=newest)
         return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), ids_by_band, facts,
                    newest)
 
@@ -42,12 +44,13 @@ class Lookup:
     def candidates(self, bands: Sequence[int]) -> list[CandidateFacts]:
         """Items sharing a band with `bands`, newest first, as `Store.candidate_facts`.
 
-        Only the newest of each band were read (`Store.band_members`); the newest of their
-        union are among them, and every item saved since is added to its bands.
+        For each band set of the batch only the newest of its union were read
+        (`Store.band_members`), and every item saved since is added to its bands; so `bands`
+        (one item's) finds its newest among what is filed under them.
         """
         ids = set().union(*(self._ids_by_band.get(band, ()) for band in bands))
-        found = sorted((self._facts[i] for i in ids), key=lambda facts: facts.id)
-        found.sort(key=lambda facts: facts.updated, reverse=True)  # stable: ties stay in id order
+        found = [self._facts[i] for i in sorted(ids)]
+        found.sort(key=_UPDATED, reverse=True)  # stable: ties stay in id order
         return found[:self._newest]
 
     def saved(self, item: Item, keys: Iterable[str], bands: Iterable[int], also: Iterable[int] = ()) -> None:

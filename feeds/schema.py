@@ -145,4 +145,32 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX IF EXISTS feed_entries_by_item;
     """,
+    # An item's band rows carry its `updated`, so a band's newest members (what ingest compares
+    # an incoming title with) come straight off the primary key: before, every member of a band
+    # was joined with `items` and sorted. A trigger keeps the copy equal to the item's date.
+    # Each item's bands are also listed in one row (what the trigger and a merge read), instead
+    # of a by-item index over 16 band rows per item: a third fewer B-tree insertions per save.
+    """
+    CREATE TABLE item_bands_dated (
+        band INTEGER NOT NULL,
+        updated TEXT NOT NULL,            -- the item's `updated`, as in items
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        PRIMARY KEY (band, updated DESC, item_id)
+    ) WITHOUT ROWID;
+    INSERT INTO item_bands_dated
+        SELECT b.band, i.updated, b.item_id FROM item_bands AS b JOIN items AS i ON i.id = b.item_id;
+    CREATE TABLE item_band_lists (
+        item_id TEXT PRIMARY KEY REFERENCES items (id) ON DELETE CASCADE,
+        bands TEXT NOT NULL               -- JSON list of the item's band keys, sorted
+    ) WITHOUT ROWID;
+    INSERT INTO item_band_lists SELECT item_id, json_group_array(band)
+        FROM (SELECT item_id, band FROM item_bands ORDER BY item_id, band) GROUP BY item_id;
+    DROP TABLE item_bands;
+    ALTER TABLE item_bands_dated RENAME TO item_bands;
+    CREATE TRIGGER items_redated AFTER UPDATE OF updated ON items WHEN NEW.updated IS NOT OLD.updated BEGIN
+        UPDATE item_bands SET updated = NEW.updated
+        WHERE band IN (SELECT value FROM item_band_lists AS l, json_each(l.bands) WHERE l.item_id = NEW.id)
+            AND updated = OLD.updated AND item_id = NEW.id;
+    END;
+    """,
 )

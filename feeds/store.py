@@ -27,7 +27,7 @@ _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, languag
                  "topics, categories, revision, first_seen")
 
 NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
-_FACTS_CACHED = 20_000  # candidate facts kept between feeds of one transaction, at most
+_FACTS_CACHED = 20_000  # candidate facts kept between feeds and transactions, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in _ITEM_COLUMNS.split(", "))
@@ -38,6 +38,12 @@ def to_text(value: datetime | None) -> str | None:
     """UTC ISO text that sorts in time order."""
     if value is None:
         return None
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(value: datetime) -> str:
+    # Cached: a save writes the same published/updated/first_seen several times.
     # isoformat, not strftime: the same text (2024-03-01T12:00:00.000000Z) at a tenth of the cost.
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
@@ -84,9 +90,10 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        # Candidate facts read during this transaction: the items near a feed's titles come up
-        # again for the next feeds. A save drops the saved item's entry.
+        # Candidate facts read so far: the items near a feed's titles come up again for the next
+        # feeds. A save drops the saved item's entry; another connection's commit drops them all.
         self._facts: dict[str, CandidateFacts] = {}
+        self._data_version = -1  # PRAGMA data_version when the facts were cached
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -127,11 +134,17 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """All writes inside commit together or not at all."""
         self._db.execute("BEGIN IMMEDIATE")
-        self._facts.clear()  # another process may have written since the last transaction
+        # Cached facts stay good until another connection commits (this one's saves drop theirs):
+        # a cold ingest reads each stored item's facts once, not once per transaction.
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._facts.clear()
+            self._data_version = version
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._facts.clear()  # they may hold what was just rolled back
             raise
         self._db.execute("COMMIT")
 
@@ -168,22 +181,20 @@ class Store:
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
 
-    def band_members(self, bands: Collection[int], newest: int = NEIGHBOURS
+    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS
                      ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
-        """The `newest` ids (by `updated`, as `candidate_facts` orders) in each of `bands`, and
-        the candidate facts of every one of them.
+        """For each band set in `bands` (one per incoming item), the `newest` ids of their
+        union (by `updated`, as `candidate_facts` orders), filed under the bands that hold them;
+        and the candidate facts of every one of them.
 
-        The newest `newest` of a union of bands are among the union of each band's newest
-        `newest`, so this is enough to answer `candidate_facts` for any subset of `bands`; a big
-        store's crowded bands are not read whole.
+        `Lookup.candidates` of any of those band sets then finds its newest `newest` among what
+        is filed under its bands. Each band is read by at most `newest` primary-key steps, and
+        only the ids that can be a candidate come back: a big store's crowded bands are neither
+        read whole nor turned into thousands of facts.
         """
         ids_by_band: dict[int, set[str]] = {}
-        for chunk in _chunks(sorted(bands)):
-            query = (f"SELECT band, item_id FROM (SELECT b.band, b.item_id, row_number() OVER ("
-                     f"PARTITION BY b.band ORDER BY i.updated DESC, i.id) AS place FROM item_bands b "
-                     f"JOIN items i ON i.id = b.item_id WHERE b.band IN ({','.join('?' * len(chunk))})) "
-                     f"WHERE place <= ?")
-            for band, item_id in self._db.execute(query, (*chunk, newest)):
+        for item_bands in bands:
+            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest):
                 ids_by_band.setdefault(band, set()).add(item_id)
         ids = set().union(*ids_by_band.values())
         if len(self._facts) > _FACTS_CACHED:
@@ -194,10 +205,23 @@ class Store:
                 self._facts[row[0]] = _row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
 
+    def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
+        """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
+        if not bands:
+            return []
+        each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
+                                   "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
+        rows = self._db.execute(each, [value for band in bands for value in (band, newest)]).fetchall()
+        # The union's order, as candidate_facts: updated descending, then id (a stable sort).
+        ranked = sorted({(updated, item_id) for _, updated, item_id in rows}, key=itemgetter(1))
+        ranked.sort(key=itemgetter(0), reverse=True)
+        kept = {item_id for _, item_id in ranked[:newest]}
+        return [(band, item_id) for band, _, item_id in rows if item_id in kept]
+
     def bands_of(self, item_id: str) -> list[int]:
         """The band keys an item is stored under."""
-        rows = self._db.execute("SELECT band FROM item_bands WHERE item_id = ?", (item_id,))
-        return [band for (band,) in rows]
+        row = self._db.execute("SELECT bands FROM item_band_lists WHERE item_id = ?", (item_id,)).fetchone()
+        return list(json.loads(row[0])) if row else []
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
@@ -248,8 +272,13 @@ class Store:
             [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)],
         )
         db.executemany("INSERT OR REPLACE INTO item_keys VALUES (?, ?)", [(k, item.id) for k in keys])
-        db.executemany("INSERT OR IGNORE INTO item_bands VALUES (?, ?)", [(b, item.id) for b in bands])
         updated = to_text(item.updated)
+        # A band already holding the item is left alone (its date follows the item by trigger).
+        db.executemany("INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)",
+                       [(b, updated, item.id) for b in bands])
+        listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
+        db.execute("INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)",
+                   (item.id, json.dumps(sorted(listed))))
         tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
         db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
                        [(facet, tag, updated, item.id) for facet, tag in tags])
@@ -507,7 +536,9 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
         yield values[start:start + size]
 
 
-def _json(values: Sequence[str]) -> str:
+@lru_cache(maxsize=4096)
+def _json(values: tuple[str, ...]) -> str:
+    """A stored JSON list; party, topic and author lists repeat, so each is encoded once."""
     return json.dumps(list(values), ensure_ascii=False)
 
 

@@ -113,3 +113,76 @@ def test_a_history_read_off_one_cursor_holds_the_items_read_by_id() -> None:
         streamed = list(store.feed_log_stream("all", 2, 5))
         assert [seq for seq, _ in streamed] == [2, 3, 4, 5]
         assert [item for _, item in streamed] == store.feed_log_items("all", 2, 5) == items[1:5]
+
+
+def test_a_band_reads_its_newest_members_after_an_item_is_redated() -> None:
+    old, other = make_item("old", updated=T0), make_item("other", updated=T0 + timedelta(hours=1))
+    with Store(":memory:") as store, store.transaction():
+        store.save(old, keys=[], bands=[5], revision="", first_seen=T0)
+        store.save(other, keys=[], bands=[5], revision="", first_seen=T0)
+        assert store.band_members([[5]], newest=1)[0] == {5: {other.id}}
+        store.save(replace(old, updated=T0 + timedelta(hours=2)), keys=[], bands=[6], revision="",
+                   first_seen=T0)
+        assert store.band_members([[5], [6]], newest=1)[0] == {5: {old.id}, 6: {old.id}}
+        assert [c.id for c in store.candidate_facts([5], limit=1)] == [old.id]
+
+
+def test_a_store_from_before_dated_bands_opens_with_its_bands(tmp_path: Path) -> None:
+    """The migration that puts `updated` into item_bands fills it from the items (no number is
+    hard-coded: other migrations may come before or after it)."""
+    dated = next(n for n, script in enumerate(MIGRATIONS) if "item_band_lists" in script)
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:  # a store as the code before the migration left it
+        for script in MIGRATIONS[:dated]:
+            db.executescript(script)
+        db.execute(f"PRAGMA user_version = {dated}")
+        for item_id, hour in (("a", 0), ("b", 1)):
+            db.execute("INSERT INTO items (id, title, summary, content, published, updated, authors, "
+                       "parties, topics, categories, first_seen) "
+                       "VALUES (?, ?, '', '', ?, ?, '[]', '[]', '[]', '[]', ?)",
+                       (item_id, item_id, f"2024-03-01T1{hour}:00:00.000000Z",
+                        f"2024-03-01T1{hour}:00:00.000000Z", "2024-03-01T10:00:00.000000Z"))
+        db.executemany("INSERT INTO item_bands VALUES (?, ?)", [(1, "a"), (2, "a"), (2, "b")])
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.check()
+        assert store.band_members([[1], [2]], newest=1)[0] == {1: {"a"}, 2: {"b"}}
+        assert store.band_members([[2]], newest=2)[0] == {2: {"a", "b"}}
+        assert sorted(store.bands_of("a")) == [1, 2]
+
+
+def test_cached_candidate_facts_follow_another_connections_commit(tmp_path: Path) -> None:
+    item = make_item("before", updated=T0)
+    with Store(tmp_path / "pf.sqlite") as reader, Store(tmp_path / "pf.sqlite") as writer:
+        with writer.transaction():
+            writer.save(item, keys=[], bands=[3], revision="", first_seen=T0)
+        with reader.transaction():
+            assert reader.band_members([[3]])[1][item.id].title == "before"
+        with writer.transaction():
+            writer.save(replace(item, title="after"), keys=[], bands=[3], revision="", first_seen=T0)
+        with reader.transaction():
+            assert reader.band_members([[3]])[1][item.id].title == "after"
+
+
+def test_cached_candidate_facts_do_not_outlive_a_rollback() -> None:
+    item = make_item("kept", updated=T0)
+    with Store(":memory:") as store:
+        with store.transaction():
+            store.save(item, keys=[], bands=[3], revision="", first_seen=T0)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save(replace(item, title="rolled back"), keys=[], bands=[3], revision="", first_seen=T0)
+            assert store.band_members([[3]])[1][item.id].title == "rolled back"
+            raise RuntimeError("boom")
+        with store.transaction():
+            assert store.band_members([[3]])[1][item.id].title == "kept"
+
+
+def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
+    """Only the ids that can be a candidate of some item come back, filed under their bands."""
+    old, mid, new = (make_item(title, updated=T0 + timedelta(hours=n)) for n, title in enumerate("abc"))
+    with Store(":memory:") as store, store.transaction():
+        store.save(old, keys=[], bands=[1], revision="", first_seen=T0)
+        store.save(mid, keys=[], bands=[1, 2], revision="", first_seen=T0)
+        store.save(new, keys=[], bands=[2], revision="", first_seen=T0)
+        assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
+        assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
