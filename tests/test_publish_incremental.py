@@ -80,27 +80,34 @@ def test_a_revised_item_moves_the_watermark(tmp_path: Path, registry: Registry) 
     assert store.change_mark() > first
 
 
+Run = tuple[publish_module.PublishReport, dict[str, bytes]]
+
+
+def _publish_with(tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch, module: Any,
+                  name: str, values: tuple[int, ...]) -> list[Run]:
+    """The same 40 items published once per value of `module.name`: each run's report and files."""
+    site, items, runs = _site(tmp_path), [make(n) for n in range(40)], []
+    for value in values:
+        monkeypatch.setattr(module, name, value)
+        with Store(tmp_path / f"{name}-{value}.sqlite") as store:
+            save(store, items)
+            report = pipeline.publish(store, registry, site, tmp_path / f"{name}-{value}", OPTIONS)
+        runs.append((report, _files(tmp_path / f"{name}-{value}")))
+    return runs
+
+
 def test_documents_rendered_on_worker_processes_are_the_ones_rendered_in_process(
         tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    site, items = _site(tmp_path), [make(n) for n in range(40)]
-    for name, parallel in (("serial", 10_000), ("parallel", 1)):
-        monkeypatch.setattr(publish_module, "PARALLEL_JOBS", parallel)
-        with Store(tmp_path / f"{name}.sqlite") as store:
-            save(store, items)
-            report = pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
-        assert any(path.startswith("archive/") for path in report.written)
-    assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+    runs = _publish_with(tmp_path, registry, monkeypatch, publish_module, "PARALLEL_JOBS", (10_000, 1))
+    serial, parallel = runs
+    assert all(any(path.startswith("archive/") for path in report.written) for report, _ in runs)
+    assert serial[1] == parallel[1]
 
 
 def test_items_read_off_one_cursor_render_as_items_read_by_id(
         tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
-    site, items = _site(tmp_path), [make(n) for n in range(40)]
-    for name, least in (("by-id", 10_000), ("streamed", 1)):
-        monkeypatch.setattr(documents, "STREAM_MIN", least)
-        with Store(tmp_path / f"{name}.sqlite") as store:
-            save(store, items)
-            pipeline.publish(store, registry, site, tmp_path / name, OPTIONS)
-    assert _files(tmp_path / "by-id") == _files(tmp_path / "streamed")
+    by_id, streamed = _publish_with(tmp_path, registry, monkeypatch, documents, "STREAM_MIN", (10_000, 1))
+    assert by_id[1] == streamed[1]
 
 
 def test_a_store_published_before_the_history_index_was_dropped_goes_on_publishing(
