@@ -1,8 +1,8 @@
 """SQLite storage of items and source state.
 
 Items live here, not in memory: publishing reads each feed's newest entries
-straight off an index. Datetimes are stored as UTC ISO 8601 text ending in
-"Z", so text order is time order. Writes happen inside `transaction()`.
+straight off an index. How values are stored (UTC text, JSON lists) and rows
+become records: feeds/rows.py. Writes happen inside `transaction()`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -21,7 +19,23 @@ from typing import Any
 
 from feeds.errors import StoreError
 from feeds.model import Item, SourceEvent, SourceRef, SourceState
+from feeds.rows import (
+    FACT_COLUMNS,
+    STATE_FIELDS,
+    CandidateFacts,
+    FeedMark,
+    StoredItem,
+    from_text,
+    json_list,
+    row_to_facts,
+    row_to_state,
+    row_to_stored,
+    state_row,
+    to_text,
+)
 from feeds.schema import MIGRATIONS
+
+__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "Store", "StoredItem", "from_text", "to_text"]
 
 _ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
                  "topics, categories, revision, first_seen")
@@ -32,57 +46,6 @@ CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more 
 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in _ITEM_COLUMNS.split(", "))
 _UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
-
-
-def to_text(value: datetime | None) -> str | None:
-    """UTC ISO text that sorts in time order."""
-    if value is None:
-        return None
-    return _utc_text(value)
-
-
-@lru_cache(maxsize=1024)
-def _utc_text(value: datetime) -> str:
-    # Cached: a save writes the same published/updated/first_seen several times.
-    # isoformat, not strftime: the same text (2024-03-01T12:00:00.000000Z) at a tenth of the cost.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def from_text(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    """An item as stored, with what the store keeps beside it."""
-
-    item: Item
-    revision: str
-    first_seen: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateFacts:
-    """The fields of a stored item that near-duplicate checks read (see feeds.dedupe.Story)."""
-
-    id: str
-    title: str
-    language: str | None
-    published: datetime
-    parties: tuple[str, ...]
-    updated: str  # as stored: the order of candidates, newest first
-
-
-@dataclass(frozen=True, slots=True)
-class FeedMark:
-    """What a publish left for the next one about a feed (migration 5)."""
-
-    seen: int = 0  # its history holds every matching item up to this change_mark()
-    fingerprint: str = ""  # of everything its head documents were rendered from
-    files: str = ""  # the head files' sizes and mtimes as written: edited by hand means render
-    summary: str = ""  # JSON of the index page's FeedSummary
 
 
 class Store:
@@ -167,11 +130,11 @@ class Store:
             return []
         marks = ",".join("?" * len(bands))
         rows = self._db.execute(
-            f"SELECT {_FACT_COLUMNS} FROM items i WHERE i.id IN "
+            f"SELECT {FACT_COLUMNS} FROM items i WHERE i.id IN "
             f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) ORDER BY i.updated DESC, i.id LIMIT ?",
             (*bands, limit),
         ).fetchall()
-        return [_row_to_facts(row) for row in rows]
+        return [row_to_facts(row) for row in rows]
 
     def ids_by_key(self, keys: Collection[str]) -> dict[str, str]:
         """The item id behind each of `keys` that is known."""
@@ -201,8 +164,8 @@ class Store:
             self._facts.clear()
         for chunk in _chunks(sorted(ids - self._facts.keys())):
             for row in self._db.execute(
-                    f"SELECT {_FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-                self._facts[row[0]] = _row_to_facts(row)
+                    f"SELECT {FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                self._facts[row[0]] = row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
 
     def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
@@ -234,7 +197,7 @@ class Store:
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
         sources = self._sources_of(ids)
-        by_id = {row[0]: _row_to_stored(row, sources.get(row[0], ())) for row in rows}
+        by_id = {row[0]: row_to_stored(row, sources.get(row[0], ())) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def _sources_of(self, ids: Sequence[str]) -> dict[str, tuple[SourceRef, ...]]:
@@ -261,8 +224,8 @@ class Store:
             f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) "
             f"ON CONFLICT (id) DO UPDATE SET {_UPSERT}",
             (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
-             to_text(item.updated), item.language, _json(item.authors), _json(item.parties),
-             _json(item.topics), _json(item.categories), revision, to_text(first_seen)),
+             to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
+             json_list(item.topics), json_list(item.categories), revision, to_text(first_seen)),
         )
         # Bands accumulate: every title a story was seen under keeps finding it.
         for table in () if is_new else ("item_sources", "item_tags"):
@@ -422,7 +385,7 @@ class Store:
         for seq, group in groupby(rows, key=itemgetter(0)):
             found = list(group)  # one row per source of the item, by position
             sources = tuple(SourceRef(*row[15:]) for row in found if row[15] is not None)
-            yield seq, _row_to_stored(found[0][1:15], sources).item
+            yield seq, row_to_stored(found[0][1:15], sources).item
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
@@ -431,14 +394,14 @@ class Store:
     # -- sources -------------------------------------------------------------
 
     def source_state(self, source_id: str) -> SourceState | None:
-        row = self._db.execute(f"SELECT {', '.join(_STATE_FIELDS)} FROM sources WHERE source_id = ?",
+        row = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources WHERE source_id = ?",
                                (source_id,)).fetchone()
-        return None if row is None else _row_to_state(row)
+        return None if row is None else row_to_state(row)
 
     def source_states(self) -> dict[str, SourceState]:
         """Every stored source state by source id, in one query (a poll cycle's start)."""
-        rows = self._db.execute(f"SELECT {', '.join(_STATE_FIELDS)} FROM sources")
-        return {state.source_id: state for state in map(_row_to_state, rows)}
+        rows = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources")
+        return {state.source_id: state for state in map(row_to_state, rows)}
 
     def save_source_state(self, state: SourceState) -> None:
         self.save_source_states([state])
@@ -446,8 +409,8 @@ class Store:
     def save_source_states(self, states: Iterable[SourceState]) -> None:
         """Insert or replace source states, in one statement."""
         self._db.executemany(
-            f"INSERT OR REPLACE INTO sources ({', '.join(_STATE_FIELDS)}) "
-            f"VALUES ({','.join('?' * len(_STATE_FIELDS))})", map(_state_row, states))
+            f"INSERT OR REPLACE INTO sources ({', '.join(STATE_FIELDS)}) "
+            f"VALUES ({','.join('?' * len(STATE_FIELDS))})", map(state_row, states))
 
     def guid_links(self, source_id: str) -> dict[str, str]:
         """What each guid of the source pointed at on its last fetch."""
@@ -495,61 +458,7 @@ class Store:
             raise StoreError(f"{self.path}: integrity check failed: {result}")
 
 
-_STATE_FIELDS = tuple(f.name for f in fields(SourceState))
-
-
-_STATE_TIMES = ("last_attempt", "last_success", "next_fetch")
-
-
-def _row_to_state(row: Sequence[Any]) -> SourceState:
-    values = dict(zip(_STATE_FIELDS, row, strict=True))
-    for name in _STATE_TIMES:
-        values[name] = from_text(values[name])
-    values["retired"] = bool(values["retired"])
-    return SourceState(**values)
-
-
-def _state_row(state: SourceState) -> list[Any]:
-    values = [getattr(state, name) for name in _STATE_FIELDS]
-    return [to_text(v) if isinstance(v, datetime) else v for v in values]
-
-
-_FACT_COLUMNS = "i.id, i.title, i.language, i.published, i.parties, i.updated"
-
-
-def _row_to_facts(row: Sequence[Any]) -> CandidateFacts:
-    item_id, title, language, published, parties, updated = row
-    return CandidateFacts(str(item_id), str(title), language and str(language),
-                          datetime.fromisoformat(str(published)), _tuple_of(str(parties)), str(updated))
-
-
-@lru_cache(maxsize=4096)
-def _tuple_of(json_list: str) -> tuple[str, ...]:
-    """A stored JSON list as a tuple; lists repeat (parties, topics, an empty list), so each is
-    decoded once."""
-    return tuple(json.loads(json_list))
-
-
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     """`values` in slices small enough for one statement's parameters."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
-
-
-@lru_cache(maxsize=4096)
-def _json(values: tuple[str, ...]) -> str:
-    """A stored JSON list; party, topic and author lists repeat, so each is encoded once."""
-    return json.dumps(list(values), ensure_ascii=False)
-
-
-def _row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredItem:
-    (item_id, title, link, summary, content, published, updated, language, authors, parties, topics,
-     categories, revision, first_seen) = row
-    item = Item(
-        id=str(item_id), title=str(title), link=link and str(link), summary=str(summary),
-        content=str(content), published=datetime.fromisoformat(str(published)),
-        updated=datetime.fromisoformat(str(updated)), language=language and str(language),
-        authors=_tuple_of(str(authors)), sources=sources, parties=_tuple_of(str(parties)),
-        topics=_tuple_of(str(topics)), categories=_tuple_of(str(categories)),
-    )
-    return StoredItem(item, str(revision), datetime.fromisoformat(str(first_seen)))
