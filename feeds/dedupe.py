@@ -178,7 +178,7 @@ class _Tokens:
         return cls(list(codes.stems), pairs % width, sizes, np.cumsum(sizes) - sizes)
 
 
-_WORD_OR_END = re.compile(r"\w{3,}|\0")
+_WORD_OR_END = re.compile(_WORD.pattern + r"|\0")  # a word as `title_tokens` finds it, or a title's end
 _END, _SKIP = -1, -2
 
 

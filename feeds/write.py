@@ -51,16 +51,9 @@ def resolve_inside(root: Path, relpath: str, resolved_root: Path | None = None) 
 
 def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
     """Write `data` to `root/relpath` atomically; False (file untouched) if it already holds `data`."""
-    target = resolve_inside(root, relpath)
-    try:
-        if _holds(target, data):
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _replace_atomically(target, data)
-    except OSError as exc:
-        raise PublishError(f"cannot write {target}: {exc}") from exc
-    log.debug("wrote path=%s bytes=%d", relpath, len(data))
-    return True
+    with Writer(root) as writer:
+        writer.write(relpath, data)
+        return writer.close()[0][1]
 
 
 class Writer:
@@ -102,15 +95,17 @@ class Writer:
 
     def _put_in_place(self) -> None:
         staged, self._staged, self._staged_bytes = self._staged, [], 0
-        done = 0
         try:
             _flush([tmp for _, tmp in staged])
-            for target, tmp in staged:
-                os.replace(tmp, target)
-                done += 1
         except OSError as exc:
-            _discard(tmp for _, tmp in staged[done:])
-            raise PublishError(f"cannot put published files in place under {self.root}: {exc}") from exc
+            _discard(tmp for _, tmp in staged)
+            raise PublishError(f"cannot write files under {self.root}: {exc}") from exc
+        for done, (target, tmp) in enumerate(staged):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                _discard(tmp for _, tmp in staged[done:])
+                raise PublishError(f"cannot write {target}: {exc}") from exc
         for folder in {target.parent for target, _ in staged}:
             _fsync_dir(folder)
 
@@ -132,17 +127,6 @@ def _holds(target: Path, data: bytes) -> bool:
         return target.stat().st_size == len(data) and target.read_bytes() == data
     except FileNotFoundError:
         return False
-
-
-def _replace_atomically(target: Path, data: bytes) -> None:
-    tmp = _temporary_copy(target, data)
-    try:
-        _flush([tmp])
-        os.replace(tmp, target)
-    except BaseException:
-        _discard([tmp])
-        raise
-    _fsync_dir(target.parent)
 
 
 def _temporary_copy(target: Path, data: bytes) -> str:
