@@ -173,17 +173,30 @@ def _call_into(resolver: Resolver, host: str, port: int, answer: list[list[str] 
         answer.append(exc)
 
 
+_UNSET = object()
+
+
 class DeadlineSocket:
     """A socket as http.client uses it; each send or receive waits at most `timeout`, up to the deadline."""
 
     def __init__(self, sock: socket.socket, timeout: float | None) -> None:
         self.sock = sock
         self.timeout = timeout
+        self._armed: float | object | None = _UNSET  # the timeout the socket has now
         self._readers = 0
         self._closed = False
 
+    def arm(self) -> None:
+        """Give the socket the wait allowed for its next operation: `timeout`, cut to the deadline."""
+        wait = capped(self.timeout)
+        # settimeout is a syscall that releases the GIL, a thread switch when other fetch
+        # threads wait for it: skip it while the socket already has this timeout.
+        if wait != self._armed:
+            self.sock.settimeout(wait)
+            self._armed = wait
+
     def sendall(self, data: bytes) -> None:
-        self.sock.settimeout(capped(self.timeout))
+        self.arm()
         self.sock.sendall(data)
 
     def makefile(self, mode: str) -> io.BufferedReader:
@@ -218,9 +231,8 @@ class _Reader(io.RawIOBase):
         super().close()
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        sock = self._owner.sock
-        sock.settimeout(capped(self._owner.timeout))
-        return sock.recv_into(buffer)
+        self._owner.arm()
+        return self._owner.sock.recv_into(buffer)
 
 
 class Connection(http.client.HTTPConnection):

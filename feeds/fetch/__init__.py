@@ -49,12 +49,12 @@ from feeds import netguard
 from feeds.errors import FetchError
 from feeds.fetch.body import drain, read_body, remaining
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings, user_agent
-from feeds.fetch.transport import HttpClient, KeepAliveTransport, guarded_transport, make_client
+from feeds.fetch.transport import HttpClient, KeepAliveTransport, Reply, guarded_transport, make_client
 from feeds.model import SourceState, require_utc
 
 __all__ = [
     "ACCEPT", "ACCEPT_ENCODING", "FetchResult", "FetchSettings", "FetchStatus", "HttpClient",
-    "KeepAliveTransport", "fetch", "fetch_all", "fetch_each", "guarded_transport", "host_key",
+    "KeepAliveTransport", "Reply", "fetch", "fetch_all", "fetch_each", "guarded_transport", "host_key",
     "make_client", "parse_retry_after", "post_form", "user_agent",
 ]
 
@@ -281,7 +281,7 @@ def _conditional_headers(state: SourceState) -> dict[str, str]:
 
 def _follow(
     client: HttpClient, trace: _Trace, headers: dict[str, str], settings: FetchSettings, deadline: float
-) -> httpx.Response:
+) -> Reply:
     """Send the request and follow redirects; returns an open, streamed response."""
     _check_url(trace.url)
     while True:
@@ -316,7 +316,7 @@ def _is_http_url(url: str) -> bool:
 
 def _send(
     client: HttpClient, url: str, headers: dict[str, str], settings: FetchSettings, deadline: float
-) -> httpx.Response:
+) -> Reply:
     remaining(deadline, settings)  # netguard caps every network wait at the deadline
     timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
                 "write": settings.read_timeout, "pool": settings.read_timeout}
@@ -324,11 +324,11 @@ def _send(
 
 
 def _interpret(
-    response: httpx.Response, state: SourceState, settings: FetchSettings, now: datetime, trace: _Trace,
+    response: Reply, state: SourceState, settings: FetchSettings, now: datetime, trace: _Trace,
     deadline: float,
 ) -> FetchResult:
     status = response.status_code
-    headers = dict(response.headers.items())
+    headers = response.headers
     if status == 304:
         drain(response, deadline, settings)  # a 304 has no body; reading its end keeps the connection alive
         return trace.result(

@@ -6,10 +6,9 @@ import time
 import zlib
 from collections.abc import Iterator
 
-import httpx
-
 from feeds.errors import FetchError
 from feeds.fetch.settings import FetchSettings
+from feeds.fetch.transport import Reply
 
 
 def remaining(deadline: float, settings: FetchSettings) -> float:
@@ -19,7 +18,7 @@ def remaining(deadline: float, settings: FetchSettings) -> float:
     return remaining
 
 
-def read_body(response: httpx.Response, settings: FetchSettings, deadline: float) -> bytes:
+def read_body(response: Reply, settings: FetchSettings, deadline: float) -> bytes:
     """The decoded body, refused once it passes the size limit or the deadline."""
     limit = settings.max_body_bytes
     declared = response.headers.get("content-length", "")
@@ -36,20 +35,18 @@ def read_body(response: httpx.Response, settings: FetchSettings, deadline: float
     return b"".join(chunks)
 
 
-def drain(response: httpx.Response, deadline: float, settings: FetchSettings) -> None:
+def drain(response: Reply, deadline: float, settings: FetchSettings) -> None:
     """Read a bodiless response to its end, so that the pool can reuse its connection.
 
     Our transport returns a connection to the pool only once the whole response was read;
-    a response closed before that closes its connection. Read from the stream itself:
-    httpx's `iter_raw` wrapping cost more than reading the empty body of a 304.
+    a response closed before that closes its connection.
     """
-    assert isinstance(response.stream, httpx.SyncByteStream)
-    for _ in response.stream:
+    for _ in response.iter_raw():
         remaining(deadline, settings)
 
 
 def _chunks(
-    response: httpx.Response, decoder: _Decoder, limit: int, deadline: float, settings: FetchSettings
+    response: Reply, decoder: _Decoder, limit: int, deadline: float, settings: FetchSettings
 ) -> Iterator[bytes]:
     # The deadline is checked between network reads; a stalled read is cut by the read timeout.
     for raw in response.iter_raw():

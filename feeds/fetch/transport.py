@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.client
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import httpx
 
@@ -12,13 +12,63 @@ from feeds import netguard
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings
 
 
+class Reply:
+    """A response as `fetch` reads it: status, headers, the body in raw chunks; close it after.
+
+    Our own small type, not httpx.Response: on a kept-alive 304, building httpx's request
+    and response objects (header normalisation, stream wrappers) cost as much as the
+    exchange itself. `headers` has lower-cased names, a repeated field's values joined
+    with ", ", decoded as httpx decodes them (ASCII, else UTF-8, else Latin-1).
+    """
+
+    __slots__ = ("_chunks", "_close", "headers", "reason_phrase", "status_code")
+
+    def __init__(self, status_code: int, reason_phrase: str, headers: dict[str, str],
+                 chunks: Iterator[bytes], close: Callable[[], None]) -> None:
+        self.status_code, self.reason_phrase, self.headers = status_code, reason_phrase, headers
+        self._chunks, self._close = chunks, close
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Reply:
+        """An httpx response (from another transport: `httpx.MockTransport` in tests)."""
+        return cls(response.status_code, response.reason_phrase, dict(response.headers.items()),
+                   response.iter_raw(), response.close)
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """The body as received (still content-encoded); a complete read frees the connection."""
+        return self._chunks
+
+    def close(self) -> None:
+        self._close()
+
+
+def header_text(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw header fields as `Reply.headers` holds them (what httpx's `Headers.items()` gives)."""
+    encoding = next((e for e in ("ascii", "utf-8") if _decodes(raw, e)), "iso-8859-1")
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode(encoding).lower(), value.decode(encoding)
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def _decodes(raw: Sequence[tuple[bytes, bytes]], encoding: str) -> bool:
+    try:
+        for name, value in raw:
+            name.decode(encoding)
+            value.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class HttpClient:
     """What `fetch` and `post_form` send through: the default headers and a transport; close it after.
 
-    Requests go straight to the transport (an httpx transport: ours on http.client
-    connections, or `httpx.MockTransport` in tests). httpx.Client's per-request work
-    (cookie jar, auth and hook machinery, header merging) cost more than the request
-    itself on a keep-alive 304, and a feed fetch needs none of it.
+    A GET on our transport goes to it directly and comes back as a `Reply`; on any other
+    httpx transport (`httpx.MockTransport` in tests) as an httpx request and response.
+    httpx.Client's per-request work (cookie jar, auth and hook machinery, header merging)
+    cost more than the request itself on a keep-alive 304, and a feed fetch needs none of it.
     """
 
     def __init__(self, transport: httpx.BaseTransport, headers: Mapping[str, str]) -> None:
@@ -26,22 +76,25 @@ class HttpClient:
         self.headers = dict(headers)
         self._raw_headers = _raw(headers)
         # A source asks with the same headers poll after poll (host, validators): they are
-        # built (normalised by httpx) once and copied; building them was ~5% of a 304.
-        self._built: dict[tuple[bytes, tuple[tuple[str, str], ...]], httpx.Headers] = {}
+        # encoded once; encoding them was ~5% of a 304.
+        self._built: dict[tuple[bytes, tuple[tuple[str, str], ...]], list[tuple[bytes, bytes]]] = {}
 
-    def get(self, url: str, headers: Mapping[str, str], timeouts: Mapping[str, float]) -> httpx.Response:
-        """A GET of `url` with our headers and `headers`; the response is open, its body unread."""
+    def get(self, url: str, headers: Mapping[str, str], timeouts: Mapping[str, float]) -> Reply:
+        """A GET of `url` with our headers and `headers`; the reply is open, its body unread."""
         parsed = _url(url)
-        return self.send(httpx.Request("GET", parsed, headers=self._headers(parsed.netloc, headers),
-                                       stream=_NO_BODY, extensions={"timeout": timeouts}))
+        raw = self._headers(parsed.netloc, headers)
+        if isinstance(self.transport, KeepAliveTransport):  # ours: no httpx objects on the way
+            return self.transport.get(parsed, raw, timeouts)
+        request = httpx.Request("GET", parsed, headers=raw, stream=_NO_BODY, extensions={"timeout": timeouts})
+        return Reply.of(self.transport.handle_request(request))
 
-    def _headers(self, netloc: bytes, extra: Mapping[str, str]) -> httpx.Headers:
+    def _headers(self, netloc: bytes, extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
         key = (netloc, tuple(extra.items()))
         built = self._built.get(key)
         if built is None:
             if len(self._built) >= _MAX_BUILT:  # sources come and go: start again
                 self._built.clear()
-            built = self._built[key] = httpx.Headers([(b"Host", netloc), *self._raw_headers, *_raw(extra)])
+            built = self._built[key] = [(b"Host", netloc), *self._raw_headers, *_raw(extra)]
         return built
 
     def send(self, request: httpx.Request) -> httpx.Response:
@@ -100,24 +153,34 @@ class KeepAliveTransport(httpx.BaseTransport):
     def __init__(self, pool: netguard.Pool) -> None:
         self._pool = pool
 
+    def get(self, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]],
+            timeouts: Mapping[str, float]) -> Reply:
+        """`fetch`'s GET: sent and answered without httpx's request and response objects."""
+        response, body = self._exchange("GET", url, headers, None, timeouts)
+        fields = header_text(_raw_fields(response))
+        return Reply(response.status, response.reason, fields, iter(body), body.close)
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+        response, body = self._exchange(request.method, request.url, request.headers.raw,
+                                        request.read() or None, request.extensions.get("timeout", {}))
+        return httpx.Response(response.status, headers=_raw_fields(response), request=request, stream=body,
+                              extensions={"reason_phrase": response.reason.encode("latin-1", "replace")})
+
+    def _exchange(self, method: str, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]],
+                  content: bytes | None,
+                  timeouts: Mapping[str, float]) -> tuple[http.client.HTTPResponse, _Body]:
+        """Send a request on a pooled connection; the response head read, its body not."""
         if url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}", request=request)
-        timeouts = request.extensions.get("timeout", {})
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         host = url.raw_host.decode("ascii")  # IDNA-encoded, as the resolver and SNI want it
         connection = self._pool.take(url.scheme, host, url.port or _DEFAULT_PORTS[url.scheme])
         connection.set_timeouts(timeouts.get("connect"), timeouts.get("read"))
         try:
-            response = _exchange(connection, request)
+            response = _send(connection, method, url.raw_path.decode("ascii"), headers, content)
         except BaseException:
             connection.close()
             raise
-        headers = getattr(response, "raw_headers", None) or [
-            (k.encode("latin-1"), str(v).encode("latin-1")) for k, v in response.msg.items()]
-        return httpx.Response(response.status, headers=headers, request=request,
-                              stream=_Body(self._pool, connection, response, request),
-                              extensions={"reason_phrase": response.reason.encode("latin-1", "replace")})
+        return response, _Body(self._pool, connection, response)
 
     def close(self) -> None:
         self._pool.close()
@@ -126,30 +189,38 @@ class KeepAliveTransport(httpx.BaseTransport):
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _exchange(connection: netguard.Connection, request: httpx.Request) -> http.client.HTTPResponse:
-    """Send `request` on `connection` (opening it if new) and read the response head."""
+def _raw_fields(response: http.client.HTTPResponse) -> list[tuple[bytes, bytes]]:
+    """The response's header fields as bytes: as received, or (a block the light parse left to
+    the email package) encoded back."""
+    raw = getattr(response, "raw_headers", None)
+    return raw if raw is not None else [(k.encode("latin-1"), str(v).encode("latin-1"))
+                                        for k, v in response.msg.items()]
+
+
+def _send(connection: netguard.Connection, method: str, path: str, headers: Sequence[tuple[bytes, bytes]],
+          content: bytes | None) -> http.client.HTTPResponse:
+    """Send a request on `connection` (opening it if new) and read the response head."""
     phase = "connect"
     try:
         if connection.sock is None:
             connection.connect()
         phase = "write"
-        connection.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True,
-                              skip_accept_encoding=True)
-        for name, value in request.headers.raw:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
             connection.putheader(name, value)
-        connection.endheaders(request.read() or None)
+        connection.endheaders(content)
         phase = "read"
         return connection.getresponse()
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise _as_httpx(exc, phase, request) from exc
+        raise _as_httpx(exc, phase) from exc
 
 
 class _Body(httpx.SyncByteStream):
     """A response body read from the connection; a complete read hands the connection back."""
 
     def __init__(self, pool: netguard.Pool, connection: netguard.Connection,
-                 response: http.client.HTTPResponse, request: httpx.Request) -> None:
-        self._pool, self._connection, self._response, self._request = pool, connection, response, request
+                 response: http.client.HTTPResponse) -> None:
+        self._pool, self._connection, self._response = pool, connection, response
         self._complete = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -157,10 +228,9 @@ class _Body(httpx.SyncByteStream):
             while chunk := self._response.read1(65536):
                 yield chunk
         except (OSError, http.client.HTTPException) as exc:
-            raise _as_httpx(exc, "read", self._request) from exc
+            raise _as_httpx(exc, "read") from exc
         if self._response.length:  # the server closed before the declared length
-            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body",
-                                            request=self._request)
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
         self._complete = True
 
     def close(self) -> None:
@@ -175,13 +245,13 @@ _TIMEOUTS = {"connect": httpx.ConnectTimeout, "write": httpx.WriteTimeout, "read
 _NETWORK_ERRORS = {"connect": httpx.ConnectError, "write": httpx.WriteError, "read": httpx.ReadError}
 
 
-def _as_httpx(exc: Exception, phase: str, request: httpx.Request) -> httpx.HTTPError:
+def _as_httpx(exc: Exception, phase: str) -> httpx.HTTPError:
     """A socket or http.client error as the httpx exception `fetch` reports."""
     if isinstance(exc, TimeoutError):  # socket timeouts, netguard's deadline and connect timeouts
-        return _TIMEOUTS[phase](str(exc) or "timed out", request=request)
+        return _TIMEOUTS[phase](str(exc) or "timed out")
     if isinstance(exc, http.client.HTTPException):  # malformed or missing response (RemoteDisconnected too)
-        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request)
+        return httpx.RemoteProtocolError(str(exc) or type(exc).__name__)
     if isinstance(exc, OSError):  # refused by netguard, reset, TLS failures
-        return _NETWORK_ERRORS[phase](str(exc), request=request)
+        return _NETWORK_ERRORS[phase](str(exc))
     # A ValueError: a header value http.client will not send (a newline in a stored ETag).
-    return httpx.LocalProtocolError(str(exc), request=request)
+    return httpx.LocalProtocolError(str(exc))
