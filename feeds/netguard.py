@@ -250,6 +250,11 @@ class Connection(http.client.HTTPConnection):
         self.read_timeout: float | None = None
         self.idle_since = 0.0
 
+    def put_header_lines(self, lines: Sequence[bytes]) -> None:
+        """After `putrequest`: header lines made by `header_lines`, checked and joined once
+        for every request with these headers rather than by `putheader` at each request."""
+        self._buffer.extend(lines)  # type: ignore[attr-defined]  # the lines putheader adds to
+
     def set_timeouts(self, connect: float | None, read: float | None) -> None:
         self.connect_timeout, self.read_timeout = connect, read
         if isinstance(self.sock, DeadlineSocket):
@@ -273,6 +278,28 @@ class Connection(http.client.HTTPConnection):
         poller = select.poll()
         poller.register(self.sock.sock, select.POLLIN)
         return not poller.poll(0)  # readable while idle: the server closed it (or sent junk)
+
+
+def header_lines(fields: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, ...]:
+    """Header fields as the lines `putheader` makes of them; its ValueError for a name or
+    value http.client would not send (a line break in a stored ETag)."""
+    scratch = _HeaderLines()
+    scratch.putrequest("GET", "/", skip_host=True, skip_accept_encoding=True)
+    scratch.lines.clear()
+    for name, value in fields:
+        scratch.putheader(name, value)
+    return tuple(scratch.lines)
+
+
+class _HeaderLines(http.client.HTTPConnection):
+    """http.client's header checks and formatting, the lines kept instead of sent."""
+
+    def __init__(self) -> None:
+        super().__init__("header-lines.invalid")
+        self.lines: list[bytes] = []
+
+    def _output(self, s: bytes) -> None:
+        self.lines.append(s)
 
 
 class Pool:

@@ -47,7 +47,7 @@ def header_text(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     encoding = next((e for e in ("ascii", "utf-8") if _decodes(raw, e)), "iso-8859-1")
     headers: dict[str, str] = {}
     for name, value in raw:
-        key, text = name.decode(encoding).lower(), value.decode(encoding)
+        key, text = name.lower().decode(encoding), value.decode(encoding)  # ASCII case only, as httpx
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     return headers
 
@@ -60,6 +60,19 @@ def _decodes(raw: Sequence[tuple[bytes, bytes]], encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+class Head:
+    """A request's header fields, and the lines http.client sends for them (checked when built)."""
+
+    __slots__ = ("fields", "lines")
+
+    def __init__(self, fields: list[tuple[bytes, bytes]]) -> None:
+        self.fields = fields
+        try:
+            self.lines = netguard.header_lines(fields)
+        except ValueError as exc:  # a stored validator with a line break, say: never sent
+            raise httpx.LocalProtocolError(str(exc)) from exc
 
 
 class HttpClient:
@@ -76,26 +89,27 @@ class HttpClient:
         self.headers = dict(headers)
         self._raw_headers = _raw(headers)
         # A source asks with the same headers poll after poll (host, validators): they are
-        # encoded once; encoding them was ~5% of a 304.
-        self._built: dict[tuple[bytes, tuple[tuple[str, str], ...]], list[tuple[bytes, bytes]]] = {}
+        # encoded and checked once; that was ~15% of a kept-alive 304.
+        self._built: dict[tuple[bytes, tuple[tuple[str, str], ...]], Head] = {}
 
     def get(self, url: str, headers: Mapping[str, str], timeouts: Mapping[str, float]) -> Reply:
         """A GET of `url` with our headers and `headers`; the reply is open, its body unread."""
         parsed = _url(url)
-        raw = self._headers(parsed.netloc, headers)
+        head = self._head(parsed.netloc, headers)
         if isinstance(self.transport, KeepAliveTransport):  # ours: no httpx objects on the way
-            return self.transport.get(parsed, raw, timeouts)
-        request = httpx.Request("GET", parsed, headers=raw, stream=_NO_BODY, extensions={"timeout": timeouts})
+            return self.transport.get(parsed, head, timeouts)
+        request = httpx.Request("GET", parsed, headers=head.fields, stream=_NO_BODY,
+                                extensions={"timeout": timeouts})
         return Reply.of(self.transport.handle_request(request))
 
-    def _headers(self, netloc: bytes, extra: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    def _head(self, netloc: bytes, extra: Mapping[str, str]) -> Head:
         key = (netloc, tuple(extra.items()))
-        built = self._built.get(key)
-        if built is None:
+        head = self._built.get(key)
+        if head is None:
             if len(self._built) >= _MAX_BUILT:  # sources come and go: start again
                 self._built.clear()
-            built = self._built[key] = [(b"Host", netloc), *self._raw_headers, *_raw(extra)]
-        return built
+            head = self._built[key] = Head([(b"Host", netloc), *self._raw_headers, *_raw(extra)])
+        return head
 
     def send(self, request: httpx.Request) -> httpx.Response:
         return self.transport.handle_request(request)
@@ -153,20 +167,23 @@ class KeepAliveTransport(httpx.BaseTransport):
     def __init__(self, pool: netguard.Pool) -> None:
         self._pool = pool
 
-    def get(self, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]],
-            timeouts: Mapping[str, float]) -> Reply:
+    def get(self, url: httpx.URL, head: Head, timeouts: Mapping[str, float]) -> Reply:
         """`fetch`'s GET: sent and answered without httpx's request and response objects."""
-        response, body = self._exchange("GET", url, headers, None, timeouts)
+        response, body = self._exchange("GET", url, head.lines, None, timeouts)
         fields = header_text(_raw_fields(response))
         return Reply(response.status, response.reason, fields, iter(body), body.close)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response, body = self._exchange(request.method, request.url, request.headers.raw,
+        try:
+            lines = netguard.header_lines(request.headers.raw)
+        except ValueError as exc:
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        response, body = self._exchange(request.method, request.url, lines,
                                         request.read() or None, request.extensions.get("timeout", {}))
         return httpx.Response(response.status, headers=_raw_fields(response), request=request, stream=body,
                               extensions={"reason_phrase": response.reason.encode("latin-1", "replace")})
 
-    def _exchange(self, method: str, url: httpx.URL, headers: Sequence[tuple[bytes, bytes]],
+    def _exchange(self, method: str, url: httpx.URL, lines: Sequence[bytes],
                   content: bytes | None,
                   timeouts: Mapping[str, float]) -> tuple[http.client.HTTPResponse, _Body]:
         """Send a request on a pooled connection; the response head read, its body not."""
@@ -176,7 +193,7 @@ class KeepAliveTransport(httpx.BaseTransport):
         connection = self._pool.take(url.scheme, host, url.port or _DEFAULT_PORTS[url.scheme])
         connection.set_timeouts(timeouts.get("connect"), timeouts.get("read"))
         try:
-            response = _send(connection, method, url.raw_path.decode("ascii"), headers, content)
+            response = _send(connection, method, url.raw_path.decode("ascii"), lines, content)
         except BaseException:
             connection.close()
             raise
@@ -197,7 +214,7 @@ def _raw_fields(response: http.client.HTTPResponse) -> list[tuple[bytes, bytes]]
                                         for k, v in response.msg.items()]
 
 
-def _send(connection: netguard.Connection, method: str, path: str, headers: Sequence[tuple[bytes, bytes]],
+def _send(connection: netguard.Connection, method: str, path: str, lines: Sequence[bytes],
           content: bytes | None) -> http.client.HTTPResponse:
     """Send a request on `connection` (opening it if new) and read the response head."""
     phase = "connect"
@@ -206,8 +223,7 @@ def _send(connection: netguard.Connection, method: str, path: str, headers: Sequ
             connection.connect()
         phase = "write"
         connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for name, value in headers:
-            connection.putheader(name, value)
+        connection.put_header_lines(lines)
         connection.endheaders(content)
         phase = "read"
         return connection.getresponse()
