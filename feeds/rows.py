@@ -7,6 +7,7 @@ lists repeat (parties, topics, an empty list): each is decoded and encoded once.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -70,20 +71,27 @@ class FeedMark:
 STATE_FIELDS = tuple(f.name for f in fields(SourceState))
 
 
-_STATE_TIMES = ("last_attempt", "last_success", "next_fetch")
+# Positions in a state row; a cycle converts every source's state both ways, so by position
+# (attrgetter, positional construction) rather than by name: a third of the main thread's
+# CPU in an unchanged cycle went to converting by name.
+_TIMES_AT = tuple(STATE_FIELDS.index(name) for name in ("last_attempt", "last_success", "next_fetch"))
+_RETIRED_AT = STATE_FIELDS.index("retired")
+_state_values = operator.attrgetter(*STATE_FIELDS)
 
 
 def row_to_state(row: Sequence[Any]) -> SourceState:
-    values = dict(zip(STATE_FIELDS, row, strict=True))
-    for name in _STATE_TIMES:
-        values[name] = from_text(values[name])
-    values["retired"] = bool(values["retired"])
-    return SourceState(**values)
+    values = list(row)
+    for at in _TIMES_AT:
+        values[at] = from_text(values[at])
+    values[_RETIRED_AT] = bool(values[_RETIRED_AT])
+    return SourceState(*values)
 
 
 def state_row(state: SourceState) -> list[Any]:
-    values = [getattr(state, name) for name in STATE_FIELDS]
-    return [to_text(v) if isinstance(v, datetime) else v for v in values]
+    values = list(_state_values(state))
+    for at in _TIMES_AT:
+        values[at] = to_text(values[at])
+    return values
 
 
 FACT_COLUMNS = "i.id, i.title, i.language, i.published, i.parties, i.updated"

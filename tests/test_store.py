@@ -58,10 +58,17 @@ def test_transaction_rolls_back_on_error() -> None:
 def test_source_state_round_trips() -> None:
     state = SourceState("kke-902", "https://902.gr/feed", etag='"abc"', last_success=T0, error_count=2,
                         next_fetch=T0 + timedelta(hours=1), retired=True)
+    every_field = SourceState(  # each field its own value: a field stored in another's column shows
+        "pcp", "https://pcp.pt/rss", etag='"e"', last_modified="Wed, 01 May 2024 10:00:00 GMT",
+        body_hash="h" * 64, last_attempt=T0, last_success=T0 - timedelta(days=1), last_error="HTTP 500",
+        error_count=3, next_fetch=T0 + timedelta(minutes=5), retired=False, moved_to="https://pcp.pt/feed",
+        moved_count=1, item_count=42, configured_url="http://pcp.pt/rss")
     with Store(":memory:") as store:
         assert store.source_state("kke-902") is None
         store.save_source_state(state)
+        store.save_source_states([every_field])
         assert store.source_state("kke-902") == state
+        assert store.source_states() == {"kke-902": state, "pcp": every_field}
 
 
 def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
