@@ -77,6 +77,41 @@ def test_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
 
 
+def test_a_writer_checks_every_file_of_a_folder_it_already_checked(tmp_path: Path) -> None:
+    root, outside = tmp_path / "out", tmp_path / "elsewhere"
+    (root / "party").mkdir(parents=True)
+    outside.mkdir()
+    (root / "party" / "link.atom").symlink_to(outside / "target.atom")
+    with Writer(root) as writer:
+        writer.write("party/kke.atom", b"x")  # the folder is checked here, once
+        with pytest.raises(PublishError, match="resolves outside"):
+            writer.write("party/link.atom", b"y")
+        for relpath in ("/party/x.atom", "party/../../x.atom", "party/a\\b.atom"):
+            with pytest.raises(PublishError, match="refusing output path"):
+                writer.write(relpath, b"z")
+        writer.close()
+    assert list(outside.iterdir()) == []
+    assert (root / "party" / "kke.atom").read_bytes() == b"x"
+
+
+def test_a_symlink_inside_the_root_is_replaced_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "party").mkdir()
+    (tmp_path / "party" / "kke.atom").write_bytes(b"first")
+    (tmp_path / "party" / "link.atom").symlink_to(tmp_path / "party" / "kke.atom")
+    with Writer(tmp_path) as writer:
+        writer.write("party/kke.atom", b"first")
+        writer.write("party/link.atom", b"first")  # the bytes the link leads to: unchanged
+        writer.write("party/other.atom", b"new")
+        assert writer.close() == [("party/kke.atom", False), ("party/link.atom", False),
+                                  ("party/other.atom", True)]
+    with Writer(tmp_path) as writer:
+        writer.write("party/link.atom", b"second")
+        writer.close()
+    assert not (tmp_path / "party" / "link.atom").is_symlink()
+    assert (tmp_path / "party" / "link.atom").read_bytes() == b"second"
+    assert (tmp_path / "party" / "kke.atom").read_bytes() == b"first"
+
+
 def test_failed_write_raises_publish_error_and_leaves_no_temp_file(tmp_path: Path) -> None:
     (tmp_path / "party" / "kke.atom").mkdir(parents=True)  # a directory where the file should go
     with pytest.raises(PublishError, match="cannot write"):
