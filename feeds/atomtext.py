@@ -16,6 +16,7 @@ lxml refuses them for feedgen.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
@@ -93,8 +94,9 @@ def entry(item: Item, site: SiteInfo, labels: Labels) -> str:
     title = clean_text(item.title).strip() or UNTITLED
     language = item.language if item.language and LANGUAGE_TAG.match(item.language) else None
     lang = f' xml:lang="{_attr(language)}"' if language else ""
+    updated = item.updated.isoformat()
     parts = [f"  <entry{lang}>\n", _element("    ", "id", _raw(atom_id(item.id))),
-             _element("    ", "title", title), _element("    ", "updated", item.updated.isoformat())]
+             _element("    ", "title", title), _element("    ", "updated", updated)]
     parts += [f"    <author>\n{_element('      ', 'name', name)}    </author>\n"
               for name in author_names(item, site)]
     content = content_html(item, title)
@@ -106,27 +108,35 @@ def entry(item: Item, site: SiteInfo, labels: Labels) -> str:
         parts.append(_element("    ", "summary", summary, ' type="html"'))
     parts += _entry_categories(item, site, labels)
     parts.append(_element("    ", "published", item.published.isoformat()))
-    parts.append(_source(item))
+    parts.append(_source(item, updated))
     parts.append("  </entry>\n")
     return "".join(parts)
 
 
 def _entry_categories(item: Item, site: SiteInfo, labels: Labels) -> list[str]:
-    parties = [_category("    ", _raw(code), site.base_url + "party/", clean_text(labels.party(code)))
-               for code in unique(item.parties)]
-    topics = [_category("    ", _raw(topic), site.base_url + "topic/", clean_text(labels.topic(topic)))
-              for topic in unique(item.topics)]
-    own = [_category("    ", term) for term in unique(clean_text(term).strip() for term in item.categories)]
-    return parties + topics + own
+    party, topic = site.base_url + "party/", site.base_url + "topic/"
+    return ([_tag_category(code, party, labels.party(code)) for code in unique(item.parties)]
+            + [_tag_category(topic_id, topic, labels.topic(topic_id)) for topic_id in unique(item.topics)]
+            + [_own_category(term) for term in unique(clean_text(term).strip() for term in item.categories)])
 
 
-def _source(item: Item) -> str:
+@functools.lru_cache(maxsize=4096)  # a registry's tags, over and over
+def _tag_category(term: str, scheme: str, label: str) -> str:
+    return _category("    ", _raw(term), scheme, clean_text(label))
+
+
+@functools.lru_cache(maxsize=4096)
+def _own_category(term: str) -> str:
+    return _category("    ", term)
+
+
+def _source(item: Item, updated: str) -> str:
     source = main_source(item)
     if source is None:
         return ""
     title = clean_text(source.title).strip() or _raw(source.source_id)
     return ("    <source>\n" + _element("      ", "id", source_atom_id(source.source_id))
-            + _element("      ", "title", title) + _element("      ", "updated", item.updated.isoformat())
+            + _element("      ", "title", title) + _element("      ", "updated", updated)
             + "    </source>\n")
 
 

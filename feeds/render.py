@@ -172,10 +172,16 @@ def _entry(item: Item, site: SiteInfo, labels: Labels) -> FeedEntry:
 
 def author_names(item: Item, site: SiteInfo) -> list[str]:
     """The item's authors, else its first source's title, else the site's author."""
-    names = unique(clean_text(name).strip() for name in item.authors)
-    if not names and item.sources:
-        names = unique([clean_text(item.sources[0].title).strip()])
-    return names or [site.author_name]
+    first_source = item.sources[0].title if item.sources else None
+    return list(_author_names(item.authors, first_source, site.author_name))
+
+
+@functools.lru_cache(maxsize=4096)  # author lists and source names repeat item after item
+def _author_names(authors: tuple[str, ...], first_source: str | None, fallback: str) -> tuple[str, ...]:
+    names = unique(clean_text(name).strip() for name in authors)
+    if not names and first_source is not None:
+        names = unique([clean_text(first_source).strip()])
+    return tuple(names or [fallback])
 
 
 def entry_links(item: Item) -> list[tuple[str, str]]:
@@ -232,8 +238,14 @@ def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels
 
 def category_terms(item: Item) -> list[str]:
     """The terms of the entry's categories, in order, each once: parties, topics, own categories."""
-    own = (clean_text(term).strip() for term in item.categories)
-    return unique([*unique(item.parties), *unique(item.topics), *unique(own)])
+    return list(_category_terms(item.parties, item.topics, item.categories))
+
+
+@functools.lru_cache(maxsize=4096)  # tag sets repeat item after item
+def _category_terms(parties: tuple[str, ...], topics: tuple[str, ...], categories: tuple[str, ...]
+                    ) -> tuple[str, ...]:
+    own = (clean_text(term).strip() for term in categories)
+    return tuple(unique([*unique(parties), *unique(topics), *unique(own)]))
 
 
 def unique(values: Iterable[str | None]) -> list[str]:
