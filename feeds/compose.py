@@ -175,6 +175,19 @@ def candidates_sql(query: Query | None) -> tuple[str, list[str]] | None:
     return None  # None (every item) or Not: no index gives a smaller set
 
 
+def listing_sql(query: Query | None) -> tuple[str, list[str]] | None:
+    """For a query one tag index answers alone (a party or topic term): a subquery of its items'
+    (updated, item_id), straight off the tags' primary key, which is ordered as a history is; None
+    for any other query. A first publish fills 60-odd party and topic histories this way, without
+    reading and sorting the items (~40 ms a feed of 5,000 items, against ~2 ms)."""
+    if not isinstance(query, Term) or query.facet not in ("party", "topic") or not query.values:
+        return None
+    marks = ",".join("?" * len(query.values))
+    # DISTINCT: an item carrying two of the values has two rows, with the same `updated`.
+    return (f"SELECT DISTINCT updated, item_id FROM item_tags WHERE facet = ? AND tag IN ({marks})",
+            [query.facet, *query.values])
+
+
 def definition(query: Query | None) -> str:
     """A stable text of what a feed selects: when it changes, the feed's history is rebuilt."""
     sql, params = where_sql(query)

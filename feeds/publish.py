@@ -146,7 +146,8 @@ def _extend_history(store: Store, feed: compose.PlannedFeed) -> tuple[bool, Feed
     mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
     seen = store.change_mark()
     store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
-                          candidates=compose.candidates_sql(feed.query))
+                          candidates=compose.candidates_sql(feed.query),
+                          listing=compose.listing_sql(feed.query))
     store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
     return restarted, mark
 

@@ -288,7 +288,8 @@ class Store:
         return True
 
     def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0,
-                        candidates: tuple[str, Sequence[str]] | None = None) -> int:
+                        candidates: tuple[str, Sequence[str]] | None = None,
+                        listing: tuple[str, Sequence[str]] | None = None) -> int:
         """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
         that it lacks, in (updated, id) order; return how many joined.
 
@@ -296,9 +297,15 @@ class Store:
         `where` reads only the item's own rows, so an item not saved since then matched (and
         joined) or did not match then, and still does or does not. `candidates`: a subquery of
         item ids that holds every match (compose.candidates_sql), so only those are tested
-        when `since` is 0.
+        when `since` is 0. `listing`: a subquery of exactly the matches' (updated, item_id)
+        (compose.listing_sql), which fills an empty history from scratch without reading items.
         """
         base = self.feed_log_size(feed)
+        if listing and not since and not base:
+            return self._db.execute(
+                "INSERT INTO feed_entries (feed, seq, item_id) "
+                f"SELECT ?, row_number() OVER (ORDER BY updated, item_id), item_id FROM ({listing[0]})",
+                (feed, *listing[1])).rowcount
         changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
         # Candidates help a fill from scratch; after one, the items saved since are fewer, and
         # given both lists SQLite may walk the longer one (3 ms a feed instead of 0.1).

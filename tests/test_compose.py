@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,19 @@ import pytest
 import yaml
 
 from feeds import pipeline
-from feeds.compose import All, Any, Not, PublishOptions, Query, Term, candidates_sql, plan, resolve, where_sql
+from feeds.compose import (
+    All,
+    Any,
+    Not,
+    PublishOptions,
+    Query,
+    Term,
+    candidates_sql,
+    listing_sql,
+    plan,
+    resolve,
+    where_sql,
+)
 from feeds.errors import ConfigError
 from feeds.model import Item, SiteInfo, item_id
 from feeds.registry import Registry, load_registry
@@ -71,15 +84,15 @@ def test_query_selects_in_sql_what_it_means(query: Query, oracle: Callable[[Item
     assert 0 < len(selected) < len(items) or isinstance(query, Term)
 
 
-def _history(items: list[Item], query: Query, candidates: tuple[str, list[str]] | None = None
-             ) -> tuple[Store, list[str]]:
+def _history(items: list[Item], query: Query, candidates: tuple[str, list[str]] | None = None,
+             listing: tuple[str, list[str]] | None = None) -> tuple[Store, list[str]]:
     """A store of `items` and the ids of the feed history `query` grows in it."""
     store = Store(":memory:")
     with store.transaction():
         for item in items:
             store.save(item, keys=[item.id], bands=[], revision="", first_seen=T0)
         store.sync_feed_log("q", "q")
-        store.extend_feed_log("q", *where_sql(query), candidates=candidates)
+        store.extend_feed_log("q", *where_sql(query), candidates=candidates, listing=listing)
     return store, [i.id for i in store.feed_log_items("q", 1, 10_000)]
 
 
@@ -98,6 +111,28 @@ def test_candidates_only_speed_up_the_selection(query: Query, oracle: Callable[[
     store, selected = _history(items, query, candidates_sql(query))
     assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
     assert store.present_tags() == set(store.tag_counts())
+
+
+def tied_and_moved() -> list[Item]:
+    """`sample()` with `updated` ties, and some items saved again later under another date and
+    other tags (their tag rows must follow, or a history listed off them would be wrong)."""
+    items = [replace(item, updated=T0 + timedelta(minutes=n // 4)) for n, item in enumerate(sample())]
+    moved = [replace(item, updated=T0 - timedelta(days=1), parties=("tkp",), topics=("palestine",))
+             for item in items[::7]]
+    return items + moved
+
+
+@pytest.mark.parametrize(("query", "oracle"), QUERIES + QUERIES_MORE)
+def test_a_history_listed_off_the_tags_is_the_one_grown_from_every_item(
+        query: Query, oracle: Callable[[Item], bool]) -> None:
+    items = tied_and_moved()
+    _, expected = _history(items, query)
+    _, listed = _history(items, query, listing=listing_sql(query))
+    assert listed == expected
+    latest = list({item.id: item for item in items}.values())  # the later save of an id wins
+    assert listed == [i.id for i in sorted(latest, key=lambda i: (i.updated, i.id)) if oracle(i)]
+    assert (listing_sql(query) is not None) == (isinstance(query, Term) and query.facet in ("party", "topic")
+                                                and bool(query.values))
 
 
 def test_countries_and_regions_resolve_to_their_parties(registry: Registry) -> None:
