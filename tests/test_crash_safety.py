@@ -102,7 +102,8 @@ def test_sigkill_at_random_moments_loses_nothing(project: Path) -> None:
     final = start_once(project)
     assert final.wait(120) == 0
     check_published(public)
-    assert item_count(database) >= counts[-1] > 0
+    # Not `counts[-1] > 0`: on a loaded machine every seeded kill can land before the first commit.
+    assert item_count(database) >= max(counts[-1], 1)
     assert (public / "all.atom").is_file()
 
 
