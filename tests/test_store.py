@@ -81,6 +81,28 @@ def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
         store.check()
 
 
+def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path: Path) -> None:
+    """The migration that drops item_keys_by_item, run on a store the code before it wrote."""
+    dropped = next(n for n, script in enumerate(MIGRATIONS)
+                   if "DROP INDEX IF EXISTS item_keys_by_item" in script)
+    path = tmp_path / "old.sqlite"
+    item = make_item("kept")
+    with Store(path) as store, store.transaction():
+        store.save(item, keys=["id:a", "link:b"], bands=[1, 2], revision="", first_seen=T0)
+    with sqlite3.connect(path) as db:  # as the code before the migration left it
+        db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
+        db.execute(f"PRAGMA user_version = {dropped}")
+        before = {table: sorted(db.execute(f"SELECT * FROM {table}"))
+                  for table in ("items", "item_keys", "item_bands", "item_band_lists")}
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.check()
+        assert store.find_by_keys(["link:b"]) == item.id
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'item_keys_by_item'").fetchall() == []
+        assert {table: sorted(db.execute(f"SELECT * FROM {table}")) for table in before} == before
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "pf.sqlite"
     Store(path).close()
