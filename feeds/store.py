@@ -21,31 +21,42 @@ from feeds.errors import StoreError
 from feeds.model import Item, SourceEvent, SourceRef, SourceState
 from feeds.rows import (
     FACT_COLUMNS,
+    ITEM_COLUMNS,
     STATE_FIELDS,
     CandidateFacts,
     FeedMark,
+    NewItem,
     StoredItem,
     from_text,
-    json_list,
+    item_row,
     row_to_facts,
     row_to_state,
     row_to_stored,
+    source_rows,
     state_row,
+    tag_rows,
     to_text,
 )
 from feeds.schema import MIGRATIONS
 
-__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "Store", "StoredItem", "from_text", "to_text"]
-
-_ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
-                 "topics, categories, revision, first_seen")
+__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
+           "to_text"]
 
 NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
 _FACTS_CACHED = 20_000  # candidate facts kept between feeds and transactions, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
-_ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in _ITEM_COLUMNS.split(", "))
-_UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
+_ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
+# An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete would
+# cascade to the item's keys and bands.
+_SAVE_ITEM = (f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) ON CONFLICT (id) "
+              "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[1:]))
+_SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
+# A band already holding the item is left alone (its date follows the item by trigger).
+_SAVE_BANDS = "INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)"
+_SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
+_SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 
 
 class Store:
@@ -195,7 +206,7 @@ class Store:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
+        rows = self._db.execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
         sources = self._sources_of(ids)
         by_id = {row[0]: row_to_stored(row, sources.get(row[0], ())) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
@@ -218,33 +229,34 @@ class Store:
         """
         db = self._db
         self._facts.pop(item.id, None)
-        db.execute(
-            # An upsert, not INSERT OR REPLACE: a replace deletes the row first,
-            # and the delete would cascade to the item's keys and bands.
-            f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {_UPSERT}",
-            (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
-             to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
-             json_list(item.topics), json_list(item.categories), revision, to_text(first_seen)),
-        )
+        db.execute(_SAVE_ITEM, item_row(item, revision, first_seen))
         # Bands accumulate: every title a story was seen under keeps finding it.
         for table in () if is_new else ("item_sources", "item_tags"):
             db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
-        db.executemany(
-            "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)],
-        )
-        db.executemany("INSERT OR REPLACE INTO item_keys VALUES (?, ?)", [(k, item.id) for k in keys])
+        db.executemany(_SAVE_SOURCES, source_rows(item))
+        db.executemany(_SAVE_KEYS, [(k, item.id) for k in keys])
         updated = to_text(item.updated)
-        # A band already holding the item is left alone (its date follows the item by trigger).
-        db.executemany("INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)",
-                       [(b, updated, item.id) for b in bands])
+        db.executemany(_SAVE_BANDS, [(b, updated, item.id) for b in bands])
         listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
-        db.execute("INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)",
-                   (item.id, json.dumps(sorted(listed))))
-        tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
-        db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
-                       [(facet, tag, updated, item.id) for facet, tag in tags])
+        db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
+        db.executemany(_SAVE_TAGS, tag_rows(item))
+
+    def save_new(self, items: Sequence[NewItem], first_seen: datetime) -> None:
+        """Store items known not to be stored yet, as `save(..., is_new=True)` one by one would
+        (the same rows; `items` are inserted in order, so their change numbers follow it), with
+        one statement per table for them all: a statement per row cost more than its insert."""
+        if not items:
+            return
+        db = self._db
+        for new in items:
+            self._facts.pop(new.item.id, None)
+        db.executemany(_SAVE_ITEM, [item_row(new.item, new.revision, first_seen) for new in items])
+        db.executemany(_SAVE_SOURCES, [row for new in items for row in source_rows(new.item)])
+        db.executemany(_SAVE_KEYS, [(key, new.item.id) for new in items for key in new.keys])
+        db.executemany(_SAVE_BANDS, [(band, to_text(new.item.updated), new.item.id)
+                                     for new in items for band in new.bands])
+        db.executemany(_SAVE_BAND_LIST, [(new.item.id, json.dumps(sorted(set(new.bands)))) for new in items])
+        db.executemany(_SAVE_TAGS, [row for new in items for row in tag_rows(new.item)])
 
     def add_keys(self, keys: Iterable[str], item_id: str) -> None:
         """Record more identity keys of a stored item; known keys are left alone."""

@@ -10,7 +10,7 @@ import pytest
 from feeds.errors import StoreError
 from feeds.model import SourceRef, SourceState
 from feeds.schema import MIGRATIONS
-from feeds.store import Store
+from feeds.store import NewItem, Store
 from tests.factories import T0, make_item
 
 
@@ -215,3 +215,32 @@ def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
         store.save(new, keys=[], bands=[2], revision="", first_seen=T0)
         assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
         assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
+
+
+ITEM_TABLES = ("items", "item_sources", "item_keys", "item_bands", "item_band_lists", "item_tags",
+               "item_changes")
+
+
+def test_new_items_saved_together_give_the_rows_saved_one_by_one(tmp_path: Path) -> None:
+    two_sources = (SourceRef("kke-902", "902", "https://902.gr/a", "kke"), SourceRef("agency", "Agency"))
+    items = [make_item(f"item {n}", updated=T0 + timedelta(hours=n % 3), authors=("A", "B")[: n % 3],
+                       categories=("News",) * (n % 2), parties=("kke", "tkp")[: n % 3],
+                       topics=("war",) * (n % 2), language="el" if n % 2 else None)
+             for n in range(6)]
+    items[2] = replace(items[2], sources=two_sources)
+    items[4] = replace(items[4], sources=())
+    new = [NewItem(item, (f"id:{item.id}", f"link:{n % 2}-{n}"), (n % 4, 10 + n, n % 4), f"r{n}")
+           for n, item in enumerate(items)]
+    tables = []
+    for together in (False, True):
+        with Store(tmp_path / f"{together}.sqlite") as store, store.transaction():
+            store.save(make_item("stored first"), keys=["id:0"], bands=[1], revision="", first_seen=T0)
+            if together:
+                store.save_new(new, T0)
+            else:
+                for item, keys, bands, revision in new:
+                    store.save(item, keys=keys, bands=bands, revision=revision, first_seen=T0, is_new=True)
+        with sqlite3.connect(tmp_path / f"{together}.sqlite") as db:
+            tables.append({table: sorted(db.execute(f"SELECT * FROM {table}")) for table in ITEM_TABLES})
+    assert tables[0] == tables[1]
+    assert len(tables[1]["item_changes"]) == 7
