@@ -17,6 +17,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from feeds.bandcache import ITEMS_CACHED, BandCache
 from feeds.errors import StoreError
 from feeds.model import Item, SourceEvent, SourceRef, SourceState
 from feeds.rows import (
@@ -62,7 +63,8 @@ _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 class Store:
     """The partyfeeds database. Use as a context manager to close it."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, cache_bands: bool = True) -> None:
+        """`cache_bands`: if the store is empty, keep every band in memory (feeds.bandcache)."""
         self.path = str(path)
         # Candidate facts read so far: the items near a feed's titles come up again for the next
         # feeds. A save drops the saved item's entry; another connection's commit drops them all.
@@ -79,6 +81,10 @@ class Store:
             # 2 MB cache spilled dirty pages mid-transaction. Memory is only used as pages are.
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._migrate()
+            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            # Empty, every band is known (empty); the saves keep it so (see transaction()).
+            empty = self._db.execute("SELECT 1 FROM items LIMIT 1").fetchone() is None
+            self._bands = BandCache() if cache_bands and empty else None
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
 
@@ -113,12 +119,14 @@ class Store:
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._facts.clear()
+            self._bands = None  # it no longer knows every band
             self._data_version = version
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
             self._facts.clear()  # they may hold what was just rolled back
+            self._bands = None
             raise
         self._db.execute("COMMIT")
 
@@ -178,6 +186,13 @@ class Store:
                     f"SELECT {FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
                 self._facts[row[0]] = row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
+
+    def band_cache(self) -> BandCache | None:
+        """Every band's members, while this store knows them all (see feeds.bandcache): a batch
+        then reads no band rows, and what it stores is filed in it by `save` and `save_new`."""
+        if self._bands is not None and len(self._bands) > ITEMS_CACHED:
+            self._bands = None  # between batches: no batch holds it
+        return self._bands
 
     def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
         """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
@@ -240,6 +255,8 @@ class Store:
         listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
         db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
         db.executemany(_SAVE_TAGS, tag_rows(item))
+        if self._bands is not None:
+            self._bands.add(item, bands)
 
     def save_new(self, items: Sequence[NewItem], first_seen: datetime) -> None:
         """Store items known not to be stored yet, as `save(..., is_new=True)` one by one would
@@ -257,6 +274,9 @@ class Store:
                                      for new in items for band in new.bands])
         db.executemany(_SAVE_BAND_LIST, [(new.item.id, json.dumps(sorted(set(new.bands)))) for new in items])
         db.executemany(_SAVE_TAGS, [row for new in items for row in tag_rows(new.item)])
+        if self._bands is not None:
+            for new in items:
+                self._bands.add(new.item, new.bands)
 
     def add_keys(self, keys: Iterable[str], item_id: str) -> None:
         """Record more identity keys of a stored item; known keys are left alone."""
