@@ -141,6 +141,12 @@ def source_rows(item: Item) -> list[tuple[Any, ...]]:
     return [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)]
 
 
+def band_rows(item: Item, bands: Sequence[int]) -> list[tuple[int, str | None, str]]:
+    """An item's rows of `item_bands` for `bands`."""
+    updated = to_text(item.updated)
+    return [(band, updated, item.id) for band in bands]
+
+
 def tag_rows(item: Item) -> list[tuple[str, str, str | None, str]]:
     """An item's rows of `item_tags`: its parties, then its topics."""
     updated = to_text(item.updated)

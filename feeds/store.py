@@ -28,6 +28,7 @@ from feeds.rows import (
     FeedMark,
     NewItem,
     StoredItem,
+    band_rows,
     from_text,
     item_row,
     row_to_facts,
@@ -250,8 +251,7 @@ class Store:
             db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
         db.executemany(_SAVE_SOURCES, source_rows(item))
         db.executemany(_SAVE_KEYS, [(k, item.id) for k in keys])
-        updated = to_text(item.updated)
-        db.executemany(_SAVE_BANDS, [(b, updated, item.id) for b in bands])
+        db.executemany(_SAVE_BANDS, band_rows(item, bands))
         listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
         db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
         db.executemany(_SAVE_TAGS, tag_rows(item))
@@ -270,8 +270,7 @@ class Store:
         db.executemany(_SAVE_ITEM, [item_row(new.item, new.revision, first_seen) for new in items])
         db.executemany(_SAVE_SOURCES, [row for new in items for row in source_rows(new.item)])
         db.executemany(_SAVE_KEYS, [(key, new.item.id) for new in items for key in new.keys])
-        db.executemany(_SAVE_BANDS, [(band, to_text(new.item.updated), new.item.id)
-                                     for new in items for band in new.bands])
+        db.executemany(_SAVE_BANDS, sorted(row for new in items for row in band_rows(new.item, new.bands)))
         db.executemany(_SAVE_BAND_LIST, [(new.item.id, json.dumps(sorted(set(new.bands)))) for new in items])
         db.executemany(_SAVE_TAGS, [row for new in items for row in tag_rows(new.item)])
         if self._bands is not None:
