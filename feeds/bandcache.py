@@ -52,8 +52,9 @@ class BandCache:
         """The `newest` items filed under any of `bands`, newest first, then by id (as
         `Store.candidate_facts` orders them)."""
         ids: set[str] = set()
+        members_of = self._ids_by_band.get
         for band in bands:
-            members = self._ids_by_band.get(band)
+            members = members_of(band)
             if members is None:
                 continue
             if isinstance(members, str):
@@ -66,15 +67,15 @@ class BandCache:
 
     def add(self, item: Item, bands: Iterable[int]) -> None:
         """`item` as saved, filed under `bands` (the bands it was filed under stay)."""
-        item_id, by_band = item.id, self._ids_by_band
+        item_id, file = item.id, self._ids_by_band.setdefault
         for band in bands:
-            members = by_band.get(band)
-            if members is None:
-                by_band[band] = item_id
-            elif isinstance(members, str):
+            members = file(band, item_id)
+            if members is item_id:  # the band's first member (or filed already)
+                continue
+            if isinstance(members, str):
                 if members != item_id:
-                    by_band[band] = (members, item_id)
+                    self._ids_by_band[band] = (members, item_id)
             elif item_id not in members:
-                by_band[band] = (*members, item_id)
+                self._ids_by_band[band] = (*members, item_id)
         self._facts[item_id] = CandidateFacts(item_id, item.title, item.language, item.published,
                                               item.parties, to_text(item.updated) or "")
