@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -165,3 +165,9 @@ def row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredI
         topics=tuple_of(str(topics)), categories=tuple_of(str(categories)),
     )
     return StoredItem(item, str(revision), datetime.fromisoformat(str(first_seen)))
+
+
+def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """`values` in slices small enough for one statement's parameters."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

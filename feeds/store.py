@@ -15,37 +15,32 @@ from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
 
-from feeds.bandcache import ITEMS_CACHED, BandCache
+from feeds.bandcache import BandCache
+from feeds.bandstore import NEIGHBOURS, BandStore
 from feeds.errors import StoreError
-from feeds.model import Item, SourceEvent, SourceRef, SourceState
+from feeds.model import Item, SourceRef
 from feeds.rows import (
-    FACT_COLUMNS,
     ITEM_COLUMNS,
-    STATE_FIELDS,
     CandidateFacts,
     FeedMark,
     NewItem,
     StoredItem,
     band_rows,
+    chunks,
     from_text,
     item_row,
-    row_to_facts,
-    row_to_state,
     row_to_stored,
     source_rows,
-    state_row,
     tag_rows,
     to_text,
 )
 from feeds.schema import MIGRATIONS
+from feeds.sourcestore import SourceStore
 
 __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
            "to_text"]
 
-NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
-_FACTS_CACHED = 20_000  # candidate facts kept between feeds and transactions, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
@@ -61,8 +56,11 @@ _SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
 _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 
 
-class Store:
-    """The partyfeeds database. Use as a context manager to close it."""
+class Store(BandStore, SourceStore):
+    """The partyfeeds database. Use as a context manager to close it.
+
+    Band neighbour reads: feeds/bandstore.py; source rows: feeds/sourcestore.py.
+    """
 
     def __init__(self, path: str | Path, *, cache_bands: bool = True) -> None:
         """`cache_bands`: if the store is empty, keep every band in memory (feeds.bandcache)."""
@@ -141,77 +139,13 @@ class Store:
                 return str(row[0])
         return None
 
-    def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
-        """What dedupe compares of the items that share a band with `bands`, newest first.
-
-        The reference for one item: ingest answers it for a whole feed (feeds.lookup).
-        """
-        if not bands:
-            return []
-        marks = ",".join("?" * len(bands))
-        rows = self._db.execute(
-            f"SELECT {FACT_COLUMNS} FROM items i WHERE i.id IN "
-            f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) ORDER BY i.updated DESC, i.id LIMIT ?",
-            (*bands, limit),
-        ).fetchall()
-        return [row_to_facts(row) for row in rows]
-
     def ids_by_key(self, keys: Collection[str]) -> dict[str, str]:
         """The item id behind each of `keys` that is known."""
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunks(sorted(keys)):
             found.update(self._db.execute(
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
-
-    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS
-                     ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
-        """For each band set in `bands` (one per incoming item), the `newest` ids of their
-        union (by `updated`, as `candidate_facts` orders), filed under the bands that hold them;
-        and the candidate facts of every one of them.
-
-        `Lookup.candidates` of any of those band sets then finds its newest `newest` among what
-        is filed under its bands. Each band is read by at most `newest` primary-key steps, and
-        only the ids that can be a candidate come back: a big store's crowded bands are neither
-        read whole nor turned into thousands of facts.
-        """
-        ids_by_band: dict[int, set[str]] = {}
-        for item_bands in bands:
-            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest):
-                ids_by_band.setdefault(band, set()).add(item_id)
-        ids = set().union(*ids_by_band.values())
-        if len(self._facts) > _FACTS_CACHED:
-            self._facts.clear()
-        for chunk in _chunks(sorted(ids - self._facts.keys())):
-            for row in self._db.execute(
-                    f"SELECT {FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-                self._facts[row[0]] = row_to_facts(row)
-        return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
-
-    def band_cache(self) -> BandCache | None:
-        """Every band's members, while this store knows them all (see feeds.bandcache): a batch
-        then reads no band rows, and what it stores is filed in it by `save` and `save_new`."""
-        if self._bands is not None and len(self._bands) > ITEMS_CACHED:
-            self._bands = None  # between batches: no batch holds it
-        return self._bands
-
-    def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
-        """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
-        if not bands:
-            return []
-        each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
-                                   "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
-        rows = self._db.execute(each, [value for band in bands for value in (band, newest)]).fetchall()
-        # The union's order, as candidate_facts: updated descending, then id (a stable sort).
-        ranked = sorted({(updated, item_id) for _, updated, item_id in rows}, key=itemgetter(1))
-        ranked.sort(key=itemgetter(0), reverse=True)
-        kept = {item_id for _, item_id in ranked[:newest]}
-        return [(band, item_id) for band, _, item_id in rows if item_id in kept]
-
-    def bands_of(self, item_id: str) -> list[int]:
-        """The band keys an item is stored under."""
-        row = self._db.execute("SELECT bands FROM item_band_lists WHERE item_id = ?", (item_id,)).fetchone()
-        return list(json.loads(row[0])) if row else []
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
@@ -422,74 +356,9 @@ class Store:
         self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
                              [(feed, m.seen, m.fingerprint, m.files, m.summary) for feed, m in marks.items()])
 
-    # -- sources -------------------------------------------------------------
-
-    def source_state(self, source_id: str) -> SourceState | None:
-        row = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources WHERE source_id = ?",
-                               (source_id,)).fetchone()
-        return None if row is None else row_to_state(row)
-
-    def source_states(self) -> dict[str, SourceState]:
-        """Every stored source state by source id, in one query (a poll cycle's start)."""
-        rows = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources")
-        return {state.source_id: state for state in map(row_to_state, rows)}
-
-    def save_source_state(self, state: SourceState) -> None:
-        self.save_source_states([state])
-
-    def save_source_states(self, states: Iterable[SourceState]) -> None:
-        """Insert or replace source states, in one statement."""
-        self._db.executemany(
-            f"INSERT OR REPLACE INTO sources ({', '.join(STATE_FIELDS)}) "
-            f"VALUES ({','.join('?' * len(STATE_FIELDS))})", map(state_row, states))
-
-    def guid_links(self, source_id: str) -> dict[str, str]:
-        """What each guid of the source pointed at on its last fetch."""
-        rows = self._db.execute("SELECT guid, link FROM source_guids WHERE source_id = ?", (source_id,))
-        return dict(rows.fetchall())
-
-    def save_guid_links(self, source_id: str, links: Mapping[str, str]) -> None:
-        """Replace the source's guid -> link map with `links`."""
-        self._db.execute("DELETE FROM source_guids WHERE source_id = ?", (source_id,))
-        self._db.executemany("INSERT INTO source_guids VALUES (?, ?, ?)",
-                             [(source_id, guid, link) for guid, link in links.items()])
-
-    def add_source_event(self, event: SourceEvent) -> None:
-        self._db.execute("INSERT OR REPLACE INTO source_events VALUES (?, ?, ?, ?)",
-                         (event.source_id, to_text(event.at), event.kind, event.message))
-
-    def source_events(self, limit: int) -> list[SourceEvent]:
-        """The newest `limit` failures and recoveries, newest first."""
-        rows = self._db.execute("SELECT source_id, at, kind, message FROM source_events "
-                                "ORDER BY at DESC, source_id LIMIT ?", (limit,))
-        return [SourceEvent(source, datetime.fromisoformat(at), kind, message)
-                for source, at, kind, message in rows]
-
-    def source_item_count(self, source_id: str) -> int:
-        row = self._db.execute("SELECT count(*) FROM item_sources WHERE source_id = ?", (source_id,))
-        return int(row.fetchone()[0])
-
-    def source_item_counts(self, source_ids: Sequence[str] | None = None) -> dict[str, int]:
-        """Items per source: of every source, or only of `source_ids` (absent: none stored)."""
-        if source_ids is None:
-            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
-            return dict(rows.fetchall())
-        counts: dict[str, int] = {}
-        for start in range(0, len(source_ids), 500):  # under SQLite's bound-parameter limit
-            chunk = source_ids[start:start + 500]
-            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources WHERE source_id IN "
-                                    f"({','.join('?' * len(chunk))}) GROUP BY source_id", chunk)
-            counts.update(rows.fetchall())
-        return counts
-
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""
         result = self._db.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             raise StoreError(f"{self.path}: integrity check failed: {result}")
 
-
-def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
-    """`values` in slices small enough for one statement's parameters."""
-    for start in range(0, len(values), size):
-        yield values[start:start + size]

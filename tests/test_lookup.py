@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import dedupe
-from feeds import store as store_module
+from feeds import bandstore, dedupe
 from feeds.accept import accept_batch
 from feeds.lookup import Lookup
 from feeds.model import Item
@@ -132,7 +131,7 @@ def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
             store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
             raise RuntimeError("boom")
         assert store.band_cache() is None
-    monkeypatch.setattr(store_module, "ITEMS_CACHED", 1)
+    monkeypatch.setattr(bandstore, "ITEMS_CACHED", 1)
     with Store(":memory:") as store, store.transaction():
         store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
         assert store.band_cache() is not None
