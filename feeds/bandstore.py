@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
 
 from feeds.bandcache import ITEMS_CACHED, BandCache
+from feeds.model import Item
 from feeds.rows import FACT_COLUMNS, CandidateFacts, chunks, row_to_facts
 
 NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
@@ -69,9 +70,18 @@ class BandStore:
     def band_cache(self) -> BandCache | None:
         """Every band's members, while this store knows them all (see feeds.bandcache): a batch
         then reads no band rows, and what it stores is filed in it by `save` and `save_new`."""
-        if self._bands is not None and len(self._bands) > ITEMS_CACHED:
-            self._bands = None  # between batches: no batch holds it
         return self._bands
+
+    def _file_saved(self, saved: Iterable[tuple[Item, Sequence[int]]]) -> None:
+        """Keep the cache of every band current after a save of (item, its bands)s; past
+        ITEMS_CACHED items, drop it. A batch's Lookup still holding it files its own saves."""
+        if self._bands is None:
+            return
+        if len(self._bands) >= ITEMS_CACHED:
+            self._bands = None
+            return
+        for item, bands in saved:
+            self._bands.add(item, bands)
 
     def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
         """(band, id) rows of the `newest` distinct ids in the union of `bands`."""

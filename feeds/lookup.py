@@ -59,7 +59,8 @@ class Lookup:
         for key in keys:
             self._ids_by_key[key] = item.id
         # A store's shared cache has it already if the store saved it (`accept_batch` tells of
-        # a new item before it writes it): filing an item twice changes nothing.
+        # a new item before it writes it): filing an item twice changes nothing. And if the
+        # store dropped the cache mid-batch (too many items), this keeps it current to the end.
         self._bands.add(item, [*bands, *also])
 
     def known(self, keys: Iterable[str], item_id: str) -> None:

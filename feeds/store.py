@@ -189,8 +189,7 @@ class Store(BandStore, SourceStore):
         listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
         db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
         db.executemany(_SAVE_TAGS, tag_rows(item))
-        if self._bands is not None:
-            self._bands.add(item, bands)
+        self._file_saved([(item, bands)])
 
     def save_new(self, items: Sequence[NewItem], first_seen: datetime) -> None:
         """Store items known not to be stored yet, as `save(..., is_new=True)` one by one would
@@ -207,9 +206,7 @@ class Store(BandStore, SourceStore):
         db.executemany(_SAVE_BANDS, sorted(row for new in items for row in band_rows(new.item, new.bands)))
         db.executemany(_SAVE_BAND_LIST, [(new.item.id, json.dumps(sorted(set(new.bands)))) for new in items])
         db.executemany(_SAVE_TAGS, [row for new in items for row in tag_rows(new.item)])
-        if self._bands is not None:
-            for new in items:
-                self._bands.add(new.item, new.bands)
+        self._file_saved([(new.item, new.bands) for new in items])
 
     def add_keys(self, keys: Iterable[str], item_id: str) -> None:
         """Record more identity keys of a stored item; known keys are left alone."""

@@ -89,20 +89,25 @@ def _later(tagged: list[tuple[Item, str]], days: int) -> list[tuple[Item, str]]:
 def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory: pytest.TempPathFactory,
                                                                  feeds: list[tuple[list, list]]) -> None:
     """Batches (feeds) of new, repeated and reworded items, then the same revised a day later
-    (merges that redate items), accepted by a store that keeps every band in memory and by one
-    that reads each batch's band neighbours; then revised again in the store reopened (no
-    longer empty: both read). The same outcomes, and the same rows."""
+    (merges that redate items), accepted by a store that keeps every band in memory, by one
+    that drops it part way, and by one that reads each batch's band neighbours; then revised
+    again in the store reopened (no longer empty: all read). The same outcomes and rows."""
     first = [[(item, "") for item in stored + incoming] for stored, incoming in feeds]
     folder = tmp_path_factory.mktemp("bands")
     results = []
-    for cache_bands in (True, False):
-        path = folder / f"{cache_bands}.sqlite"
+    # Every band in memory throughout; dropped mid-batch (past 5 items); never (reads).
+    for cache_bands, limit in ((True, 10_000), (True, 5), (False, 0)):
+        path = folder / f"{cache_bands}-{limit}.sqlite"
         outcomes = []
-        with Store(path, cache_bands=cache_bands) as store:
+        with Store(path, cache_bands=cache_bands) as store, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bandstore, "ITEMS_CACHED", limit)
             for tagged in [*first, *(_later(tagged, 1) for tagged in first)]:
                 with store.transaction():
                     outcomes.append(accept_batch(store, tagged, T0))
-            assert (store.band_cache() is not None) == cache_bands
+            if not cache_bands or store.count_items() > limit:
+                assert store.band_cache() is None
+            elif limit == 10_000:
+                assert store.band_cache() is not None
         with Store(path) as store:
             assert store.band_cache() is None
             for tagged in first:
@@ -111,7 +116,7 @@ def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory
         with sqlite3.connect(path) as db:
             results.append((outcomes, {table: sorted(db.execute(f"SELECT * FROM {table}"))
                                        for table in ITEM_TABLES}))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
 
 
 def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
