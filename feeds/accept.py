@@ -17,7 +17,7 @@ from feeds import dedupe
 from feeds.lookup import Lookup
 from feeds.merge import merge
 from feeds.model import Item
-from feeds.store import Store
+from feeds.store import NewItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -29,28 +29,39 @@ def accept_batch(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime
 
     `bands` and `keys`: each item's title band keys and identity keys, if the
     caller computed them already (the parse workers do).
+
+    New items are written together (`Store.save_new`), before anything else is read or written,
+    so the store changes in the order the items come, as if each were stored in turn; the
+    lookup knows each one as soon as it is decided.
     """
     if bands is None:
         bands = dedupe.title_bands([item.title for item, _ in tagged])
     if keys is None:
         keys = [dedupe.identity_keys(item) for item, _ in tagged]
     lookup = Lookup.read(store, keys, bands)
-    return [accept(store, lookup, item, now, revision, item_keys, item_bands)
-            for (item, revision), item_keys, item_bands in zip(tagged, keys, bands, strict=True)]
+    new: list[NewItem] = []
+    outcomes = []
+    for (item, revision), item_keys, item_bands in zip(tagged, keys, bands, strict=True):
+        existing_id = lookup.find(item_keys) or _near_duplicate(lookup, item, item_bands)
+        if existing_id is None:
+            new.append(NewItem(item, item_keys, item_bands, revision))
+            lookup.saved(item, item_keys, item_bands)
+            outcomes.append("new")
+            continue
+        store.save_new(new, now)
+        new = []
+        outcomes.append(accept_known(store, lookup, item, existing_id, revision, item_keys, item_bands))
+    store.save_new(new, now)
+    return outcomes
 
 
-def accept(store: Store, lookup: Lookup, item: Item, now: datetime, revision: str,
-           keys: tuple[str, ...], bands: tuple[int, ...]) -> str:
-    """Deduplicate `item` against the store and store it.
+def accept_known(store: Store, lookup: Lookup, item: Item, existing_id: str, revision: str,
+                 keys: tuple[str, ...], bands: tuple[int, ...]) -> str:
+    """Fold `item` into the stored item `existing_id` (the same item or the same story).
 
-    Returns the outcome: "new", "merged" (another source's copy of a stored
-    story), "revised" (a stored item changed) or "unchanged".
+    Returns the outcome: "merged" (another source's copy of a stored story), "revised" (a
+    stored item changed) or "unchanged".
     """
-    existing_id = lookup.find(keys) or _near_duplicate(lookup, item, bands)
-    if existing_id is None:
-        store.save(item, keys=keys, bands=bands, revision=revision, first_seen=now, is_new=True)
-        lookup.saved(item, keys, bands)
-        return "new"
     stored = store.get(existing_id)
     assert stored is not None, f"item_keys points at missing item {existing_id}"
     revised = revision != stored.revision and bool(revision)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.model import Item, SourceRef, SourceState
 
@@ -116,6 +116,44 @@ def json_list(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
 
 
+ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
+                "topics, categories, revision, first_seen")
+
+
+class NewItem(NamedTuple):
+    """An item the caller knows is not stored yet, with what is stored beside it (Store.save_new)."""
+
+    item: Item
+    keys: Sequence[str]
+    bands: Sequence[int]
+    revision: str
+
+
+def item_row(item: Item, revision: str, first_seen: datetime) -> tuple[Any, ...]:
+    """An item's row of `items`, in ITEM_COLUMNS order."""
+    return (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
+            to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
+            json_list(item.topics), json_list(item.categories), revision, to_text(first_seen))
+
+
+def source_rows(item: Item) -> list[tuple[Any, ...]]:
+    """An item's rows of `item_sources`, by position."""
+    return [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)]
+
+
+def band_rows(item: Item, bands: Sequence[int]) -> list[tuple[int, str | None, str]]:
+    """An item's rows of `item_bands` for `bands`."""
+    updated = to_text(item.updated)
+    return [(band, updated, item.id) for band in bands]
+
+
+def tag_rows(item: Item) -> list[tuple[str, str, str | None, str]]:
+    """An item's rows of `item_tags`: its parties, then its topics."""
+    updated = to_text(item.updated)
+    return ([("party", p, updated, item.id) for p in item.parties]
+            + [("topic", t, updated, item.id) for t in item.topics])
+
+
 def row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredItem:
     (item_id, title, link, summary, content, published, updated, language, authors, parties, topics,
      categories, revision, first_seen) = row
@@ -127,3 +165,9 @@ def row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredI
         topics=tuple_of(str(topics)), categories=tuple_of(str(categories)),
     )
     return StoredItem(item, str(revision), datetime.fromisoformat(str(first_seen)))
+
+
+def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """`values` in slices small enough for one statement's parameters."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]

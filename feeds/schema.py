@@ -173,4 +173,10 @@ MIGRATIONS: tuple[str, ...] = (
             AND updated = OLD.updated AND item_id = NEW.id;
     END;
     """,
+    # Identity keys lose their by-item index: nothing reads keys by item, and only the cascade of
+    # an item's deletion used it (nothing deletes items; a deletion still cascades, by a scan).
+    # Every key a save writes went into both B-trees.
+    """
+    DROP INDEX IF EXISTS item_keys_by_item;
+    """,
 )

@@ -15,43 +15,55 @@ from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
 
+from feeds.bandcache import BandCache
+from feeds.bandstore import NEIGHBOURS, BandStore
 from feeds.errors import StoreError
-from feeds.model import Item, SourceEvent, SourceRef, SourceState
+from feeds.model import Item, SourceRef
 from feeds.rows import (
-    FACT_COLUMNS,
-    STATE_FIELDS,
+    ITEM_COLUMNS,
     CandidateFacts,
     FeedMark,
+    NewItem,
     StoredItem,
+    band_rows,
+    chunks,
     from_text,
-    json_list,
-    row_to_facts,
-    row_to_state,
+    item_row,
     row_to_stored,
-    state_row,
+    source_rows,
+    tag_rows,
     to_text,
 )
 from feeds.schema import MIGRATIONS
+from feeds.sourcestore import SourceStore
 
-__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "Store", "StoredItem", "from_text", "to_text"]
+__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
+           "to_text"]
 
-_ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
-                 "topics, categories, revision, first_seen")
-
-NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
-_FACTS_CACHED = 20_000  # candidate facts kept between feeds and transactions, at most
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
-_ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in _ITEM_COLUMNS.split(", "))
-_UPSERT = ", ".join(f"{c} = excluded.{c}" for c in _ITEM_COLUMNS.split(", ")[1:])
+_ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
+# An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete would
+# cascade to the item's keys and bands.
+_SAVE_ITEM = (f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) ON CONFLICT (id) "
+              "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[1:]))
+_SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
+# A band already holding the item is left alone (its date follows the item by trigger).
+_SAVE_BANDS = "INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)"
+_SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
+_SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 
 
-class Store:
-    """The partyfeeds database. Use as a context manager to close it."""
+class Store(BandStore, SourceStore):
+    """The partyfeeds database. Use as a context manager to close it.
 
-    def __init__(self, path: str | Path) -> None:
+    Band neighbour reads: feeds/bandstore.py; source rows: feeds/sourcestore.py.
+    """
+
+    def __init__(self, path: str | Path, *, cache_bands: bool = True) -> None:
+        """`cache_bands`: if the store is empty, keep every band in memory (feeds.bandcache)."""
         self.path = str(path)
         # Candidate facts read so far: the items near a feed's titles come up again for the next
         # feeds. A save drops the saved item's entry; another connection's commit drops them all.
@@ -68,6 +80,10 @@ class Store:
             # 2 MB cache spilled dirty pages mid-transaction. Memory is only used as pages are.
             self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             self._migrate()
+            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            # Empty, every band is known (empty); the saves keep it so (see transaction()).
+            empty = self._db.execute("SELECT 1 FROM items LIMIT 1").fetchone() is None
+            self._bands = BandCache() if cache_bands and empty else None
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
 
@@ -102,12 +118,14 @@ class Store:
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._facts.clear()
+            self._bands = None  # it no longer knows every band
             self._data_version = version
         try:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
             self._facts.clear()  # they may hold what was just rolled back
+            self._bands = None
             raise
         self._db.execute("COMMIT")
 
@@ -121,70 +139,13 @@ class Store:
                 return str(row[0])
         return None
 
-    def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
-        """What dedupe compares of the items that share a band with `bands`, newest first.
-
-        The reference for one item: ingest answers it for a whole feed (feeds.lookup).
-        """
-        if not bands:
-            return []
-        marks = ",".join("?" * len(bands))
-        rows = self._db.execute(
-            f"SELECT {FACT_COLUMNS} FROM items i WHERE i.id IN "
-            f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) ORDER BY i.updated DESC, i.id LIMIT ?",
-            (*bands, limit),
-        ).fetchall()
-        return [row_to_facts(row) for row in rows]
-
     def ids_by_key(self, keys: Collection[str]) -> dict[str, str]:
         """The item id behind each of `keys` that is known."""
         found: dict[str, str] = {}
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunks(sorted(keys)):
             found.update(self._db.execute(
                 f"SELECT key, item_id FROM item_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
         return found
-
-    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS
-                     ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
-        """For each band set in `bands` (one per incoming item), the `newest` ids of their
-        union (by `updated`, as `candidate_facts` orders), filed under the bands that hold them;
-        and the candidate facts of every one of them.
-
-        `Lookup.candidates` of any of those band sets then finds its newest `newest` among what
-        is filed under its bands. Each band is read by at most `newest` primary-key steps, and
-        only the ids that can be a candidate come back: a big store's crowded bands are neither
-        read whole nor turned into thousands of facts.
-        """
-        ids_by_band: dict[int, set[str]] = {}
-        for item_bands in bands:
-            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest):
-                ids_by_band.setdefault(band, set()).add(item_id)
-        ids = set().union(*ids_by_band.values())
-        if len(self._facts) > _FACTS_CACHED:
-            self._facts.clear()
-        for chunk in _chunks(sorted(ids - self._facts.keys())):
-            for row in self._db.execute(
-                    f"SELECT {FACT_COLUMNS} FROM items i WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-                self._facts[row[0]] = row_to_facts(row)
-        return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
-
-    def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
-        """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
-        if not bands:
-            return []
-        each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
-                                   "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
-        rows = self._db.execute(each, [value for band in bands for value in (band, newest)]).fetchall()
-        # The union's order, as candidate_facts: updated descending, then id (a stable sort).
-        ranked = sorted({(updated, item_id) for _, updated, item_id in rows}, key=itemgetter(1))
-        ranked.sort(key=itemgetter(0), reverse=True)
-        kept = {item_id for _, item_id in ranked[:newest]}
-        return [(band, item_id) for band, _, item_id in rows if item_id in kept]
-
-    def bands_of(self, item_id: str) -> list[int]:
-        """The band keys an item is stored under."""
-        row = self._db.execute("SELECT bands FROM item_band_lists WHERE item_id = ?", (item_id,)).fetchone()
-        return list(json.loads(row[0])) if row else []
 
     def get(self, item_id: str) -> StoredItem | None:
         found = self.get_many([item_id])
@@ -195,7 +156,7 @@ class Store:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
+        rows = self._db.execute(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids).fetchall()
         sources = self._sources_of(ids)
         by_id = {row[0]: row_to_stored(row, sources.get(row[0], ())) for row in rows}
         return [by_id[i] for i in ids if i in by_id]
@@ -218,33 +179,34 @@ class Store:
         """
         db = self._db
         self._facts.pop(item.id, None)
-        db.execute(
-            # An upsert, not INSERT OR REPLACE: a replace deletes the row first,
-            # and the delete would cascade to the item's keys and bands.
-            f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) "
-            f"ON CONFLICT (id) DO UPDATE SET {_UPSERT}",
-            (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
-             to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
-             json_list(item.topics), json_list(item.categories), revision, to_text(first_seen)),
-        )
+        db.execute(_SAVE_ITEM, item_row(item, revision, first_seen))
         # Bands accumulate: every title a story was seen under keeps finding it.
         for table in () if is_new else ("item_sources", "item_tags"):
             db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
-        db.executemany(
-            "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)],
-        )
-        db.executemany("INSERT OR REPLACE INTO item_keys VALUES (?, ?)", [(k, item.id) for k in keys])
-        updated = to_text(item.updated)
-        # A band already holding the item is left alone (its date follows the item by trigger).
-        db.executemany("INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)",
-                       [(b, updated, item.id) for b in bands])
+        db.executemany(_SAVE_SOURCES, source_rows(item))
+        db.executemany(_SAVE_KEYS, [(k, item.id) for k in keys])
+        db.executemany(_SAVE_BANDS, band_rows(item, bands))
         listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
-        db.execute("INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)",
-                   (item.id, json.dumps(sorted(listed))))
-        tags = [("party", p) for p in item.parties] + [("topic", t) for t in item.topics]
-        db.executemany("INSERT INTO item_tags VALUES (?, ?, ?, ?)",
-                       [(facet, tag, updated, item.id) for facet, tag in tags])
+        db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
+        db.executemany(_SAVE_TAGS, tag_rows(item))
+        self._file_saved([(item, bands)])
+
+    def save_new(self, items: Sequence[NewItem], first_seen: datetime) -> None:
+        """Store items known not to be stored yet, as `save(..., is_new=True)` one by one would
+        (the same rows; `items` are inserted in order, so their change numbers follow it), with
+        one statement per table for them all: a statement per row cost more than its insert."""
+        if not items:
+            return
+        db = self._db
+        for new in items:
+            self._facts.pop(new.item.id, None)
+        db.executemany(_SAVE_ITEM, [item_row(new.item, new.revision, first_seen) for new in items])
+        db.executemany(_SAVE_SOURCES, [row for new in items for row in source_rows(new.item)])
+        db.executemany(_SAVE_KEYS, [(key, new.item.id) for new in items for key in new.keys])
+        db.executemany(_SAVE_BANDS, sorted(row for new in items for row in band_rows(new.item, new.bands)))
+        db.executemany(_SAVE_BAND_LIST, [(new.item.id, json.dumps(sorted(set(new.bands)))) for new in items])
+        db.executemany(_SAVE_TAGS, [row for new in items for row in tag_rows(new.item)])
+        self._file_saved([(new.item, new.bands) for new in items])
 
     def add_keys(self, keys: Iterable[str], item_id: str) -> None:
         """Record more identity keys of a stored item; known keys are left alone."""
@@ -398,74 +360,9 @@ class Store:
         self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
                              [(feed, m.seen, m.fingerprint, m.files, m.summary) for feed, m in marks.items()])
 
-    # -- sources -------------------------------------------------------------
-
-    def source_state(self, source_id: str) -> SourceState | None:
-        row = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources WHERE source_id = ?",
-                               (source_id,)).fetchone()
-        return None if row is None else row_to_state(row)
-
-    def source_states(self) -> dict[str, SourceState]:
-        """Every stored source state by source id, in one query (a poll cycle's start)."""
-        rows = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources")
-        return {state.source_id: state for state in map(row_to_state, rows)}
-
-    def save_source_state(self, state: SourceState) -> None:
-        self.save_source_states([state])
-
-    def save_source_states(self, states: Iterable[SourceState]) -> None:
-        """Insert or replace source states, in one statement."""
-        self._db.executemany(
-            f"INSERT OR REPLACE INTO sources ({', '.join(STATE_FIELDS)}) "
-            f"VALUES ({','.join('?' * len(STATE_FIELDS))})", map(state_row, states))
-
-    def guid_links(self, source_id: str) -> dict[str, str]:
-        """What each guid of the source pointed at on its last fetch."""
-        rows = self._db.execute("SELECT guid, link FROM source_guids WHERE source_id = ?", (source_id,))
-        return dict(rows.fetchall())
-
-    def save_guid_links(self, source_id: str, links: Mapping[str, str]) -> None:
-        """Replace the source's guid -> link map with `links`."""
-        self._db.execute("DELETE FROM source_guids WHERE source_id = ?", (source_id,))
-        self._db.executemany("INSERT INTO source_guids VALUES (?, ?, ?)",
-                             [(source_id, guid, link) for guid, link in links.items()])
-
-    def add_source_event(self, event: SourceEvent) -> None:
-        self._db.execute("INSERT OR REPLACE INTO source_events VALUES (?, ?, ?, ?)",
-                         (event.source_id, to_text(event.at), event.kind, event.message))
-
-    def source_events(self, limit: int) -> list[SourceEvent]:
-        """The newest `limit` failures and recoveries, newest first."""
-        rows = self._db.execute("SELECT source_id, at, kind, message FROM source_events "
-                                "ORDER BY at DESC, source_id LIMIT ?", (limit,))
-        return [SourceEvent(source, datetime.fromisoformat(at), kind, message)
-                for source, at, kind, message in rows]
-
-    def source_item_count(self, source_id: str) -> int:
-        row = self._db.execute("SELECT count(*) FROM item_sources WHERE source_id = ?", (source_id,))
-        return int(row.fetchone()[0])
-
-    def source_item_counts(self, source_ids: Sequence[str] | None = None) -> dict[str, int]:
-        """Items per source: of every source, or only of `source_ids` (absent: none stored)."""
-        if source_ids is None:
-            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
-            return dict(rows.fetchall())
-        counts: dict[str, int] = {}
-        for start in range(0, len(source_ids), 500):  # under SQLite's bound-parameter limit
-            chunk = source_ids[start:start + 500]
-            rows = self._db.execute("SELECT source_id, count(*) FROM item_sources WHERE source_id IN "
-                                    f"({','.join('?' * len(chunk))}) GROUP BY source_id", chunk)
-            counts.update(rows.fetchall())
-        return counts
-
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""
         result = self._db.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             raise StoreError(f"{self.path}: integrity check failed: {result}")
 
-
-def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
-    """`values` in slices small enough for one statement's parameters."""
-    for start in range(0, len(values), size):
-        yield values[start:start + size]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import dedupe
+from feeds import bandstore, dedupe
 from feeds.accept import accept_batch
 from feeds.lookup import Lookup
+from feeds.model import Item
 from feeds.store import Store
 from tests.factories import T0, make_item
 
@@ -38,13 +43,15 @@ def batches(draw: st.DrawFn) -> tuple[list, list]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(batches(), st.sampled_from([1, 2, 3, 50]))
-def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[list, list],
-                                                                  newest: int) -> None:
-    """`newest` small: crowded bands are read only in part, and the answers must not change."""
+@given(batches(), st.sampled_from([1, 2, 3, 50]), st.booleans())
+def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[list, list], newest: int,
+                                                                  cache_bands: bool) -> None:
+    """`newest` small: crowded bands are read only in part, and the answers must not change.
+    `cache_bands`: the store, empty when opened, knows every band (the lookup reads none)."""
     stored, incoming = data
-    with Store(":memory:") as store, store.transaction():
+    with Store(":memory:", cache_bands=cache_bands) as store, store.transaction():
         accept_batch(store, [(item, "") for item in stored], T0)
+        assert (store.band_cache() is not None) == cache_bands
         keys = [dedupe.identity_keys(item) for item in incoming]
         bands = dedupe.title_bands([item.title for item in incoming])
         lookup = Lookup.read(store, keys, bands, newest)
@@ -65,3 +72,73 @@ def test_a_batch_sees_its_own_earlier_items() -> None:
     with Store(":memory:") as store, store.transaction():
         assert accept_batch(store, [(first, ""), (copy, "")], T0) == ["new", "merged"]
         assert store.count_items() == 1
+
+
+ITEM_TABLES = ("items", "item_sources", "item_keys", "item_bands", "item_band_lists", "item_tags",
+               "item_changes")
+
+
+def _later(tagged: list[tuple[Item, str]], days: int) -> list[tuple[Item, str]]:
+    """The same items revised `days` later: merged into themselves, redated."""
+    return [(replace(item, updated=item.updated + timedelta(days=days), summary=f"again {days}"), f"r{days}")
+            for item, _ in tagged]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(batches(), min_size=1, max_size=3))
+def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory: pytest.TempPathFactory,
+                                                                 feeds: list[tuple[list, list]]) -> None:
+    """Batches (feeds) of new, repeated and reworded items, then the same revised a day later
+    (merges that redate items), accepted by a store that keeps every band in memory, by one
+    that drops it part way, and by one that reads each batch's band neighbours; then revised
+    again in the store reopened (no longer empty: all read). The same outcomes and rows."""
+    first = [[(item, "") for item in stored + incoming] for stored, incoming in feeds]
+    folder = tmp_path_factory.mktemp("bands")
+    results = []
+    # Every band in memory throughout; dropped mid-batch (past 5 items); never (reads).
+    for cache_bands, limit in ((True, 10_000), (True, 5), (False, 0)):
+        path = folder / f"{cache_bands}-{limit}.sqlite"
+        outcomes = []
+        with Store(path, cache_bands=cache_bands) as store, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(bandstore, "ITEMS_CACHED", limit)
+            for tagged in [*first, *(_later(tagged, 1) for tagged in first)]:
+                with store.transaction():
+                    outcomes.append(accept_batch(store, tagged, T0))
+            if not cache_bands or store.count_items() > limit:
+                assert store.band_cache() is None
+            elif limit == 10_000:
+                assert store.band_cache() is not None
+        with Store(path) as store:
+            assert store.band_cache() is None
+            for tagged in first:
+                with store.transaction():
+                    outcomes.append(accept_batch(store, _later(tagged, 2), T0))
+        with sqlite3.connect(path) as db:
+            results.append((outcomes, {table: sorted(db.execute(f"SELECT * FROM {table}"))
+                                       for table in ITEM_TABLES}))
+    assert results[0] == results[1] == results[2]
+
+
+def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another connection's commit, a rollback, or too many items: every band is read again."""
+    first, second = make_item("KKE condemns NATO war"), make_item("KKE condemns NATO war drills", source="b")
+    bands = dedupe.title_bands([first.title])[0]
+    with Store(tmp_path / "a.sqlite") as store, Store(tmp_path / "a.sqlite") as other:
+        assert store.band_cache() is not None and other.band_cache() is not None
+        with other.transaction():
+            other.save(first, keys=[], bands=bands, revision="", first_seen=T0)
+        with store.transaction():
+            assert store.band_cache() is None
+            assert [c.id for c in Lookup.read(store, [()], [bands]).candidates(bands)] == [first.id]
+    with Store(":memory:") as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
+            raise RuntimeError("boom")
+        assert store.band_cache() is None
+    monkeypatch.setattr(bandstore, "ITEMS_CACHED", 1)
+    with Store(":memory:") as store, store.transaction():
+        store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
+        assert store.band_cache() is not None
+        store.save(second, keys=[], bands=bands, revision="", first_seen=T0)
+        assert store.band_cache() is None

@@ -10,7 +10,7 @@ import pytest
 from feeds.errors import StoreError
 from feeds.model import SourceRef, SourceState
 from feeds.schema import MIGRATIONS
-from feeds.store import Store
+from feeds.store import NewItem, Store
 from tests.factories import T0, make_item
 
 
@@ -79,6 +79,28 @@ def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
         assert store.schema_version == len(MIGRATIONS)
         assert store.count_items() == 1
         store.check()
+
+
+def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path: Path) -> None:
+    """The migration that drops item_keys_by_item, run on a store the code before it wrote."""
+    dropped = next(n for n, script in enumerate(MIGRATIONS)
+                   if "DROP INDEX IF EXISTS item_keys_by_item" in script)
+    path = tmp_path / "old.sqlite"
+    item = make_item("kept")
+    with Store(path) as store, store.transaction():
+        store.save(item, keys=["id:a", "link:b"], bands=[1, 2], revision="", first_seen=T0)
+    with sqlite3.connect(path) as db:  # as the code before the migration left it
+        db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
+        db.execute(f"PRAGMA user_version = {dropped}")
+        before = {table: sorted(db.execute(f"SELECT * FROM {table}"))
+                  for table in ("items", "item_keys", "item_bands", "item_band_lists")}
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        store.check()
+        assert store.find_by_keys(["link:b"]) == item.id
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT name FROM sqlite_master WHERE name = 'item_keys_by_item'").fetchall() == []
+        assert {table: sorted(db.execute(f"SELECT * FROM {table}")) for table in before} == before
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -193,3 +215,32 @@ def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
         store.save(new, keys=[], bands=[2], revision="", first_seen=T0)
         assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
         assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
+
+
+ITEM_TABLES = ("items", "item_sources", "item_keys", "item_bands", "item_band_lists", "item_tags",
+               "item_changes")
+
+
+def test_new_items_saved_together_give_the_rows_saved_one_by_one(tmp_path: Path) -> None:
+    two_sources = (SourceRef("kke-902", "902", "https://902.gr/a", "kke"), SourceRef("agency", "Agency"))
+    items = [make_item(f"item {n}", updated=T0 + timedelta(hours=n % 3), authors=("A", "B")[: n % 3],
+                       categories=("News",) * (n % 2), parties=("kke", "tkp")[: n % 3],
+                       topics=("war",) * (n % 2), language="el" if n % 2 else None)
+             for n in range(6)]
+    items[2] = replace(items[2], sources=two_sources)
+    items[4] = replace(items[4], sources=())
+    new = [NewItem(item, (f"id:{item.id}", f"link:{n % 2}-{n}"), (n % 4, 10 + n, n % 4), f"r{n}")
+           for n, item in enumerate(items)]
+    tables = []
+    for together in (False, True):
+        with Store(tmp_path / f"{together}.sqlite") as store, store.transaction():
+            store.save(make_item("stored first"), keys=["id:0"], bands=[1], revision="", first_seen=T0)
+            if together:
+                store.save_new(new, T0)
+            else:
+                for item, keys, bands, revision in new:
+                    store.save(item, keys=keys, bands=bands, revision=revision, first_seen=T0, is_new=True)
+        with sqlite3.connect(tmp_path / f"{together}.sqlite") as db:
+            tables.append({table: sorted(db.execute(f"SELECT * FROM {table}")) for table in ITEM_TABLES})
+    assert tables[0] == tables[1]
+    assert len(tables[1]["item_changes"]) == 7
