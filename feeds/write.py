@@ -84,10 +84,10 @@ class Writer:
     def write(self, relpath: str, data: bytes) -> None:
         target = self._target(relpath)
         try:
-            found = _lstat(target)
+            found = _stat(target, follow_symlinks=False)
             if found is not None and stat.S_ISLNK(found.st_mode):  # may lead anywhere: check it
                 resolve_inside(self.root, relpath, self._resolved_root)
-                found = target.stat()
+                found = _stat(target)  # None if it leads nowhere: the file replaces the link
             if found is not None and _holds(target, found, data):
                 self._results.append((relpath, False))
                 return
@@ -163,9 +163,9 @@ def is_published(root: Path, relpath: str) -> bool:
     return resolve_inside(root, relpath).is_file()
 
 
-def _lstat(path: Path) -> os.stat_result | None:
+def _stat(path: Path, *, follow_symlinks: bool = True) -> os.stat_result | None:
     try:
-        return os.lstat(path)
+        return os.stat(path, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
         return None
 

@@ -110,6 +110,10 @@ def test_a_symlink_inside_the_root_is_replaced_not_followed(tmp_path: Path) -> N
     assert not (tmp_path / "party" / "link.atom").is_symlink()
     assert (tmp_path / "party" / "link.atom").read_bytes() == b"second"
     assert (tmp_path / "party" / "kke.atom").read_bytes() == b"first"
+    (tmp_path / "party" / "dangling.atom").symlink_to(tmp_path / "party" / "gone.atom")
+    assert write_if_changed(tmp_path, "party/dangling.atom", b"third")
+    assert not (tmp_path / "party" / "dangling.atom").is_symlink()
+    assert (tmp_path / "party" / "dangling.atom").read_bytes() == b"third"
 
 
 def test_failed_write_raises_publish_error_and_leaves_no_temp_file(tmp_path: Path) -> None:
