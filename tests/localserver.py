@@ -20,6 +20,7 @@ import gzip
 import http.server
 import itertools
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -206,8 +207,12 @@ class _Server(http.server.ThreadingHTTPServer):
 class LocalServer:
     """A threaded HTTP server on 127.0.0.1 and a free port, used as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: a server context to serve HTTPS with (the handshake runs when a connection is accepted)."""
         self._server = _Server()
+        self._scheme = "https" if tls else "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
 
     def __enter__(self) -> LocalServer:
@@ -229,7 +234,7 @@ class LocalServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self._scheme}://127.0.0.1:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
