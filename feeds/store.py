@@ -172,29 +172,27 @@ class Store(BandStore, SourceStore):
         return {k: tuple(v) for k, v in found.items()}
 
     def save(self, item: Item, *, keys: Iterable[str], bands: Sequence[int], revision: str,
-             first_seen: datetime, is_new: bool = False) -> None:
-        """Insert or replace `item` with its keys, bands, sources and tags.
-
-        `is_new`: the caller knows the item is not stored yet, so it has no rows to replace.
-        """
+             first_seen: datetime) -> None:
+        """Insert or replace `item` with its keys, bands, sources and tags (items known to be new:
+        `save_new`)."""
         db = self._db
         self._facts.pop(item.id, None)
         db.execute(_SAVE_ITEM, item_row(item, revision, first_seen))
         # Bands accumulate: every title a story was seen under keeps finding it.
-        for table in () if is_new else ("item_sources", "item_tags"):
+        for table in ("item_sources", "item_tags"):
             db.execute(f"DELETE FROM {table} WHERE item_id = ?", (item.id,))
         db.executemany(_SAVE_SOURCES, source_rows(item))
         db.executemany(_SAVE_KEYS, [(k, item.id) for k in keys])
         db.executemany(_SAVE_BANDS, band_rows(item, bands))
-        listed = set(bands) if is_new else {*bands, *self.bands_of(item.id)}
+        listed = {*bands, *self.bands_of(item.id)}
         db.execute(_SAVE_BAND_LIST, (item.id, json.dumps(sorted(listed))))
         db.executemany(_SAVE_TAGS, tag_rows(item))
         self._file_saved([(item, bands)])
 
     def save_new(self, items: Sequence[NewItem], first_seen: datetime) -> None:
-        """Store items known not to be stored yet, as `save(..., is_new=True)` one by one would
-        (the same rows; `items` are inserted in order, so their change numbers follow it), with
-        one statement per table for them all: a statement per row cost more than its insert."""
+        """Store items known not to be stored yet, as `save` one by one would (the same rows;
+        `items` are inserted in order, so their change numbers follow it), with one statement per
+        table for them all: a statement per row cost more than its insert."""
         if not items:
             return
         db = self._db

@@ -239,7 +239,7 @@ def test_new_items_saved_together_give_the_rows_saved_one_by_one(tmp_path: Path)
                 store.save_new(new, T0)
             else:
                 for item, keys, bands, revision in new:
-                    store.save(item, keys=keys, bands=bands, revision=revision, first_seen=T0, is_new=True)
+                    store.save(item, keys=keys, bands=bands, revision=revision, first_seen=T0)
         with sqlite3.connect(tmp_path / f"{together}.sqlite") as db:
             tables.append({table: sorted(db.execute(f"SELECT * FROM {table}")) for table in ITEM_TABLES})
     assert tables[0] == tables[1]
