@@ -59,8 +59,12 @@ class Entry:
     link: str | None
 
 
-def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document]) -> list[Job]:
-    """The jobs for `docs` of `feed`, reading their items' ids in one query."""
+def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document],
+         ids: dict[str, str] | None = None) -> list[Job]:
+    """The jobs for `docs` of `feed`, reading their items' ids in one query. `ids`: the ids
+    already held by a run's other jobs (an item sits in three or four feeds), so each is one
+    string in memory, not one per feed."""
+    ids = {} if ids is None else ids
     if not docs:
         return []
     first = min(doc.first for doc in docs)
@@ -70,7 +74,7 @@ def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document]) 
     for doc in docs:  # a slice: a deleted item leaves a gap in the numbers
         rows = places[bisect_left(seqs, doc.first):bisect_right(seqs, doc.last)]
         in_all = [place for _, _, place in rows if place]
-        result.append(Job(feed, doc, total, tuple(item_id for _, item_id, _ in rows),
+        result.append(Job(feed, doc, total, tuple(ids.setdefault(item_id, item_id) for _, item_id, _ in rows),
                           max(in_all, default=0), min(in_all, default=0)))
     return result
 

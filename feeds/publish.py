@@ -96,6 +96,7 @@ class _Target:
     published: set[str]
     found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
     shared: str  # freshness.context of this run
+    ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
 
 @dataclass(slots=True)
@@ -134,7 +135,7 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
             target.report.unchanged += 2
         else:
             todo.append(doc)
-    plan.jobs = documents.jobs(store, feed, total, todo)
+    plan.jobs = documents.jobs(store, feed, total, todo, target.ids)
     return plan
 
 
