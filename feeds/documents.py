@@ -59,12 +59,11 @@ class Entry:
     link: str | None
 
 
-def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document],
-         ids: dict[str, str] | None = None) -> list[Job]:
+def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str]
+         ) -> list[Job]:
     """The jobs for `docs` of `feed`, reading their items' ids in one query. `ids`: the ids
     already held by a run's other jobs (an item sits in three or four feeds), so each is one
-    string in memory, not one per feed."""
-    ids = {} if ids is None else ids
+    string in memory, not one per feed; the new ones are added."""
     if not docs:
         return []
     first = min(doc.first for doc in docs)

@@ -40,13 +40,13 @@ LEFTOVER_SECONDS = 3600
 def resolve_inside(root: Path, relpath: str, resolved_root: Path | None = None) -> Path:
     """`root / relpath`, refusing absolute paths, "..", and symlinks that lead out of `root`.
     `resolved_root`: `root.resolve()`, when the caller resolved it once for many files."""
-    target = root / plain_path(relpath)
+    target = root / _plain_path(relpath)
     if not target.resolve().is_relative_to(resolved_root or root.resolve()):
         raise PublishError(f"refusing output path {relpath!r}: it resolves outside {root}")
     return target
 
 
-def plain_path(relpath: str) -> PurePosixPath:
+def _plain_path(relpath: str) -> PurePosixPath:
     """`relpath` as a path, refused unless it is relative, without "..", and not empty."""
     rel = PurePosixPath(relpath)
     if not relpath or "\\" in relpath or rel.is_absolute() or ".." in rel.parts or not rel.parts:
@@ -104,7 +104,7 @@ class Writer:
     def _target(self, relpath: str) -> Path:
         """`resolve_inside`, with each folder resolved (and created) once per Writer: resolving
         every path cost a realpath walk per file (~70 µs, 12,000 files in a first publish)."""
-        rel = plain_path(relpath)
+        rel = _plain_path(relpath)
         folder = self._folders.get(rel.parent)
         if folder is None:
             target = resolve_inside(self.root, relpath, self._resolved_root)
