@@ -14,7 +14,6 @@ together, and an item's rendering is dropped as soon as the last document needin
 
 from __future__ import annotations
 
-import multiprocessing
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from feeds import atomtext, jsonfeed
+from feeds import atomtext, forkserver, jsonfeed
 from feeds.archive import Document
 from feeds.compose import PlannedFeed
 from feeds.model import Item, SiteInfo
@@ -114,8 +113,7 @@ def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo,
     ordered = sorted(todo, key=lambda job: job.place)
     share = -(-len(ordered) // workers)
     parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
-    # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
-    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("forkserver")) as pool:
+    with ProcessPoolExecutor(len(parts), mp_context=forkserver.context()) as pool:
         done = list(pool.map(_write_part, [(store_path, part, site, labels, output_dir) for part in parts]))
     result = Written()
     for part in done:

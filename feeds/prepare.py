@@ -13,16 +13,13 @@ more than they save.
 from __future__ import annotations
 
 import heapq
-import multiprocessing
-import multiprocessing.forkserver
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from feeds import dedupe
+from feeds import dedupe, forkserver
 from feeds.errors import ParseError
 from feeds.model import Item, SourceSpec
 from feeds.normalise import guid_links, normalise_feed
@@ -105,7 +102,7 @@ class Preparer(Generic[C]):
             # Starting the forkserver imports the parsing stack (a second or so): do it while
             # the first fetches are on the wire, not when the first body arrives. It stays up
             # for later runs, so the steady state never pays for it.
-            threading.Thread(target=_start_forkserver, name="forkserver-start", daemon=True).start()
+            forkserver.start_in_background()
 
     def __enter__(self) -> Preparer[C]:
         return self
@@ -170,21 +167,8 @@ class Preparer(Generic[C]):
         self._futures[slot] = self._pool.submit(_prepare_in_worker, self._jobs[slot][1])
 
     def _start_pool(self) -> None:
-        self._pool = ProcessPoolExecutor(self._workers, mp_context=_forkserver(), initializer=_start_worker,
-                                         initargs=(self._tagger,))
-
-
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    # forkserver: a fork of this (threaded) process could inherit a lock held by another thread.
-    context = multiprocessing.get_context("forkserver")
-    # The server imports the parsing stack once; each worker forks with it loaded.
-    context.set_forkserver_preload([__name__])
-    return context
-
-
-def _start_forkserver() -> None:
-    _forkserver()
-    multiprocessing.forkserver.ensure_running()
+        self._pool = ProcessPoolExecutor(self._workers, mp_context=forkserver.context(),
+                                         initializer=_start_worker, initargs=(self._tagger,))
 
 
 _worker_tagger: Tagger | None = None  # set once in each worker process

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from feeds import documents, pipeline, render
+from feeds import documents, forkserver, pipeline, render
 from feeds import publish as publish_module
 from feeds import store as store_module
 from feeds.registry import Registry, load_registry
@@ -177,3 +177,26 @@ def test_a_runs_jobs_hold_each_item_id_once(tmp_path: Path, registry: Registry,
             held.setdefault(item_id, []).append(id(item_id))
     assert len(held) == 120 and all(len(places) >= 3 for places in held.values())
     assert all(len(set(objects)) == 1 for objects in held.values())  # the same string object
+
+
+def test_a_backlog_starts_the_render_workers_before_the_histories_and_a_few_changes_do_not(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    extend = publish_module._extend_history
+
+    def history(*args: Any) -> Any:
+        events.append("history")
+        return extend(*args)
+
+    monkeypatch.setattr(forkserver, "start_in_background", lambda: events.append("forkserver"))
+    monkeypatch.setattr(publish_module, "_extend_history", history)
+    monkeypatch.setattr(publish_module, "EARLY_START_CHANGES", 30)
+    site, out = _site(tmp_path), tmp_path / "public"
+    with Store(tmp_path / "backlog.sqlite") as store:
+        save(store, [make(n) for n in range(40)])  # 40 changes since the (absent) marks
+        pipeline.publish(store, registry, site, out, OPTIONS)
+        assert events[0] == "forkserver" and events.count("forkserver") == 1 and "history" in events
+        events.clear()
+        save(store, [make(n) for n in range(40, 45)])  # 5 changes since the last publish
+        pipeline.publish(store, registry, site, out, OPTIONS)
+        assert "forkserver" not in events and "history" in events

@@ -1,0 +1,34 @@
+"""Where worker processes come from: one forkserver for the parse workers (feeds/prepare.py)
+and the render workers (feeds/documents.py).
+
+forkserver, not fork: a fork of this (threaded) process could inherit a lock held by another
+thread. The server imports both stacks once, when it starts (~0.5 s), and every worker forks
+from it with them loaded. It stays up for the life of the process, so only the first pool of a
+process waits for it; `start_in_background` lets a caller start it while it does other work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.forkserver as server
+import threading
+
+# What the workers run: imported by the server, not by each worker.
+PRELOAD = ["feeds.prepare", "feeds.documents"]
+
+
+def context() -> multiprocessing.context.ForkServerContext:
+    found = multiprocessing.get_context("forkserver")
+    found.set_forkserver_preload(PRELOAD)
+    return found
+
+
+def start_in_background() -> None:
+    """Start the server (if it is not up) off the caller's thread."""
+    threading.Thread(target=_start, name="forkserver-start", daemon=True).start()
+
+
+def _start() -> None:
+    context()
+    server.ensure_running()
