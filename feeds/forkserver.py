@@ -9,10 +9,13 @@ process waits for it; `start_in_background` lets a caller start it while it does
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver as server
 import threading
+
+log = logging.getLogger(__name__)
 
 # What the workers run: imported by the server, not by each worker.
 PRELOAD = ["feeds.prepare", "feeds.documents"]
@@ -30,5 +33,8 @@ def start_in_background() -> None:
 
 
 def _start() -> None:
-    context()
-    server.ensure_running()
+    try:
+        context()
+        server.ensure_running()
+    except OSError as exc:  # the pool that needs it fails too, and says so (its fallback is in-process)
+        log.debug("forkserver did not start: %s", exc)

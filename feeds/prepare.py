@@ -13,8 +13,10 @@ more than they save.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -25,6 +27,8 @@ from feeds.model import Item, SourceSpec
 from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import parse_feed
 from feeds.tag import Tagger, tag_item
+
+log = logging.getLogger(__name__)
 
 # Fewer sources with a new body than this are prepared in-process.
 MIN_POOL_BATCH = 40
@@ -87,7 +91,9 @@ class Preparer(Generic[C]):
     `rest` waits for the others. Jobs go to `workers` processes once enough
     have come to pay for starting them, at most IN_FLIGHT at a time (lowest
     slots first), so prepared feeds do not pile up in memory while this
-    process stores. A bug in a worker re-raises here.
+    process stores. A bug in a worker re-raises here. Workers that cannot
+    start (no POSIX semaphores in some containers) or that die (the OOM
+    killer) are given up with a warning, and this process prepares the rest.
     """
 
     def __init__(self, tagger: Tagger, workers: int, slots: int) -> None:
@@ -127,7 +133,8 @@ class Preparer(Generic[C]):
             if slot not in self._skipped:
                 if slot not in self._jobs or self._pool is None:
                     return  # not fetched yet, or prepared in-process by `rest`
-                if not self._future(slot).done():
+                future = self._future(slot)
+                if future is not None and not future.done():
                     return
             self._next += 1
             if slot not in self._skipped:
@@ -141,20 +148,23 @@ class Preparer(Generic[C]):
 
     def _hand_back(self, slot: int) -> tuple[C, Prepared]:
         context, job = self._jobs[slot]
-        if self._pool is None:
+        future = self._future(slot) if self._pool is not None else None
+        try:
+            prepared = future.result() if future is not None else prepare(job, self._tagger)
+        except BrokenProcessPool as exc:
+            self._give_up_workers(exc)
             prepared = prepare(job, self._tagger)
-        else:
-            prepared = self._future(slot).result()
-            del self._futures[slot]
+        self._futures.pop(slot, None)
         del self._jobs[slot]
         self._send()
         return context, prepared
 
-    def _future(self, slot: int) -> Future[Prepared]:
-        """The slot's future; sent now if the window was full (the caller waits for this one)."""
+    def _future(self, slot: int) -> Future[Prepared] | None:
+        """The slot's future; sent now if the window was full (the caller waits for this one).
+        None if the workers were given up."""
         if slot not in self._futures:
             self._submit(slot)
-        return self._futures[slot]
+        return self._futures.get(slot)
 
     def _send(self) -> None:
         while self._pool is not None and self._waiting and len(self._futures) < IN_FLIGHT:
@@ -164,11 +174,26 @@ class Preparer(Generic[C]):
 
     def _submit(self, slot: int) -> None:
         assert self._pool is not None
-        self._futures[slot] = self._pool.submit(_prepare_in_worker, self._jobs[slot][1])
+        try:  # the first submits start the workers
+            self._futures[slot] = self._pool.submit(_prepare_in_worker, self._jobs[slot][1])
+        except (BrokenProcessPool, OSError) as exc:
+            self._give_up_workers(exc)
 
     def _start_pool(self) -> None:
-        self._pool = ProcessPoolExecutor(self._workers, mp_context=forkserver.context(),
-                                         initializer=_start_worker, initargs=(self._tagger,))
+        try:
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=forkserver.context(),
+                                             initializer=_start_worker, initargs=(self._tagger,))
+        except OSError as exc:
+            self._give_up_workers(exc)
+
+    def _give_up_workers(self, exc: BaseException) -> None:
+        """Prepare every job not handed back yet in this process, from now on."""
+        log.warning("parse workers failed, preparing feeds in this process instead: %s: %s",
+                    type(exc).__name__, exc)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool, self._workers = None, 1
+        self._futures.clear()
 
 
 _worker_tagger: Tagger | None = None  # set once in each worker process

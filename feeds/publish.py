@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -179,9 +180,15 @@ def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[st
     """Render and write every job's two files; return the summaries of the heads rendered.
     A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
     site, labels, output_dir = target.site, target.labels, target.output_dir
+    done = None
     if len(jobs) >= PARALLEL_JOBS and store.path != ":memory:":
-        done = documents.write_jobs_in_parallel(store.path, jobs, site, labels, output_dir, RENDER_WORKERS)
-    else:
+        try:
+            done = documents.write_jobs_in_parallel(store.path, jobs, site, labels, output_dir,
+                                                    RENDER_WORKERS)
+        except (BrokenProcessPool, OSError) as exc:  # no semaphores here, or a worker was killed
+            log.warning("render workers failed, rendering in this process instead: %s: %s",
+                        type(exc).__name__, exc)
+    if done is None:  # a file a dead worker already wrote holds the same bytes: "unchanged"
         done = documents.write_jobs(store, jobs, site, labels, output_dir)
     target.report.written += done.written
     target.report.unchanged += done.unchanged

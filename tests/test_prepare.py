@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,3 +78,52 @@ def test_preparer_hands_feeds_back_in_slot_order_whatever_order_they_arrive(
         handed = list(preparer.ready()) + list(preparer.rest())
     assert [slot for slot, _ in handed] == [1, 3, 5]
     assert [ready for _, ready in handed] == [prep.prepare(feeds[slot], TAGGER) for slot in (1, 3, 5)]
+
+
+class _NoSemaphores:
+    """A ProcessPoolExecutor where POSIX semaphores are missing (some containers)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+
+class _DeadWorkers:
+    """A ProcessPoolExecutor whose workers were killed (the OOM killer): every job fails."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.shut_down = False
+
+    def submit(self, *args: object) -> Future[prep.Prepared]:
+        future: Future[prep.Prepared] = Future()
+        future.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shut_down = True
+
+
+@pytest.mark.parametrize("pool", [_NoSemaphores, _DeadWorkers])
+def test_workers_that_cannot_start_or_die_leave_the_jobs_to_this_process(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, pool: type) -> None:
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    monkeypatch.setattr(prep, "ProcessPoolExecutor", pool)
+    batch = jobs() * 2
+    with caplog.at_level("WARNING", logger="feeds.prepare"):
+        prepared = list(prep.prepare_all(batch, TAGGER, workers=2))
+    assert prepared == [prep.prepare(job, TAGGER) for job in batch]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "preparing feeds in this process" in warnings[0]
+    assert ("OSError" if pool is _NoSemaphores else "BrokenProcessPool") in warnings[0]
+
+
+def test_a_bug_in_a_worker_still_re_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Buggy(_DeadWorkers):
+        def submit(self, *args: object) -> Future[prep.Prepared]:
+            future: Future[prep.Prepared] = Future()
+            future.set_exception(KeyError("a bug"))
+            return future
+
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    monkeypatch.setattr(prep, "ProcessPoolExecutor", Buggy)
+    with pytest.raises(KeyError, match="a bug"):
+        list(prep.prepare_all(jobs() * 2, TAGGER, workers=2))

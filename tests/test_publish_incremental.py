@@ -200,3 +200,19 @@ def test_a_backlog_starts_the_render_workers_before_the_histories_and_a_few_chan
         save(store, [make(n) for n in range(40, 45)])  # 5 changes since the last publish
         pipeline.publish(store, registry, site, out, OPTIONS)
         assert "forkserver" not in events and "history" in events
+
+
+def test_render_workers_that_cannot_start_leave_the_rendering_to_this_process(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def no_semaphores(*args: object, **kwargs: object) -> None:
+        raise OSError(38, "Function not implemented")
+
+    (serial,) = _publish_with(tmp_path / "serial", registry, monkeypatch, publish_module, "PARALLEL_JOBS",
+                              (10_000,))
+    monkeypatch.setattr(documents, "ProcessPoolExecutor", no_semaphores)
+    with caplog.at_level("WARNING", logger="feeds.publish"):
+        (fallback,) = _publish_with(tmp_path, registry, monkeypatch, publish_module, "PARALLEL_JOBS", (1,))
+    assert fallback[1] == serial[1] and sorted(fallback[0].written) == sorted(serial[0].written)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "rendering in this process" in warnings[0] and "OSError" in warnings[0]
