@@ -6,9 +6,9 @@ feedparser builds (only the keys `parse._convert` reads) and `parse` converts
 them with the one converter both paths share. For anything else it raises
 `Unsupported` with the reason, and `parse` runs feedparser: broken XML, a
 DOCTYPE (and so any entity), an unknown root or RSS version, an unknown
-namespace, element or attribute (xml:base, or `base` and `lang`, which
-feedparser reads as xml:base and xml:lang, on an element whose attributes
-matter), XHTML or base64 or out-of-line content, markup inside a text
+namespace, element or attribute (xml:base below an entry, or `base` and
+`lang`, which feedparser reads as xml:base and xml:lang, on an element whose
+attributes matter), XHTML or base64 or out-of-line content, markup inside a text
 element, repeated titles or bodies, an e-mail address in an author,
 anything an `<image>` does not usually hold. tests/test_fastparse.py
 proves both paths give the same result on every fixture feed, the bench
@@ -16,13 +16,10 @@ corpus and generated feeds, and that each of these declines.
 
 Where feedparser's behaviour is a rule rather than XML, the fast path calls
 feedparser's own helper, so the two cannot drift apart: the date parser, the
-URL join and safe-base check, the RSS "is this plain text really HTML?"
-guess, the windows-1252 map. Two shortcuts skip a helper where the answer is
-known: an absolute http(s) URL of plain form is its own join, an RFC 3339
-date of the strict form Atom feeds use is read by the standard library
-(~4x faster), and a strict RFC 822 date goes straight to feedparser's RFC 822
-handler (~3x faster than trying its handlers in turn); the tests compare each
-shortcut with feedparser's helpers on generated input. The rules it re-states are feedparser's
+URL join and safe-base check (feeds/feedrules.py, with two shortcuts the
+tests compare with the helpers they skip), the RSS "is this plain text
+really HTML?" guess, the windows-1252 map. xml:base on the root or an entry
+moves the base as feedparser's start tag does. The rules it re-states are feedparser's
 element semantics (`feedparser/namespaces/_base.py`, `mixin.py`): a
 permalink guid or an Atom id is the link until a link element says
 otherwise, the last date element wins, RSS category text fills the term of a
@@ -37,21 +34,16 @@ entities left unresolved, no DTD loading, no network and `huge_tree` off.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, ClassVar
 
-from feedparser.datetimes import _parse_date
-from feedparser.datetimes.rfc822 import _parse_date_rfc822
-from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, make_safe_absolute_uri
+from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
+from feeds.feedrules import add_tag, content_type_name, parse_date, repair, resolve
 from feeds.urls import is_plain_absolute
 from feeds.xmlguard import MAX_DEPTH
 
@@ -60,6 +52,7 @@ Loose = dict[str, Any]  # one of feedparser's dictionaries: the feed, or an entr
 ATOM = "http://www.w3.org/2005/Atom"
 XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 XML_LANG = XML_NS + "lang"
+XML_BASE = XML_NS + "base"
 # Namespaces understood here -> feedparser's prefix for them (Atom's elements are unprefixed, as RSS's).
 NAMESPACES = {
     "": "", ATOM.lower(): "", "http://purl.org/dc/elements/1.1/": "dc",
@@ -78,9 +71,11 @@ ENTRY_IGNORED = frozenset({
     ("slash", "comments"),
 })
 IMAGE_CHILDREN = frozenset({"title", "url", "link", "width", "height", "description"})
-# Attributes each element may carry here (any other, xml:base included, declines).
-_ROOT_ATTRS = frozenset({"version", "xml:lang"})
+# Attributes each element may carry here (any other declines). xml:base only on the root (Drupal
+# puts the site's URL there) and on entries: feedparser's base at each element is then known.
+_ROOT_ATTRS = frozenset({"version", "xml:lang", "xml:base"})
 _LANG_ONLY = frozenset({"xml:lang"})
+_SCOPE_ATTRS = frozenset({"xml:lang", "xml:base"})
 _CONSTRUCT_ATTRS = frozenset({"type", "xml:lang"})
 _LINK_ATTRS = frozenset({"rel", "type", "href", "hreflang", "title", "length", "xml:lang"})
 _GUID_ATTRS = frozenset({"ispermalink"})
@@ -92,12 +87,6 @@ _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _RSS10 = "http://purl.org/rss/1.0/"
 # Is there an element MAX_DEPTH + 1 levels down? (A string, compiled per call: XPath objects and threads.)
 _TOO_DEEP = "boolean(" + "/*" * (MAX_DEPTH + 1) + ")"
-_C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
-# Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
-# neither of feedparser's repairs can change a text.
-_SUSPECT = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
-# A URI of another scheme (tag:, urn:) without "//": urljoin returns it as given against an http(s) base.
-_OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.-]*:(?!//)\S*\Z")
 
 
 class Unsupported(Exception):
@@ -169,25 +158,16 @@ def _text(element: Any) -> str:
     return (element.text or "").strip()
 
 
-def _repair(text: str) -> str:
-    """feedparser's last touch on element text: UTF-8 read as latin-1 is re-read; C1 -> windows-1252."""
-    if text.isascii() or not _SUSPECT.search(text):
-        return text
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252) if _C1.search(text) else text
-
-
 def _content_type(value: str | None, default: str) -> str:
     """A text construct's type as feedparser maps it; Unsupported unless plain text or HTML."""
-    mapped = default if value is None else _content_type_name(value)
+    mapped = default if value is None else content_type_name(value)
     if mapped not in TEXT_TYPES:
         raise Unsupported(f"content of type {value!r}")
     return mapped
 
 
 class _Walk:
-    """One document's walk; `base` is what feedparser's baseuri is everywhere (no xml:base here)."""
+    """One document's walk; `base` is what feedparser's baseuri is at the element being read."""
 
     def __init__(self, base: str, version: str) -> None:
         self.base = base
@@ -195,6 +175,18 @@ class _Walk:
 
     def resolve(self, uri: str) -> str:
         return resolve(self.base, uri) if uri else uri
+
+    def scope(self, element: Any) -> str:
+        """Take the element's xml:base, as feedparser's start tag does (joined to the base if the
+        result is safe, else ignored); returns the base to put back when the element ends."""
+        outer, value = self.base, element.get(XML_BASE)
+        if value:
+            if not outer:  # feedparser would then keep an entry's base after it ends
+                raise Unsupported("xml:base without a document URL")
+            self.base = make_safe_absolute_uri(outer, value) or outer
+            if make_safe_absolute_uri(self.base, self.base) != self.base:  # every child would rewrite it
+                raise Unsupported(f"an xml:base feedparser would rewrite: {value!r}")
+        return outer
 
     # -- feed level ---------------------------------------------------------------------------------
 
@@ -206,13 +198,15 @@ class _Walk:
         if [key for key, _ in children] != [("", "channel")]:
             raise Unsupported("an RSS root without exactly one channel")
         feed: Loose = {}
+        self.scope(root)
         lang = self.lang(root, None, feed)
         channel = children[0][1]
         _attrs(channel, _LANG_ONLY)
         return feed, self.channel(channel, self.lang(channel, lang), feed)
 
     def atom(self, root: Any) -> tuple[Loose, list[Loose]]:
-        _attrs(root, _LANG_ONLY)
+        _attrs(root, _SCOPE_ATTRS)
+        self.scope(root)
         feed: Loose = {}
         return feed, self.channel(root, self.lang(root, None, feed), feed)
 
@@ -240,7 +234,7 @@ class _Walk:
                 if link is not None:
                     feed.setdefault("link", link)
             elif key in (("", "language"), ("dc", "language")):
-                feed["language"] = _repair(_text(child))
+                feed["language"] = repair(_text(child))
             elif key == ("", "image"):
                 self.image(child)
             elif key not in FEED_IGNORED:
@@ -261,7 +255,8 @@ class _Walk:
     # -- entries ------------------------------------------------------------------------------------
 
     def entry(self, item: Any, lang: str | None) -> Loose:
-        _attrs(item, _LANG_ONLY)
+        _attrs(item, _SCOPE_ATTRS)
+        outer = self.scope(item)
         lang = self.lang(item, lang)
         entry: Loose = {}
         seen: set[str] = set()
@@ -271,6 +266,7 @@ class _Walk:
                 handler(self, child, entry, lang, seen)  # the entry's lang: text constructs add their own
             elif key not in ENTRY_IGNORED:
                 raise Unsupported(f"entry element {key}")
+        self.base = outer
         return entry
 
     def title(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
@@ -299,7 +295,7 @@ class _Walk:
         value = _text(element)
         if self.version != "atom10" and kind == "text/plain" and _FeedParserMixin.looks_like_html(value):
             kind = "text/html"
-        return _repair(value), kind
+        return repair(value), kind
 
     def link(self, element: Any, context: Loose, entry: bool = True) -> None:
         """An Atom link (href) sets the link if it is an HTML alternate; an RSS link's text always does."""
@@ -307,14 +303,14 @@ class _Walk:
         if "href" not in attrs:
             if attrs.keys() - {"xml:lang"}:
                 raise Unsupported("a link with attributes but no href")
-            value = _repair(self.resolve(_text(element)))
+            value = repair(self.resolve(_text(element)))
             context["link"] = _ENTITY_LIKE.sub(r"&\g<1>", value.replace("&amp;", "&") if entry else value)
             return
         if len(element):
             raise Unsupported("markup inside a link")
         rel = attrs.get("rel", "alternate")
         kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
-        if rel == "alternate" and _content_type_name(kind) in HTML_TYPES:
+        if rel == "alternate" and content_type_name(kind) in HTML_TYPES:
             context["link"] = resolve(self.base, attrs["href"])
 
     def guid(self, element: Any) -> tuple[str, str | None]:
@@ -322,7 +318,7 @@ class _Walk:
         attrs = _attrs(element, _GUID_ATTRS)
         permalink = attrs.get("ispermalink", "true") == "true"
         raw = _text(element)
-        value = _repair(self.resolve(raw) if permalink else raw)
+        value = repair(self.resolve(raw) if permalink else raw)
         return value, value if permalink else None
 
     def entry_guid(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
@@ -338,7 +334,7 @@ class _Walk:
     def author(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         children = _children(element)
         if not children:
-            name = _repair(_text(element))
+            name = repair(_text(element))
             if "@" in name:
                 raise Unsupported("an e-mail address in an author")  # feedparser splits it off by regex
             entry.setdefault("authors", []).append({"name": name} if name else {})
@@ -356,12 +352,12 @@ class _Walk:
     def category(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         attrs = _attrs(element, _CATEGORY_ATTRS)
         tags = entry.setdefault("tags", [])
-        _add_tag(tags, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
-        value = _repair(_text(element))
+        add_tag(tags, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
+        value = repair(_text(element))
         if value and tags and not tags[-1]["term"]:
             tags[-1]["term"] = value
         elif value:
-            _add_tag(tags, value, None, None)
+            add_tag(tags, value, None, None)
 
     def description(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         self.summary(element, entry, lang, seen, "text/html")
@@ -373,10 +369,10 @@ class _Walk:
         self.content(element, entry, lang, seen, "text/html")
 
     def published(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
-        entry["published_parsed"] = parse_date(_repair(_text(element)))  # the last one wins
+        entry["published_parsed"] = parse_date(repair(_text(element)))  # the last one wins
 
     def updated(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
-        entry["updated_parsed"] = parse_date(_repair(_text(element)))
+        entry["updated_parsed"] = parse_date(repair(_text(element)))
 
     def content_element(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         if element.get("src") is not None or element.get("mode") is not None:
@@ -392,43 +388,3 @@ class _Walk:
         ("", "author"): author, ("dc", "creator"): author, ("dc", "author"): author,
         ("", "category"): category, ("dc", "subject"): category,
     }
-
-
-_RFC822 = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
-    r"\d\d:\d\d:\d\d (?:[+-]\d{4}|GMT)\Z")
-_RFC3339 = re.compile(r"\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(?:Z|[+-][01]\d:[0-5]\d)\Z")
-
-
-def parse_date(value: str) -> time.struct_time | None:
-    """feedparser's _parse_date(value) (UTC, to the second): strict RFC 3339 by the standard library,
-    strict RFC 822 by feedparser's own RFC 822 handler without trying its other handlers first."""
-    if _RFC3339.match(value):
-        with contextlib.suppress(ValueError, OverflowError):
-            return datetime.fromisoformat(value).utctimetuple()
-    elif _RFC822.match(value):
-        with contextlib.suppress(KeyError, OverflowError, ValueError, AttributeError):
-            parsed = _parse_date_rfc822(value)
-            if parsed:
-                return parsed
-    return _parse_date(value)
-
-
-def resolve(base: str, uri: str) -> str:
-    """feedparser's _urljoin(base, uri), without its cost when it would change nothing."""
-    if is_plain_absolute(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
-        return uri
-    return _urljoin(base, uri)
-
-
-def _content_type_name(value: str) -> str:
-    return {"text": "text/plain", "plain": "text/plain", "html": "text/html",
-            "xhtml": "application/xhtml+xml"}.get(value.lower(), value.lower())
-
-
-def _add_tag(tags: list[Loose], term: str | None, scheme: str | None, label: str | None) -> None:
-    """feedparser's _add_tag: no empty tag, no tag twice."""
-    if term or scheme or label:
-        tag = {"term": term, "scheme": scheme, "label": label}
-        if tag not in tags:
-            tags.append(tag)

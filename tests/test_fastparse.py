@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import Generator, sources
-from feeds import fastparse, xmlguard
+from feeds import fastparse, feedrules, xmlguard
 from feeds.errors import ParseError
 from feeds.model import SourceSpec
 from feeds.normalise import normalise_feed
@@ -43,10 +43,11 @@ URL = "https://src.example/feed"
 Outcome = ParsedFeed | str  # a ParseError's message
 Headers = dict[str, str] | None
 
-# Fixtures the fast path must answer itself (the others use xml:base, Atom 0.3, RDF, a DOCTYPE, XHTML
-# content or are broken, and must be declined).
+# Fixtures the fast path must answer itself (the others are Atom 0.3, RDF, have a DOCTYPE, XHTML
+# content or are broken, and must be declined). xml:base: on the root (Drupal, story-kke), on entries.
 FAST_FIXTURES = {
     "duplicate-guids.rss", "no-guids.rss", "relative-no-base.rss", "story-agency.rss", "wordpress-tr.rss",
+    "drupal-es.rss", "story-kke.atom", "xml-base.atom",
     *(p.name for p in FEEDS.glob("legacy-*.rss")),
 }
 
@@ -168,7 +169,9 @@ DECLINED = [
             'xmlns="http://purl.org/rss/1.0/"><channel><title>t</title></channel></rdf:RDF>', "root element"),
     ("atom-0.3", '<feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>t</title></feed>',
      "root element"),
-    ("xml-base", rss_doc(root='<rss version="2.0" xml:base="https://base.example/">'),
+    ("xml-base-below-an-entry", rss_doc('<title xml:base="https://base.example/">t</title>'),
+     "attribute 'xml:base'"),
+    ("xml-base-on-a-channel", rss_doc().replace("<channel>", '<channel xml:base="a/">'),
      "attribute 'xml:base'"),
     ("plain-lang", rss_doc('<title lang="de">t</title>'), "attribute 'lang'"),
     ("unknown-namespace", rss_doc('<media:content xmlns:media="http://search.yahoo.com/mrss/" url="x"/>'),
@@ -208,6 +211,22 @@ def test_the_same_documents_without_the_problem_take_the_fast_path() -> None:
             "</entry></feed>")
     for doc in (rss_doc(), atom):
         assert assert_same(doc.encode())
+
+
+def test_xml_base_on_the_root_and_on_entries_takes_the_fast_path_with_feedparsers_bases() -> None:
+    item = "<title>t</title><link>story/1</link><description>&lt;a href='p.html'&gt;p&lt;/a&gt;</description>"
+    drupal = rss_doc(item, root='<rss version="2.0" xml:base="https://party.example/es/">')
+    atom = (ATOM_OPEN.replace(">", ' xml:base="https://party.example/pt/">') +
+            '<entry xml:base="noticias/"><title>t</title><id>urn:1</id><link href="1.html"/>'
+            '<content type="html">&lt;img src="i.png"&gt;</content></entry>'
+            '<entry><title>u</title><id>urn:2</id><link href="2.html"/></entry></feed>')
+    assert assert_same(drupal.encode()) and assert_same(atom.encode())
+    _, entries = fastparse.parse(drupal, URL)[1:]
+    assert entries[0]["link"] == "https://party.example/es/story/1"
+    _, atom_entries = fastparse.parse(atom, URL)[1:]
+    assert [e["link"] for e in atom_entries] == ["https://party.example/pt/noticias/1.html",
+                                                 "https://party.example/pt/2.html"]
+    assert atom_entries[0]["content"][0]["base"] == "https://party.example/pt/noticias/"
 
 
 @pytest.mark.parametrize(("doc", "needed"), [
@@ -272,7 +291,17 @@ def entries(draw: st.DrawFn, atom: bool) -> str:
         attr = "" if lang is None else f" xml:lang={quoteattr(lang)}"
         parts.append(_element(draw, kind, atom, attr))
     tag = "entry" if atom else "item"
-    return f"<{tag}>{''.join(parts)}</{tag}>"
+    return f"<{tag}{_base(draw)}>{''.join(parts)}</{tag}>"
+
+
+BASES = st.sampled_from(["", "sub/", "/abs/", "../up/", "?q=1", "#f", "https://other.example/x/",
+                         "HTTP://Other.example", "javascript:alert(1)", "mailto:a@b", "//host.example/p/",
+                         " spaced/ "])
+
+
+def _base(draw: st.DrawFn) -> str:
+    """An xml:base attribute, or none (feedparser joins it to the base in scope, if safe)."""
+    return f" xml:base={quoteattr(draw(BASES))}" if draw(st.booleans()) else ""
 
 
 def _element(draw: st.DrawFn, kind: str, atom: bool, attr: str) -> str:
@@ -314,10 +343,10 @@ def documents(draw: st.DrawFn) -> str:
     items = "".join(draw(st.lists(entries(atom), max_size=4)))
     title = escape(draw(TEXT))
     if atom:
-        return (f'<feed xmlns="http://www.w3.org/2005/Atom"{lang_attr}><title>{title}</title>'
+        return (f'<feed xmlns="http://www.w3.org/2005/Atom"{lang_attr}{_base(draw)}><title>{title}</title>'
                 f"<link href={quoteattr(draw(LINKS))}/><id>{escape(draw(LINKS))}</id>{items}</feed>")
     language = f"<language>{escape(draw(TEXT))}</language>" if draw(st.booleans()) else ""
-    return (f'<rss version="2.0"{lang_attr} xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    return (f'<rss version="2.0"{lang_attr}{_base(draw)} xmlns:dc="http://purl.org/dc/elements/1.1/" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/">'
             f"<channel><title>{title}</title><link>{escape(draw(LINKS))}</link>{language}{items}"
             "</channel></rss>")
@@ -335,7 +364,7 @@ def test_generated_feeds_give_feedparsers_result(doc: str, url: str) -> None:
                      r"(\?[^\s#]{0,8})?(#[^\s]{0,6})?\Z")
        | st.from_regex(r"\A[a-zA-Z][a-zA-Z0-9+.,-]{0,5}:[^\t]{0,15}\Z") | st.text(max_size=30))
 def test_the_url_shortcuts_are_the_joins_they_skip(base: str, uri: str) -> None:
-    assert fastparse.resolve(base, uri) == _urljoin(base, uri)
+    assert feedrules.resolve(base, uri) == _urljoin(base, uri)
     if is_plain_absolute(uri):
         assert urljoin(base, uri) == uri
 
@@ -344,7 +373,7 @@ def test_the_url_shortcuts_are_the_joins_they_skip(base: str, uri: str) -> None:
 @given(st.from_regex(r"\A\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(Z|[+-][01]\d:[0-5]\d)\Z")
        | st.datetimes(timezones=st.timezones()).map(lambda d: d.replace(microsecond=0).isoformat()))
 def test_the_date_shortcut_is_feedparsers_date(value: str) -> None:
-    assert fastparse.parse_date(value) == _parse_date(value)
+    assert feedrules.parse_date(value) == _parse_date(value)
 
 
 @settings(max_examples=500)
@@ -353,7 +382,7 @@ def test_the_date_shortcut_is_feedparsers_date(value: str) -> None:
                      r"\d\d:\d\d:\d\d ([+-]\d{4}|GMT)\Z")
        | st.datetimes(timezones=st.timezones()).map(lambda d: format_datetime(d.replace(microsecond=0))))
 def test_the_rfc822_shortcut_is_feedparsers_date(value: str) -> None:
-    assert fastparse.parse_date(value) == _parse_date(value)
+    assert feedrules.parse_date(value) == _parse_date(value)
 
 
 def test_plain_text_that_looks_like_html_is_html_in_rss_only() -> None:

@@ -1,0 +1,80 @@
+"""feedparser's rules for values, for the fast parser (feeds/fastparse.py): text repairs, dates,
+URL joins, content-type names, tags.
+
+Where feedparser's answer comes from one of its helpers, these call that helper, so the two
+paths cannot drift apart. Two shortcuts skip a helper where the answer is known: an absolute
+http(s) URL of plain form is its own join, and a date of the strict forms feeds use is read by
+the standard library (RFC 3339) or by feedparser's RFC 822 handler without trying its other
+handlers first. tests/test_fastparse.py compares each shortcut with the helpers it skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from datetime import datetime
+from typing import Any
+
+from feedparser.datetimes import _parse_date
+from feedparser.datetimes.rfc822 import _parse_date_rfc822
+from feedparser.html import _cp1252
+from feedparser.urls import _urljoin
+
+from feeds.urls import is_plain_absolute
+
+_C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
+# Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
+# neither of feedparser's repairs can change a text.
+_SUSPECT = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
+# A URI of another scheme (tag:, urn:) without "//": urljoin returns it as given against an http(s) base.
+_OTHER_SCHEME = re.compile(r"(?!https?:)[a-z][a-z0-9+.-]*:(?!//)\S*\Z")
+
+
+def repair(text: str) -> str:
+    """feedparser's last touch on element text: UTF-8 read as latin-1 is re-read; C1 -> windows-1252."""
+    if text.isascii() or not _SUSPECT.search(text):
+        return text
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        text = text.encode("iso-8859-1").decode("utf-8")
+    return text.translate(_cp1252) if _C1.search(text) else text
+
+
+_RFC822 = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+    r"\d\d:\d\d:\d\d (?:[+-]\d{4}|GMT)\Z")
+_RFC3339 = re.compile(r"\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d(?:Z|[+-][01]\d:[0-5]\d)\Z")
+
+
+def parse_date(value: str) -> time.struct_time | None:
+    """feedparser's _parse_date(value) (UTC, to the second): strict RFC 3339 by the standard library,
+    strict RFC 822 by feedparser's own RFC 822 handler without trying its other handlers first."""
+    if _RFC3339.match(value):
+        with contextlib.suppress(ValueError, OverflowError):
+            return datetime.fromisoformat(value).utctimetuple()
+    elif _RFC822.match(value):
+        with contextlib.suppress(KeyError, OverflowError, ValueError, AttributeError):
+            parsed = _parse_date_rfc822(value)
+            if parsed:
+                return parsed
+    return _parse_date(value)
+
+
+def resolve(base: str, uri: str) -> str:
+    """feedparser's _urljoin(base, uri), without its cost when it would change nothing."""
+    if is_plain_absolute(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
+        return uri
+    return _urljoin(base, uri)
+
+
+def content_type_name(value: str) -> str:
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html",
+            "xhtml": "application/xhtml+xml"}.get(value.lower(), value.lower())
+
+
+def add_tag(tags: list[dict[str, Any]], term: str | None, scheme: str | None, label: str | None) -> None:
+    """feedparser's _add_tag: no empty tag, no tag twice."""
+    if term or scheme or label:
+        tag = {"term": term, "scheme": scheme, "label": label}
+        if tag not in tags:
+            tags.append(tag)
