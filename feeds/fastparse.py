@@ -9,8 +9,8 @@ DOCTYPE (and so any entity), an unknown root or RSS version, an unknown
 namespace, element or attribute (xml:base below an entry, or `base` and
 `lang`, which feedparser reads as xml:base and xml:lang, on an element whose
 attributes matter), XHTML or base64 or out-of-line content, markup inside a text
-element, repeated titles or bodies, an e-mail address in an author,
-anything an `<image>` does not usually hold. tests/test_fastparse.py
+element, repeated titles or bodies, anything an `<image>` does not usually
+hold. tests/test_fastparse.py
 proves both paths give the same result on every fixture feed, the bench
 corpus and generated feeds, and that each of these declines.
 
@@ -43,7 +43,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from feeds.feedrules import add_tag, content_type_name, parse_date, repair, resolve
+from feeds.feedrules import add_tag, content_type_name, parse_date, person_of, repair, resolve
 from feeds.urls import is_plain_absolute
 from feeds.xmlguard import MAX_DEPTH
 
@@ -333,21 +333,20 @@ class _Walk:
 
     def author(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         children = _children(element)
-        if not children:
-            name = repair(_text(element))
-            if "@" in name:
-                raise Unsupported("an e-mail address in an author")  # feedparser splits it off by regex
-            entry.setdefault("authors", []).append({"name": name} if name else {})
-            return
-        if (element.text or "").strip() or any((c.tail or "").strip() for _, c in children):
-            raise Unsupported("text beside an author's elements")
+        authors = entry.setdefault("authors", [])
         person: Loose = {}
+        if not children:
+            person = person_of(repair(_text(element)))
+        elif (element.text or "").strip() or any((c.tail or "").strip() for _, c in children):
+            raise Unsupported("text beside an author's elements")
         for key, child in children:
             if key in (("", "name"), ("", "email")):
                 person[key[1]] = _text(child)  # no repairs: feedparser does not expect text here
             elif key not in (("", "uri"), ("", "url"), ("", "homepage")):
                 raise Unsupported(f"author element {key}")
-        entry.setdefault("authors", []).append(person)
+        if authors and not any(person.values()):  # feedparser re-reads the author before it
+            raise Unsupported("an empty author after another")
+        authors.append(person)
 
     def category(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         attrs = _attrs(element, _CATEGORY_ATTRS)

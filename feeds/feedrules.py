@@ -1,5 +1,5 @@
 """feedparser's rules for values, for the fast parser (feeds/fastparse.py): text repairs, dates,
-URL joins, content-type names, tags.
+URL joins, content-type names, tags, authors given as text.
 
 Where feedparser's answer comes from one of its helpers, these call that helper, so the two
 paths cannot drift apart. Two shortcuts skip a helper where the answer is known: an absolute
@@ -19,7 +19,9 @@ from typing import Any
 from feedparser.datetimes import _parse_date
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
+from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin
+from feedparser.util import FeedParserDict
 
 from feeds.urls import is_plain_absolute
 
@@ -78,3 +80,22 @@ def add_tag(tags: list[dict[str, Any]], term: str | None, scheme: str | None, la
         tag = {"term": term, "scheme": scheme, "label": label}
         if tag not in tags:
             tags.append(tag)
+
+
+def person_of(text: str) -> dict[str, str]:
+    """The person feedparser makes of an author given as text ("press@party.example (Press)" is
+    name "Press", e-mail "press@party.example"): its own _sync_author_detail, on a context
+    holding just this author."""
+    context = _OneAuthor(text)
+    _FeedParserMixin._sync_author_detail(context)
+    return dict(context.found["authors"][-1])
+
+
+class _OneAuthor:
+    """What _sync_author_detail reads of feedparser's parser: the context an author just ended in."""
+
+    def __init__(self, text: str) -> None:
+        self.found: dict[str, Any] = {"author": text, "authors": [FeedParserDict()]}
+
+    def _get_context(self) -> dict[str, Any]:
+        return self.found
