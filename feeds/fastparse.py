@@ -6,13 +6,14 @@ feedparser builds (only the keys `parse._convert` reads) and `parse` converts
 them with the one converter both paths share. For anything else it raises
 `Unsupported` with the reason, and `parse` runs feedparser: broken XML, a
 DOCTYPE (and so any entity), an unknown root or RSS version, an unknown
-namespace, element or attribute (xml:base below an entry, or `base` and
-`lang`, which feedparser reads as xml:base and xml:lang, on an element whose
-attributes matter), XHTML or base64 or out-of-line content, markup inside a text
-element, repeated titles or bodies, anything an `<image>` does not usually
-hold. tests/test_fastparse.py
-proves both paths give the same result on every fixture feed, the bench
-corpus and generated feeds, and that each of these declines.
+namespace, element or attribute (Media RSS other than empty media:content
+and media:thumbnail, xml:base below an entry, or `base` and `lang`, which
+feedparser reads as xml:base and xml:lang, on an element whose attributes
+matter), XHTML or base64 or out-of-line content, markup inside a text
+element, repeated titles or bodies, an empty author after another, anything
+an `<image>` does not usually hold. tests/test_fastparse.py proves both
+paths give the same result on every fixture feed, the bench corpus and
+generated feeds, and that each of these declines.
 
 Where feedparser's behaviour is a rule rather than XML, the fast path calls
 feedparser's own helper, so the two cannot drift apart: the date parser, the
@@ -58,6 +59,7 @@ NAMESPACES = {
     "": "", ATOM.lower(): "", "http://purl.org/dc/elements/1.1/": "dc",
     "http://purl.org/rss/1.0/modules/content/": "content", "http://wellformedweb.org/commentapi/": "wfw",
     "http://purl.org/rss/1.0/modules/slash/": "slash", "http://purl.org/rss/1.0/modules/syndication/": "sy",
+    "http://search.yahoo.com/mrss/": "media", "http://search.yahoo.com/mrss": "media",
 }
 # Elements whose feedparser handling touches nothing parse reads (besides the ones handled below).
 FEED_IGNORED = frozenset({
@@ -70,6 +72,10 @@ ENTRY_IGNORED = frozenset({
     ("", "comments"), ("", "enclosure"), ("", "rights"), ("wfw", "commentrss"), ("wfw", "comment"),
     ("slash", "comments"),
 })
+# Media RSS images and attachments (WordPress, news CMSs): feedparser files their attributes under
+# keys parse does not read. Only when empty: a media:title or media:description inside one would
+# set the entry's title or summary, and every other media: element declines.
+MEDIA_IGNORED = frozenset({("media", "content"), ("media", "thumbnail")})
 IMAGE_CHILDREN = frozenset({"title", "url", "link", "width", "height", "description"})
 # Attributes each element may carry here (any other declines). xml:base only on the root (Drupal
 # puts the site's URL there) and on entries: feedparser's base at each element is then known.
@@ -158,6 +164,12 @@ def _text(element: Any) -> str:
     return (element.text or "").strip()
 
 
+def _empty(element: Any) -> None:
+    """An element that must hold nothing (its attributes are all that is read)."""
+    if len(element) or (element.text or "").strip():
+        raise Unsupported(f"content inside <{element.tag}>")
+
+
 def _content_type(value: str | None, default: str) -> str:
     """A text construct's type as feedparser maps it; Unsupported unless plain text or HTML."""
     mapped = default if value is None else content_type_name(value)
@@ -237,6 +249,8 @@ class _Walk:
                 feed["language"] = repair(_text(child))
             elif key == ("", "image"):
                 self.image(child)
+            elif key in MEDIA_IGNORED:
+                _empty(child)
             elif key not in FEED_IGNORED:
                 raise Unsupported(f"feed element {key}")
         return entries
@@ -264,6 +278,8 @@ class _Walk:
             handler = self.HANDLERS.get(key)
             if handler is not None:
                 handler(self, child, entry, lang, seen)  # the entry's lang: text constructs add their own
+            elif key in MEDIA_IGNORED:
+                _empty(child)
             elif key not in ENTRY_IGNORED:
                 raise Unsupported(f"entry element {key}")
         self.base = outer

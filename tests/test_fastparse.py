@@ -161,6 +161,7 @@ def rss_doc(item: str = "<title>t</title><link>https://x.example/1</link>", chan
 
 
 ATOM_OPEN = '<feed xmlns="http://www.w3.org/2005/Atom">'
+MEDIA = 'xmlns:media="http://search.yahoo.com/mrss/"'
 DECLINED = [
     ("broken", rss_doc("<title>a & b</title>"), "not well-formed"),
     ("doctype", rss_doc(prolog="<!DOCTYPE rss SYSTEM 'http://127.0.0.1:9/rss.dtd'>"), "a DOCTYPE"),
@@ -174,8 +175,12 @@ DECLINED = [
     ("xml-base-on-a-channel", rss_doc().replace("<channel>", '<channel xml:base="a/">'),
      "attribute 'xml:base'"),
     ("plain-lang", rss_doc('<title lang="de">t</title>'), "attribute 'lang'"),
-    ("unknown-namespace", rss_doc('<media:content xmlns:media="http://search.yahoo.com/mrss/" url="x"/>'),
-     "namespace"),
+    ("unknown-namespace",
+     rss_doc('<georss:point xmlns:georss="http://www.georss.org/georss">1 2</georss:point>'), "namespace"),
+    ("media-title", rss_doc(f'<media:title {MEDIA}>t</media:title>'), "entry element"),
+    ("media-content-holding-a-title",
+     rss_doc(f'<media:content {MEDIA} url="https://x/i.png"><media:title>t</media:title></media:content>'),
+     "content inside"),
     ("unknown-element", rss_doc("<title>t</title><source url='https://s.example/'>S</source>"),
      "entry element"),
     ("xhtml", ATOM_OPEN + '<entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div>'
@@ -217,6 +222,14 @@ def test_an_author_with_an_e_mail_address_takes_the_fast_path_with_feedparsers_s
     assert assert_same(doc.encode())
     _, entries = fastparse.parse(doc, URL)[1:]
     assert entries[0]["authors"] == [{"name": "Press Office", "email": "press@party.gr"}]
+
+
+@pytest.mark.parametrize("namespace", ["http://search.yahoo.com/mrss/", "http://search.yahoo.com/mrss"])
+def test_media_images_take_the_fast_path_with_feedparsers_result(namespace: str) -> None:
+    image = '<m:content url="https://p.example/i.jpg" medium="image"/><m:thumbnail url="https://p.example/t.jpg"/>'
+    doc = rss_doc(f"<title>t</title><link>https://p.example/1</link>{image}", channel=image,
+                  root=f'<rss version="2.0" xmlns:m="{namespace}">')
+    assert assert_same(doc.encode())
 
 
 def test_xml_base_on_the_root_and_on_entries_takes_the_fast_path_with_feedparsers_bases() -> None:
@@ -291,7 +304,7 @@ AUTHORS = st.sampled_from([
 @st.composite
 def entries(draw: st.DrawFn, atom: bool) -> str:
     parts = []
-    kind = st.sampled_from(["title", "link", "id", "date", "summary", "content", "author", "cat"])
+    kind = st.sampled_from(["title", "link", "id", "date", "summary", "content", "author", "cat", "media"])
     kinds = draw(st.lists(kind, max_size=10))
     once = {"title", "id", "summary", "content"}  # repeated, these are declined (tested above)
     for n, kind in enumerate(kinds):
@@ -335,6 +348,9 @@ def _element(draw: st.DrawFn, kind: str, atom: bool, attr: str) -> str:
     if kind == "date":
         name = draw(st.sampled_from(["published", "updated"] if atom else ["pubDate", "dc:date"]))
         return f"<{name}>{escape(draw(DATES))}</{name}>"
+    if kind == "media":  # an image, as WordPress adds it (the namespace is declared on the root)
+        name = draw(st.sampled_from(["media:content", "media:thumbnail"]))
+        return f"<{name} url={quoteattr(draw(LINKS))} medium=\"image\" width=\"640\"{attr}/>"
     if kind == "author":
         name = escape(draw(TEXT | AUTHORS))
         if atom:
@@ -356,10 +372,11 @@ def documents(draw: st.DrawFn) -> str:
     items = "".join(draw(st.lists(entries(atom), max_size=4)))
     title = escape(draw(TEXT))
     if atom:
-        return (f'<feed xmlns="http://www.w3.org/2005/Atom"{lang_attr}{_base(draw)}><title>{title}</title>'
+        return (f'<feed xmlns="http://www.w3.org/2005/Atom" {MEDIA}{lang_attr}{_base(draw)}>'
+                f"<title>{title}</title>"
                 f"<link href={quoteattr(draw(LINKS))}/><id>{escape(draw(LINKS))}</id>{items}</feed>")
     language = f"<language>{escape(draw(TEXT))}</language>" if draw(st.booleans()) else ""
-    return (f'<rss version="2.0"{lang_attr}{_base(draw)} xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    return (f'<rss version="2.0" {MEDIA}{lang_attr}{_base(draw)} xmlns:dc="http://purl.org/dc/elements/1.1/" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/">'
             f"<channel><title>{title}</title><link>{escape(draw(LINKS))}</link>{language}{items}"
             "</channel></rss>")
