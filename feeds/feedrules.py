@@ -83,9 +83,11 @@ def add_tag(tags: list[dict[str, Any]], term: str | None, scheme: str | None, la
 
 
 def person_of(text: str) -> dict[str, str]:
-    """The person feedparser makes of an author given as text ("press@party.example (Press)" is
-    name "Press", e-mail "press@party.example"): its own _sync_author_detail, on a context
-    holding just this author."""
+    """The person feedparser makes of an author given as text ("Press <press@party.gr>" is name
+    "Press", e-mail "press@party.gr"): its own _sync_author_detail, on a context holding just
+    this author. Without an "@" its e-mail pattern cannot match: the text is the name."""
+    if "@" not in text:
+        return {"name": text} if text else {}
     context = _OneAuthor(text)
     _FeedParserMixin._sync_author_detail(context)
     return dict(context.found["authors"][-1])
