@@ -16,7 +16,10 @@ every TCP connection the fetcher makes: it
   (`deadline_scope`), so one blocking read can never overrun it.
 
 `Pool` keeps idle HTTP/1.1 connections by origin for reuse (`Connection` is
-an `http.client.HTTPConnection` opened through the connector).
+an `http.client.HTTPConnection` opened through the connector), and each
+origin's last TLS session: a source polled every few minutes outlives any
+keep-alive, and a resumed handshake skips the key exchange and the
+certificate chain's verification.
 """
 
 from __future__ import annotations
@@ -241,11 +244,12 @@ class Connection(http.client.HTTPConnection):
     response_class = httphead.Response  # a plain header block is parsed without the email package
 
     def __init__(self, scheme: str, host: str, port: int, connector: GuardedConnector,
-                 tls: ssl.SSLContext | None) -> None:
+                 tls: ssl.SSLContext | None, sessions: TlsSessions | None = None) -> None:
         super().__init__(host, port)
         self.origin = (scheme, host, port)
         self._connector = connector
         self._tls = tls if scheme == "https" else None
+        self._sessions = sessions if self._tls is not None else None
         self.connect_timeout: float | None = None
         self.read_timeout: float | None = None
         self.idle_since = 0.0
@@ -265,11 +269,20 @@ class Connection(http.client.HTTPConnection):
         if self._tls is not None:
             try:
                 sock.settimeout(capped(self.connect_timeout))
-                sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+                session = self._sessions.get(self.origin) if self._sessions is not None else None
+                sock = self._tls.wrap_socket(sock, server_hostname=self.host, session=session)
             except BaseException:
                 sock.close()
                 raise
         self.sock = DeadlineSocket(sock, self.read_timeout)
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        sock = self.sock  # http.client lets go of it here when the response ends the connection
+        response = super().getresponse()
+        if self._sessions is not None and isinstance(sock, DeadlineSocket):
+            # TLS 1.3 sends its session tickets after the handshake: they have come by now.
+            self._sessions.keep(self.origin, sock.sock)
+        return response
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Whether an idle connection can take another request (not expired, not closed by the server)."""
@@ -302,14 +315,39 @@ class _HeaderLines(http.client.HTTPConnection):
         self.lines.append(s)
 
 
+class TlsSessions:
+    """The last TLS session of each origin (at most `limit` origins, the oldest dropped first),
+    offered when a new connection to it opens; a server that declines it does a full handshake."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._by_origin: dict[tuple[str, str, int], ssl.SSLSession] = {}
+        self._lock = threading.Lock()
+
+    def get(self, origin: tuple[str, str, int]) -> ssl.SSLSession | None:
+        with self._lock:
+            return self._by_origin.get(origin)
+
+    def keep(self, origin: tuple[str, str, int], sock: socket.socket) -> None:
+        session = getattr(sock, "session", None)
+        if session is None:
+            return
+        with self._lock:
+            self._by_origin.pop(origin, None)  # re-inserted: the dict's order is the age
+            self._by_origin[origin] = session
+            if len(self._by_origin) > self._limit:
+                del self._by_origin[next(iter(self._by_origin))]
+
+
 class Pool:
     """Idle keep-alive connections by origin. A connection serves one request at a time:
     `take` hands one out (idle or new), `give` takes it back after a complete response."""
 
-    def __init__(self, connector: GuardedConnector, tls: ssl.SSLContext | None,
-                 keepalive_expiry: float = 5.0, max_idle: int = 32) -> None:
+    def __init__(self, connector: GuardedConnector, tls: ssl.SSLContext | None, keepalive_expiry: float = 5.0,
+                 max_idle: int = 32, sessions: TlsSessions | None = None) -> None:
         self._connector = connector
         self._tls = tls
+        self._sessions = sessions if sessions is not None else TlsSessions()
         self._expiry = keepalive_expiry
         self._max_idle = max_idle
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
@@ -322,7 +360,7 @@ class Pool:
             with self._lock:
                 idle = self._idle.get((scheme, host, port))
                 if not idle:
-                    return Connection(scheme, host, port, self._connector, self._tls)
+                    return Connection(scheme, host, port, self._connector, self._tls, self._sessions)
                 connection = idle.pop()
                 self._count -= 1
             if connection.reusable(now, self._expiry):

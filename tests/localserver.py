@@ -83,6 +83,7 @@ class Request:
     # abandoned): recorded before the client can have the whole reply, so a test
     # that has its response always finds the request here.
     finished: float
+    tls_resumed: bool | None = None  # over HTTPS: whether the handshake resumed a session
 
 
 @dataclass
@@ -183,7 +184,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self._recorded = True
         headers = {name.lower(): value for name, value in self.headers.items()}
-        request = Request("GET", self.path, headers, self.server.server_port, self._started, time.monotonic())
+        request = Request("GET", self.path, headers, self.server.server_port, self._started, time.monotonic(),
+                          getattr(self.connection, "session_reused", None))
         with self.server.script.lock:
             self.server.script.requests.append(request)
 

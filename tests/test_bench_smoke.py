@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import corpus, report
+from bench import corpus, report, tls_cost
 from bench.__main__ import main
 from bench.runs import registry
 
@@ -31,3 +31,11 @@ def test_table_lines_up() -> None:
     rows = [report.Row("a", "1"), report.Row("longer measure", "2.50 (2.00–3.00)", met="yes")]
     lines = report.table(rows).splitlines()
     assert len({line.index("|") for line in lines if "|" in line}) == 1
+
+
+def test_the_tls_cost_benchmark_resumes_sessions_in_one_variant_only(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert tls_cost.main(["--fetches", "3", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "3 of 3 handshakes resumed" in out.split("resumed sessions")[1].splitlines()[0]
+    assert "0 of 3 handshakes resumed" in out.split("full handshakes")[1].splitlines()[0]

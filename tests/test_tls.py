@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,17 @@ def test_an_https_source_is_fetched_and_revalidated(https_server: LocalServer) -
         second = fetch(client, SourceState("s", state.url, etag=first.etag), SETTINGS, NOW)
     assert second.status == "not_modified" and second.body is None
     assert [r.headers.get("if-none-match") for r in https_server.requests] == [None, '"v1"']
+
+
+def test_a_new_connection_resumes_the_tls_session_of_the_one_before(https_server: LocalServer) -> None:
+    # "Connection: close": every fetch opens a new connection, as polls minutes apart do.
+    closing = Reply(200, body=RSS, headers=(("Connection", "close"),))
+    https_server.script("/a.rss", closing, closing, closing)
+    state = SourceState("s", https_server.url("/a.rss"))
+    with trusting_client() as client:
+        results = [fetch(client, state, SETTINGS, NOW) for _ in range(3)]
+    assert [r.status for r in results] == ["ok"] * 3
+    assert [r.tls_resumed for r in https_server.requests] == [False, True, True]
 
 
 def test_an_untrusted_certificate_fails_the_source_naming_it(https_server: LocalServer) -> None:
@@ -116,3 +129,17 @@ def test_a_stalling_tls_server_costs_the_source_its_deadline_only(handshake: boo
     assert result.status == "error" and server.url in (result.error or "")
     assert (result.error or "").startswith(expected)  # the handshake is part of connecting
     assert took < SETTINGS.total_timeout + 1.0, took
+
+
+def test_the_session_cache_keeps_the_newest_session_of_the_newest_origins() -> None:
+    def sock(session: object) -> Any:  # what keep reads of an SSL socket
+        return SimpleNamespace(session=session)
+
+    sessions = netguard.TlsSessions(limit=2)
+    a, b, c = ("https", "a.example", 443), ("https", "b.example", 443), ("https", "c.example", 443)
+    sessions.keep(a, sock("a1"))
+    sessions.keep(b, sock("b1"))
+    sessions.keep(a, sock("a2"))  # a is now the newest
+    sessions.keep(c, sock("c1"))  # b, the oldest, goes
+    sessions.keep(c, sock(None))  # no session: the last one stays
+    assert [sessions.get(origin) for origin in (a, b, c)] == ["a2", None, "c1"]
