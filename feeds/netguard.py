@@ -18,8 +18,8 @@ every TCP connection the fetcher makes: it
 `Pool` keeps idle HTTP/1.1 connections by origin for reuse (`Connection` is
 an `http.client.HTTPConnection` opened through the connector), and each
 origin's last TLS session: a source polled every few minutes outlives any
-keep-alive, and a resumed handshake skips the key exchange and the
-certificate chain's verification.
+keep-alive, and a resumed handshake skips the certificate chain (sending and
+verifying it, and the server's signature).
 """
 
 from __future__ import annotations
