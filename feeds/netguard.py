@@ -250,6 +250,7 @@ class Connection(http.client.HTTPConnection):
         self._connector = connector
         self._tls = tls if scheme == "https" else None
         self._sessions = sessions if self._tls is not None else None
+        self._session_kept = False  # this connection's session is in `sessions`
         self.connect_timeout: float | None = None
         self.read_timeout: float | None = None
         self.idle_since = 0.0
@@ -271,6 +272,7 @@ class Connection(http.client.HTTPConnection):
                 sock.settimeout(capped(self.connect_timeout))
                 session = self._sessions.get(self.origin) if self._sessions is not None else None
                 sock = self._tls.wrap_socket(sock, server_hostname=self.host, session=session)
+                self._session_kept = False
             except BaseException:
                 sock.close()
                 raise
@@ -279,9 +281,11 @@ class Connection(http.client.HTTPConnection):
     def getresponse(self) -> http.client.HTTPResponse:
         sock = self.sock  # http.client lets go of it here when the response ends the connection
         response = super().getresponse()
-        if self._sessions is not None and isinstance(sock, DeadlineSocket):
-            # TLS 1.3 sends its session tickets after the handshake: they have come by now.
+        if self._sessions is not None and not self._session_kept and isinstance(sock, DeadlineSocket):
+            # TLS 1.3 sends its session tickets after the handshake: they have come by the first
+            # response. Once per connection: reading a session costs ~0.13 ms (CPython copies it).
             self._sessions.keep(self.origin, sock.sock)
+            self._session_kept = True
         return response
 
     def reusable(self, now: float, expiry: float) -> bool:

@@ -131,6 +131,19 @@ def test_a_stalling_tls_server_costs_the_source_its_deadline_only(handshake: boo
     assert took < SETTINGS.total_timeout + 1.0, took
 
 
+def test_a_kept_alive_connection_keeps_its_session_once(https_server: LocalServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    kept: list[tuple[str, str, int]] = []
+    keep = netguard.TlsSessions.keep
+    monkeypatch.setattr(netguard.TlsSessions, "keep",
+                        lambda self, origin, sock: (kept.append(origin), keep(self, origin, sock))[1])
+    https_server.script("/k.rss", *[Reply(200, body=RSS)] * 3)
+    with trusting_client() as client:
+        for _ in range(3):
+            assert fetch(client, SourceState("s", https_server.url("/k.rss")), SETTINGS, NOW).status == "ok"
+    assert len(https_server.requests) == 3 and len(kept) == 1  # three requests, one connection
+
+
 def test_the_session_cache_keeps_the_newest_session_of_the_newest_origins() -> None:
     def sock(session: object) -> Any:  # what keep reads of an SSL socket
         return SimpleNamespace(session=session)
