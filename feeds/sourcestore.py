@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from feeds.model import SourceEvent, SourceState
-from feeds.rows import STATE_FIELDS, row_to_state, state_row, to_text
+from feeds.rows import STATE_FIELDS, chunks, row_to_state, state_row, to_text
 
 
 class SourceStore:
@@ -66,8 +66,7 @@ class SourceStore:
             rows = self._db.execute("SELECT source_id, count(*) FROM item_sources GROUP BY source_id")
             return dict(rows.fetchall())
         counts: dict[str, int] = {}
-        for start in range(0, len(source_ids), 500):  # under SQLite's bound-parameter limit
-            chunk = source_ids[start:start + 500]
+        for chunk in chunks(source_ids):  # under SQLite's bound-parameter limit
             rows = self._db.execute("SELECT source_id, count(*) FROM item_sources WHERE source_id IN "
                                     f"({','.join('?' * len(chunk))}) GROUP BY source_id", chunk)
             counts.update(rows.fetchall())
