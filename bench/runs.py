@@ -22,7 +22,7 @@ from typing import Any
 from urllib.request import urlopen
 
 from bench.corpus import T0, Generator, planted_pairs
-from feeds import dedupe, pipeline
+from feeds import dedupe, lsh, pipeline
 from feeds.fetch import FetchSettings, make_client
 from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, item_id
 from feeds.registry import Registry, load_registry
@@ -156,7 +156,7 @@ def _item(story: Any) -> Item:
 
 
 def _bands(item: Item) -> tuple[int, ...]:
-    return dedupe.band_keys(dedupe.minhash(dedupe.title_tokens(item.title)))
+    return lsh.band_keys(lsh.minhash(lsh.title_tokens(item.title)))
 
 
 def publish(args: Result) -> Result:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from feeds import dedupe
+from feeds import dedupe, lsh
 from feeds.lookup import Lookup
 from feeds.merge import merge
 from feeds.model import Item
@@ -35,7 +35,7 @@ def accept_batch(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime
     lookup knows each one as soon as it is decided.
     """
     if bands is None:
-        bands = dedupe.title_bands([item.title for item, _ in tagged])
+        bands = lsh.title_bands([item.title for item, _ in tagged])
     if keys is None:
         keys = [dedupe.identity_keys(item) for item, _ in tagged]
     lookup = Lookup.read(store, keys, bands)

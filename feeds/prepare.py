@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from feeds import dedupe, forkserver
+from feeds import dedupe, forkserver, lsh
 from feeds.errors import ParseError
 from feeds.model import Item, SourceSpec
 from feeds.normalise import guid_links, normalise_feed
@@ -68,7 +68,7 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
     except ParseError as exc:
         return Prepared(parse_error=str(exc))
     items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]
-    bands = dedupe.title_bands([item.title for item in items])
+    bands = lsh.title_bands([item.title for item in items])
     keys = tuple(dedupe.identity_keys(item) for item in items)
     return Prepared(tuple(items), tuple(bands), keys, guid_links(parsed))
 

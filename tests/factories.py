@@ -8,6 +8,10 @@ from typing import Any
 from feeds.model import Item, SourceRef, item_id
 
 T0 = datetime(2017, 12, 7, 10, 0, tzinfo=UTC)
+# One story, two sources' headlines of it.
+KKE_LONG = ("The Communist Party of Greece (KKE) condemned the recognition of Jerusalem as Israel's capital "
+            "and declared its solidarity with the just struggle of the people of Palestine.")
+KKE_SHORT = "KKE condemns recognition of Jerusalem as Israel's capital, declares solidarity with Palestine"
 
 
 def make_item(title: str, *, source: str = "agency", link: str | None = None, party: str | None = None,

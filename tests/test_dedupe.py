@@ -5,26 +5,17 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds import dedupe
 from feeds.dedupe import (
     MAX_CANDIDATES,
-    band_keys,
     identity_keys,
     is_same_story,
-    minhash,
     near_duplicates,
     parties_compatible,
     same_story,
-    signatures,
     similarity,
-    title_bands,
-    title_tokens,
 )
-from tests.factories import T0, make_item
-
-KKE_LONG = ("The Communist Party of Greece (KKE) condemned the recognition of Jerusalem as Israel's capital "
-            "and declared its solidarity with the just struggle of the people of Palestine.")
-KKE_SHORT = "KKE condemns recognition of Jerusalem as Israel's capital, declares solidarity with Palestine"
+from feeds.lsh import title_tokens
+from tests.factories import KKE_LONG, KKE_SHORT, T0, make_item
 
 
 def test_reworded_title_from_another_source_is_the_same_story() -> None:
@@ -66,23 +57,8 @@ def test_identity_keys_fold_tracking_and_scheme() -> None:
     assert set(identity_keys(a)) & set(identity_keys(b)) == {"link:https://kke.gr/article/1"}
 
 
-def test_tokens_fold_case_and_inflection() -> None:
-    assert title_tokens("Παλαιστίνη ΠΑΛΑΙΣΤΙΝΗΣ") == {"παλαισ"}
+def test_similarity_ignores_case_and_punctuation() -> None:
     assert similarity(title_tokens("Solidarity with Palestine"), title_tokens("solidarity, PALESTINE!")) == 1
-
-
-def test_signatures_are_deterministic_values() -> None:
-    # Stored in the database: they must not change between runs or Python builds.
-    tokens = title_tokens(KKE_LONG)
-    assert minhash(tokens) == minhash(set(tokens))
-    assert len(band_keys(minhash(tokens))) == 16
-    assert band_keys(minhash(frozenset({"palest"})))[0] == band_keys(minhash(frozenset({"palest"})))[0]
-    assert minhash(frozenset()) == () and band_keys(()) == ()
-
-
-@given(st.sets(st.text(alphabet="abcdefgh", min_size=3, max_size=6), min_size=1, max_size=12))
-def test_identical_token_sets_share_every_band(tokens: set[str]) -> None:
-    assert band_keys(minhash(tokens)) == band_keys(minhash(sorted(tokens)))
 
 
 @given(st.text(max_size=120), st.text(max_size=120))
@@ -90,26 +66,6 @@ def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     ta, tb = title_tokens(a), title_tokens(b)
     assert similarity(ta, tb) == similarity(tb, ta)
     assert 0.0 <= similarity(ta, tb) <= 1.0
-
-
-@given(st.lists(st.sets(st.text(min_size=3, max_size=8), max_size=15), max_size=20))
-def test_vectorised_signatures_equal_the_reference(token_sets: list[set[str]]) -> None:
-    rows = signatures([frozenset(tokens) for tokens in token_sets]).tolist()
-    for tokens, row in zip(token_sets, rows, strict=True):
-        if tokens:
-            assert tuple(row) == minhash(tokens)
-        else:
-            assert set(row) == {2**64 - 1}
-
-
-def test_title_bands_are_the_stored_band_keys() -> None:
-    titles = [KKE_LONG, KKE_SHORT, "", "of the and", "Παλαιστίνη ΠΑΛΑΙΣΤΙΝΗΣ"]
-    assert title_bands(titles) == [band_keys(minhash(title_tokens(t))) for t in titles]
-
-
-def test_known_band_key_value_never_changes() -> None:
-    # Stored band keys of existing databases depend on this exact value.
-    assert band_keys(minhash(frozenset({"palest"})))[0] == 1253327046540002695
 
 
 def test_batch_finds_what_same_story_finds() -> None:
@@ -141,18 +97,6 @@ def test_the_quick_answer_is_same_storys_answer(title_a: str, title_b: str, lang
     later = T0 + timedelta(days=days)
     b = make_item(title_b, source="b", language=lang_b, parties=parties_b, published=later)
     assert is_same_story(a, b) == same_story(a, b).same
-
-
-_ODD_TITLES = [KKE_LONG, "Παλαιστίνη ΠΑΛΑΙΣΤΙΝΗΣ", "a\x00bcd\x00efg", "ﬁnal ＫＫＥ"]
-
-
-@given(st.lists(st.text(max_size=60) | st.sampled_from(_ODD_TITLES), max_size=12))
-def test_the_batchs_word_sets_are_title_tokens(titles: list[str]) -> None:
-    # near_duplicates builds every title's word set at once, as arrays (a private helper).
-    tokens = dedupe._Tokens.of_titles(titles)
-    assert tokens.sizes.tolist() == [len(title_tokens(t)) for t in titles]
-    for title, start, size in zip(titles, tokens.starts.tolist(), tokens.sizes.tolist(), strict=True):
-        assert {tokens.vocabulary[i] for i in tokens.ids[start:start + size].tolist()} == title_tokens(title)
 
 
 _BUCKET_TITLES = ["KKE condemns the war drills in the Aegean", "TKP statement on the strike in Ankara", ""]

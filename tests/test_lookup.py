@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import bandstore, dedupe
+from feeds import bandstore, dedupe, lsh
 from feeds.accept import accept_batch
 from feeds.lookup import Lookup
 from feeds.model import Item
@@ -53,7 +53,7 @@ def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[lis
         accept_batch(store, [(item, "") for item in stored], T0)
         assert (store.band_cache() is not None) == cache_bands
         keys = [dedupe.identity_keys(item) for item in incoming]
-        bands = dedupe.title_bands([item.title for item in incoming])
+        bands = lsh.title_bands([item.title for item in incoming])
         lookup = Lookup.read(store, keys, bands, newest)
         for item, item_keys, item_bands in zip(incoming, keys, bands, strict=True):
             assert lookup.find(item_keys) == store.find_by_keys(item_keys)
@@ -123,7 +123,7 @@ def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Another connection's commit, a rollback, or too many items: every band is read again."""
     first, second = make_item("KKE condemns NATO war"), make_item("KKE condemns NATO war drills", source="b")
-    bands = dedupe.title_bands([first.title])[0]
+    bands = lsh.title_bands([first.title])[0]
     with Store(tmp_path / "a.sqlite") as store, Store(tmp_path / "a.sqlite") as other:
         assert store.band_cache() is not None and other.band_cache() is not None
         with other.transaction():
