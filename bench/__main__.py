@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(scenario: str, args: Result) -> Result:
-    """One measurement in a fresh process."""
-    done = subprocess.run([sys.executable, "-m", "bench.runs", scenario], input=json.dumps(args),
+def run(scenario: str, args: Result, module: str = "bench.runs") -> Result:
+    """One measurement in a fresh process (`python -m <module> <scenario>`, args on stdin)."""
+    done = subprocess.run([sys.executable, "-m", module, scenario], input=json.dumps(args),
                           capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode:
         raise RuntimeError(f"bench run {scenario} failed:\n{done.stderr[-4000:]}")

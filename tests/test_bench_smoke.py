@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bench import corpus, report, tls_cost
+from bench import corpus, ingest_ceiling, report, tls_cost
 from bench.__main__ import main
 from bench.runs import registry
+from feeds.dedupe import identity_keys
+from feeds.lsh import title_bands
+from feeds.store import NewItem, Store
+from tests.factories import T0, make_item
 
 
 def test_corpus_is_deterministic_and_plants_duplicates() -> None:
@@ -39,3 +43,24 @@ def test_the_tls_cost_benchmark_resumes_sessions_in_one_variant_only(
     out = capsys.readouterr().out
     assert "3 of 3 handshakes resumed" in out.split("resumed sessions")[1].splitlines()[0]
     assert "0 of 3 handshakes resumed" in out.split("full handshakes")[1].splitlines()[0]
+
+
+def test_the_ingest_ceiling_stores_items_and_keys_but_no_tags_sources_or_bands() -> None:
+    item = make_item("KKE condemns the war drills in the Aegean", party="kke", parties=("kke",))
+    with Store(":memory:") as store:
+        new = NewItem(item, identity_keys(item), title_bands([item.title])[0], "")
+        with store.transaction():
+            ingest_ceiling._items_and_keys_only(store, [new], T0)
+        db = store._db
+        tables = ("items", "item_keys", "item_sources", "item_tags", "item_bands", "item_band_lists")
+        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables}
+    assert counts == {"items": 1, "item_keys": len(new.keys), "item_sources": 0, "item_tags": 0,
+                      "item_bands": 0, "item_band_lists": 0}
+
+
+@pytest.mark.slow
+def test_the_ingest_ceiling_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ingest_ceiling.main(["--rounds", "1", "--sources", "6", "--entries", "3", "--hosts", "2",
+                                "--no-reader"]) == 0
+    out = capsys.readouterr().out
+    assert "as shipped" in out and "items and keys only" in out
