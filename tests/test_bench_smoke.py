@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import corpus, ingest_ceiling, report, tls_cost
+from bench import corpus, ingest_ceiling, publish_floor, report, tls_cost
 from bench.__main__ import main
 from bench.runs import registry
 from feeds.dedupe import identity_keys
@@ -64,3 +64,10 @@ def test_the_ingest_ceiling_benchmark_runs(capsys: pytest.CaptureFixture[str]) -
                                 "--no-reader"]) == 0
     out = capsys.readouterr().out
     assert "as shipped" in out and "items and keys only" in out
+
+
+@pytest.mark.slow
+def test_the_publish_floor_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish_floor.main(["--items", "200", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "before rendering (histories, plan)" in out and "the same files written from memory" in out
