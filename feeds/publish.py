@@ -77,9 +77,12 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     with store.transaction():  # every history grows, or none: one commit, not one per feed
         histories = [_extend_history(store, feed) for feed in feeds]
     plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
+    if target.moved:
+        log.info("publish site_moved base_url=%s feeds=%d: their archive pages are rewritten",
+                 site.base_url, len(target.moved))
     heads = _render(store, [job for plan in plans for job in plan.jobs], target)
     summaries = [plan.summary or heads[plan.feed.log_key] for plan in plans]
-    _save_head_marks(store, plans, heads, target)
+    _save_marks(store, plans, heads, target)
     specs = [feed.spec for feed in feeds]
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
@@ -102,6 +105,7 @@ class _Target:
     published: set[str]
     found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
     shared: str  # freshness.context of this run
+    moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
     ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
 
@@ -115,6 +119,7 @@ class _FeedPlan:
     jobs: list[documents.Job]
     summary: FeedSummary | None = None
     fingerprint: str = ""
+    pages_base: str = ""  # the base URL its archive pages held before this run (FeedMark)
 
 
 def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
@@ -127,7 +132,8 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
         target.published.update((doc.path, doc.json_path))
     head, pages = chain[0], chain[1:]
     stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
-    plan = _FeedPlan(feed, head, [], fingerprint=freshness.fingerprint(target.shared, feed, head, stamps))
+    plan = _FeedPlan(feed, head, [], fingerprint=freshness.fingerprint(target.shared, feed, head, stamps),
+                     pages_base=mark.pages_base)
     files = freshness.files_stamp(target.output_dir, head)
     todo = []
     if mark.fingerprint == plan.fingerprint and files and mark.files == files:
@@ -135,9 +141,13 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
         plan.summary = freshness.summary_from_text(feed.spec, mark.summary)
     else:
         todo.append(head)
+    moved = mark.pages_base not in ("", target.site.base_url)
+    if moved and pages:
+        target.moved.append(feed.log_key)
     for doc in pages:
-        # A page in place never changes; a restarted history may have left another one there.
-        if not restarted and _in_place(target, doc):
+        # A page in place never changes, unless the site moved: its links name the old URLs.
+        # A restarted history may have left another page there.
+        if not restarted and not moved and _in_place(target, doc):
             target.report.unchanged += 2
         else:
             todo.append(doc)
@@ -195,16 +205,22 @@ def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[st
     return done.heads
 
 
-def _save_head_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
+def _save_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
                      target: _Target) -> None:
-    """Remember what each rendered head was rendered from, and its files as written."""
+    """Remember what each rendered head was rendered from, its files as written, and the base
+    URL the feed's archive pages now hold."""
     marks = {}
+    base = target.site.base_url
     for plan in plans:
         summary = heads.get(plan.feed.log_key)
+        if summary is None and plan.pages_base == base:
+            continue
+        mark = replace(store.feed_mark(plan.feed.log_key), pages_base=base)
         if summary is not None:
-            mark, text = store.feed_mark(plan.feed.log_key), freshness.summary_text(summary)
             files = freshness.files_stamp(target.output_dir, plan.head)
-            marks[plan.feed.log_key] = replace(mark, fingerprint=plan.fingerprint, files=files, summary=text)
+            text = freshness.summary_text(summary)
+            mark = replace(mark, fingerprint=plan.fingerprint, files=files, summary=text)
+        marks[plan.feed.log_key] = mark
     with store.transaction():
         store.save_feed_marks(marks)
 

@@ -66,6 +66,7 @@ class FeedMark:
     fingerprint: str = ""  # of everything its head documents were rendered from
     files: str = ""  # the head files' sizes and mtimes as written: edited by hand means render
     summary: str = ""  # JSON of the index page's FeedSummary
+    pages_base: str = ""  # the site.base_url its archive pages in place were rendered for ("": not known)
 
 
 STATE_FIELDS = tuple(f.name for f in fields(SourceState))

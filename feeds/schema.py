@@ -179,4 +179,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP INDEX IF EXISTS item_keys_by_item;
     """,
+    # Archive pages name their own URL, the head's and their neighbours', so a changed
+    # site.base_url has to rewrite them: each feed records the base its pages in place were
+    # rendered for. '' (every feed before this migration): not known, taken as the current one.
+    """
+    ALTER TABLE feed_marks ADD COLUMN pages_base TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -295,13 +295,12 @@ class Store(BandStore, SourceStore):
 
     def feed_mark(self, feed: str) -> FeedMark:
         """What the last publish recorded for `feed` (all empty if nothing yet)."""
-        row = self._db.execute("SELECT seen, fingerprint, files, summary FROM feed_marks WHERE feed = ?",
-                               (feed,)).fetchone()
+        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base FROM feed_marks "
+                               "WHERE feed = ?", (feed,)).fetchone()
         return FeedMark(*row) if row else FeedMark()
 
     def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
-        self._db.execute("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
-                         (feed, mark.seen, mark.fingerprint, mark.files, mark.summary))
+        self.save_feed_marks({feed: mark})
 
     def feed_log_size(self, feed: str) -> int:
         row = self._db.execute("SELECT coalesce(max(seq), 0) FROM feed_entries WHERE feed = ?", (feed,))
@@ -355,8 +354,9 @@ class Store(BandStore, SourceStore):
             yield seq, row_to_stored(found[0][1:15], sources).item
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?)",
-                             [(feed, m.seen, m.fingerprint, m.files, m.summary) for feed, m in marks.items()])
+        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?)",
+                             [(feed, m.seen, m.fingerprint, m.files, m.summary, m.pages_base)
+                              for feed, m in marks.items()])
 
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""

@@ -211,3 +211,39 @@ def test_a_feed_without_archives_has_no_archive_links(server: FeedServer, client
     walk = walk_atom(client, server.url + "all.atom")
     assert walk.documents == [server.url + "all.atom"] and len(walk.entry_ids) == 3
     assert not (Path(server.site.output_dir) / "archive" / "all").exists()
+
+
+def test_a_moved_site_rewrites_the_archive_pages_once(server: FeedServer, client: httpx.Client,
+                                                      registry: Registry, tmp_path: Path) -> None:
+    # First published for another address (a second local server that holds nothing), as when
+    # a first run used the default site.base_url; then site.base_url names `server`.
+    out, site = Path(server.site.output_dir), site_for(server)
+    items = [make(n) for n in range(40)]
+    store = Store(":memory:")
+    save(store, items)
+    with FeedServer(tmp_path / "elsewhere") as old:
+        pipeline.publish(store, registry, replace(site, base_url=old.url), out, OPTIONS)
+        pages = [p for p in (out / "archive").rglob("*") if p.is_file()]
+        assert pages and all(old.url.encode() in p.read_bytes() for p in pages)
+        report = pipeline.publish(store, registry, site, out, OPTIONS)
+        assert {str(p.relative_to(out)) for p in pages} <= set(report.written)
+        assert not [p for p in pages if old.url.encode() in p.read_bytes()]
+        for path, selects in FEEDS.items():  # the chains lead through `server` only
+            walk = walk_atom(client, server.url + path)
+            assert walk.entry_ids == expected(items, selects), path
+            assert all(url.startswith(server.url) for url in walk.documents), path
+    again = pipeline.publish(store, registry, site, out, OPTIONS)
+    assert again.written == []
+
+
+def test_pages_of_a_store_from_before_base_urls_were_recorded_stay_as_they_are(
+        server: FeedServer, registry: Registry) -> None:
+    out, site = Path(server.site.output_dir), site_for(server)
+    store = Store(":memory:")
+    save(store, [make(n) for n in range(30)])
+    pipeline.publish(store, registry, site, out, OPTIONS)
+    store._db.execute("UPDATE feed_marks SET pages_base = ''")  # as migrated: not known
+    pages = {p: p.stat().st_mtime_ns for p in (out / "archive").rglob("*") if p.is_file()}
+    assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
+    assert {p: p.stat().st_mtime_ns for p in pages} == pages
+    assert {store.feed_mark(feed).pages_base for feed in store.feed_logs()} == {site.base_url}
