@@ -249,6 +249,9 @@ class Daemon:
         self._seed_fingerprint = ()
         self.scheduler.add_job(self._guarded, args=[self.check_seeds], id="seeds-now", name="seeds",
                                replace_existing=True)
+        # The site, the registry's labels or the feed options may have changed with no item
+        # moving; a publish of unchanged inputs writes nothing.
+        self.request_publish()
 
     def _unschedule(self, source_id: str) -> None:
         job = self.scheduler.get_job(f"source:{source_id}")

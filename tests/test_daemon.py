@@ -109,9 +109,9 @@ def sources() -> Iterator[LocalServer]:
         yield local
 
 
-def write_config(folder: Path, sources: list[dict[str, object]]) -> None:
+def write_config(folder: Path, sources: list[dict[str, object]], title: str = "daemon test") -> None:
     config = {
-        "site": {"title": "daemon test", "base_url": "http://127.0.0.1:8080/", "author": {"name": "t"}},
+        "site": {"title": title, "base_url": "http://127.0.0.1:8080/", "author": {"name": "t"}},
         "storage": {"database": "state/pf.sqlite"},
         "seeds": {"paths": [str(ROOT / "seeds")]},
         "registry": {"parties": str(ROOT / "registry" / "parties.yaml"),
@@ -176,6 +176,21 @@ def test_serves_polls_reloads_and_stops_cleanly(service: Service, sources: Local
     assert "serve status=stopped" in "".join(service.log)
     for feed in (tmp_path / "public").rglob("*.atom"):
         assert_valid_atom(feed.read_bytes())
+
+
+def test_a_reload_publishes_what_the_new_configuration_changes(tmp_path: Path, sources: LocalServer) -> None:
+    # One source that never changes and is not due again: after the first publish, no item moves.
+    quiet = [{"id": "b", "url": sources.url("/b.rss"), "interval": 3600}]
+    write_config(tmp_path, quiet)
+    service = Service(tmp_path)
+    try:
+        service.wait_for(lambda: service.served("/party/tkp.atom", "TKP congress opens in Istanbul"))
+        write_config(tmp_path, quiet, title="daemon test, renamed")
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for(lambda: service.served("/all.atom", "<title>daemon test, renamed</title>"))
+        assert len(sources.requests_for("/b.rss")) == 1
+    finally:
+        service.kill()
 
 
 def test_failures_reach_the_health_feed(tmp_path: Path, sources: LocalServer) -> None:
