@@ -91,8 +91,10 @@ def _watch(sources: int, items: int, cycles: int, store: Path | None, log: list[
         if store is not None:
             Path(folder, "state").mkdir()
             shutil.copy(store, Path(folder, "state", "pf.sqlite"))
-        process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve"],
-                                   cwd=folder, stderr=subprocess.PIPE, text=True)
+        # This checkout's code, not whichever one is installed: the daemon runs in a temporary folder.
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        process = subprocess.Popen([sys.executable, "-m", "scheduler.cli", "serve"], cwd=folder,
+                                   stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path})
         threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True).start()
         launched = time.monotonic()
         while not (match := STARTED.search("".join(log))):
