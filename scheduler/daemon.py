@@ -21,6 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -228,6 +229,12 @@ class Daemon:
         except PartyfeedsError as exc:
             log.error("reload status=rejected error=%r (the previous configuration keeps running)", str(exc))
             return
+        # The store stays open and the server serves one folder: a new place for either waits for
+        # a restart, or publishes would go where nothing is served.
+        kept = replace(new, database=self.config.database, output_dir=self.config.output_dir)
+        if kept != new:
+            log.warning("reload: storage.database or output.directory changed; takes effect after a restart")
+            new = kept
         old = {s.id: s for s in self.config.sources}
         fresh = {s.id: s for s in new.sources}
         with self.store_lock:

@@ -109,10 +109,12 @@ def sources() -> Iterator[LocalServer]:
         yield local
 
 
-def write_config(folder: Path, sources: list[dict[str, object]], title: str = "daemon test") -> None:
+def write_config(folder: Path, sources: list[dict[str, object]], title: str = "daemon test",
+                 output: str = "public") -> None:
     config = {
         "site": {"title": title, "base_url": "http://127.0.0.1:8080/", "author": {"name": "t"}},
         "storage": {"database": "state/pf.sqlite"},
+        "output": {"directory": output},
         "seeds": {"paths": [str(ROOT / "seeds")]},
         "registry": {"parties": str(ROOT / "registry" / "parties.yaml"),
                      "topics": str(ROOT / "registry" / "topics.yaml")},
@@ -189,6 +191,12 @@ def test_a_reload_publishes_what_the_new_configuration_changes(tmp_path: Path, s
         service.process.send_signal(signal.SIGHUP)
         service.wait_for(lambda: service.served("/all.atom", "<title>daemon test, renamed</title>"))
         assert len(sources.requests_for("/b.rss")) == 1
+        # A new output folder waits for a restart: publishes go on where the server serves.
+        write_config(tmp_path, quiet, title="daemon test, moved", output="elsewhere")
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for(lambda: service.served("/all.atom", "<title>daemon test, moved</title>"))
+        assert "output.directory changed; takes effect after a restart" in "".join(service.log)
+        assert not (tmp_path / "elsewhere").exists()
     finally:
         service.kill()
 
