@@ -71,7 +71,8 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         settings = config.daemon
-        self._server_address = (settings.host, settings.port)
+        # Fixed when the server and the fetch threads start: a reload cannot change them.
+        self._started_with = (settings.host, settings.port, settings.idle_timeout, config.fetch_workers)
         self.server = FeedServer(config.output_dir, settings.host, settings.port, health=self.health,
                                  metrics=self.metrics.render, on_response=self.metrics.count_response,
                                  idle_timeout=settings.idle_timeout)
@@ -229,13 +230,8 @@ class Daemon:
         except PartyfeedsError as exc:
             log.error("reload status=rejected error=%r (the previous configuration keeps running)", str(exc))
             return
-        # The store stays open and the server serves one folder: a new place for either waits for
-        # a restart, or publishes would go where nothing is served.
-        kept = replace(new, database=self.config.database, output_dir=self.config.output_dir)
-        if kept != new:
-            log.warning("reload: storage.database or output.directory changed; takes effect after a restart")
-            new = kept
-        old = {s.id: s for s in self.config.sources}
+        new = self._keep_fixed(new)
+        old, seeds_check = {s.id: s for s in self.config.sources}, self.config.daemon.seeds_check_seconds
         fresh = {s.id: s for s in new.sources}
         with self.store_lock:
             self.context.config, self.context.registry = new, registry
@@ -249,8 +245,9 @@ class Daemon:
         for spec in changed:
             self._unschedule(spec.id)
             self._schedule_source(spec, now)
-        if (new.daemon.host, new.daemon.port) != self._server_address:
-            log.warning("reload: server.host/port changed; takes effect after a restart")
+        if new.daemon.seeds_check_seconds != seeds_check:
+            every = IntervalTrigger(seconds=new.daemon.seeds_check_seconds)
+            self.scheduler.reschedule_job("seeds", trigger=every)
         log.info("reload status=ok added=%d removed=%d changed=%d", len(fresh.keys() - old.keys()),
                  len(old.keys() - fresh.keys()), len([s for s in changed if s.id in old]))
         self._seed_fingerprint = ()
@@ -259,6 +256,19 @@ class Daemon:
         # The site, the registry's labels or the feed options may have changed with no item
         # moving; a publish of unchanged inputs writes nothing.
         self.request_publish()
+
+    def _keep_fixed(self, new: Config) -> Config:
+        """`new`, with what only a restart can change kept as it is, and a warning if it differs."""
+        # The store stays open and the server serves one folder: publishing to a new place would
+        # go where nothing is served.
+        kept = replace(new, database=self.config.database, output_dir=self.config.output_dir)
+        if kept != new:
+            log.warning("reload: storage.database or output.directory changed; takes effect after a restart")
+        daemon = new.daemon
+        if (daemon.host, daemon.port, daemon.idle_timeout, new.fetch_workers) != self._started_with:
+            log.warning("reload: server.host, server.port, server.idle_timeout or fetch.workers changed; "
+                        "takes effect after a restart")
+        return kept
 
     def _unschedule(self, source_id: str) -> None:
         job = self.scheduler.get_job(f"source:{source_id}")

@@ -110,16 +110,16 @@ def sources() -> Iterator[LocalServer]:
 
 
 def write_config(folder: Path, sources: list[dict[str, object]], title: str = "daemon test",
-                 output: str = "public") -> None:
+                 output: str = "public", seeds: Path = ROOT / "seeds", seeds_check: int = 1) -> None:
     config = {
         "site": {"title": title, "base_url": "http://127.0.0.1:8080/", "author": {"name": "t"}},
         "storage": {"database": "state/pf.sqlite"},
         "output": {"directory": output},
-        "seeds": {"paths": [str(ROOT / "seeds")]},
+        "seeds": {"paths": [str(seeds)]},
         "registry": {"parties": str(ROOT / "registry" / "parties.yaml"),
                      "topics": str(ROOT / "registry" / "topics.yaml")},
         "server": {"port": 0, "idle_timeout": 2},
-        "schedule": {"jitter": 0, "publish_delay": 0.2, "seeds_check": 1, "min_interval": 1},
+        "schedule": {"jitter": 0, "publish_delay": 0.2, "seeds_check": seeds_check, "min_interval": 1},
         "fetch": {"total_timeout": 5, "allow_hosts": ["127.0.0.1"]},
         "sources": sources,
     }
@@ -197,6 +197,27 @@ def test_a_reload_publishes_what_the_new_configuration_changes(tmp_path: Path, s
         service.wait_for(lambda: service.served("/all.atom", "<title>daemon test, moved</title>"))
         assert "output.directory changed; takes effect after a restart" in "".join(service.log)
         assert not (tmp_path / "elsewhere").exists()
+    finally:
+        service.kill()
+
+
+def test_a_reload_applies_a_new_seeds_check_interval(tmp_path: Path, sources: LocalServer) -> None:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    seed = seeds / "headlines.txt"
+    seed.write_text("KKE statement on the dock strike in Piraeus.\n", "utf-8")
+    quiet = [{"id": "b", "url": sources.url("/b.rss"), "interval": 3600}]
+    write_config(tmp_path, quiet, seeds=seeds, seeds_check=3600)
+    service = Service(tmp_path)
+    try:
+        service.wait_for(lambda: service.served("/all.atom", "dock strike in Piraeus"))
+        write_config(tmp_path, quiet, seeds=seeds, seeds_check=1)
+        service.process.send_signal(signal.SIGHUP)
+        service.wait_for(lambda: "reload status=ok" in "".join(service.log))
+        time.sleep(1.5)  # the reload's own look at the seeds is over; the next is the interval's
+        seed.write_text("KKE statement on the dock strike in Piraeus.\n\nTKP congress opens in Ankara.\n",
+                        "utf-8")
+        service.wait_for(lambda: service.served("/all.atom", "TKP congress opens in Ankara"), timeout=10)
     finally:
         service.kill()
 
