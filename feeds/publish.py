@@ -206,7 +206,7 @@ def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[st
 
 
 def _save_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
-                     target: _Target) -> None:
+                target: _Target) -> None:
     """Remember what each rendered head was rendered from, its files as written, and the base
     URL the feed's archive pages now hold."""
     marks = {}
