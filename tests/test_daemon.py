@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,22 @@ def test_a_publish_requested_while_one_runs_is_not_lost(tmp_path: Path,
         daemon.scheduler.shutdown(wait=True)
         daemon.context.close()
     assert len(runs) == 3
+
+
+def test_settings_fixed_at_start_wait_for_a_restart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_config(tmp_path, [])
+    config = load_config(tmp_path / "config.yaml")
+    daemon = Daemon(config)
+    try:
+        moved = replace(config, output_dir=tmp_path / "elsewhere", database=str(tmp_path / "other.sqlite"))
+        with caplog.at_level("WARNING", logger="scheduler.daemon"):
+            assert daemon._keep_fixed(replace(moved, fetch_workers=config.fetch_workers + 1)) == replace(
+                config, fetch_workers=config.fetch_workers + 1)
+        assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+            "reload: storage.database or output.directory changed",
+            "reload: server.host, server.port, server.idle_timeout or fetch.workers changed"]
+        caplog.clear()
+        retitled = replace(config, site=replace(config.site, title="renamed"))
+        assert daemon._keep_fixed(retitled) == retitled and not caplog.records
+    finally:
+        daemon.context.close()
