@@ -22,7 +22,9 @@ from typing import Any
 from urllib.request import urlopen
 
 from bench.corpus import T0, Generator, planted_pairs
-from feeds import dedupe, lsh, pipeline
+from feeds import pipeline
+from feeds.dedupe.keys import identity_keys
+from feeds.dedupe.titles import title_bands
 from feeds.fetch import FetchSettings, make_client
 from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, item_id
 from feeds.registry import Registry, load_registry
@@ -140,7 +142,7 @@ def build_store(args: Result) -> Result:
     with Store(args["path"]) as store, timed(result, "build"), store.transaction():
         for story in gen.headlines(args["items"]):
             item = _item(story)
-            store.save(item, keys=dedupe.identity_keys(item), bands=_bands(item), revision="",
+            store.save(item, keys=identity_keys(item), bands=_bands(item), revision="",
                        first_seen=item.published)
     with Store(args["path"]) as store:
         store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -156,7 +158,7 @@ def _item(story: Any) -> Item:
 
 
 def _bands(item: Item) -> tuple[int, ...]:
-    return lsh.band_keys(lsh.minhash(lsh.title_tokens(item.title)))
+    return title_bands([item.title])[0]
 
 
 def publish(args: Result) -> Result:
@@ -174,7 +176,7 @@ def publish(args: Result) -> Result:
         newest = store.latest(1)[0]
         changed = replace(newest, summary=newest.summary + " (corrected)", updated=T0 + timedelta(days=1))
         with store.transaction():
-            store.save(changed, keys=dedupe.identity_keys(changed), bands=(), revision="", first_seen=T0)
+            store.save(changed, keys=identity_keys(changed), bands=(), revision="", first_seen=T0)
         with timed(result, "one"):
             report = pipeline.publish(store, reg, SITE, out)
         result["one_written"] = len(report.written)

@@ -3,7 +3,7 @@
 What dedupe compares an incoming title with: the newest NEIGHBOURS stored items sharing one
 of its bands. `candidate_facts` asks it for one item, the reference; `band_members` reads it
 for a whole batch; `band_cache` is every band held in memory, while the store knows them
-all (feeds.bandcache), and then nothing is read.
+all (feeds.dedupe.bandcache), and then nothing is read.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
 
-from feeds.bandcache import ITEMS_CACHED, BandCache
+from feeds.dedupe.bandcache import ITEMS_CACHED, BandCache
 from feeds.model import Item
 from feeds.rows import FACT_COLUMNS, CandidateFacts, chunks, row_to_facts
 
@@ -31,7 +31,7 @@ class BandStore:
     def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
         """What dedupe compares of the items that share a band with `bands`, newest first.
 
-        The reference for one item: ingest answers it for a whole feed (feeds.lookup).
+        The reference for one item: ingest answers it for a whole feed (feeds.dedupe.lookup).
         """
         if not bands:
             return []
@@ -68,7 +68,7 @@ class BandStore:
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
 
     def band_cache(self) -> BandCache | None:
-        """Every band's members, while this store knows them all (see feeds.bandcache): a batch
+        """Every band's members, while this store knows them all (see feeds.dedupe.bandcache): a batch
         then reads no band rows, and what it stores is filed in it by `save` and `save_new`."""
         return self._bands
 

@@ -7,6 +7,7 @@ PartyfeedsError            root: the CLI turns any of these into one line, exit 
  +-- FetchError            a source could not be fetched (network, HTTP status)
  +-- ParseError            fetched bytes are not a usable feed
  +-- StoreError            the SQLite store failed or has an unknown schema
+ +-- DedupeError           a split that cannot be made (unknown item, source not among its sources)
  +-- PublishError          output could not be rendered or written
 
 Third-party errors are wrapped at the adapter with ``raise ... from exc``.
@@ -62,6 +63,10 @@ class ParseError(PartyfeedsError):
 
 class StoreError(PartyfeedsError):
     """The store failed."""
+
+
+class DedupeError(PartyfeedsError):
+    """A deduplication request that cannot be carried out: names the item and the source."""
 
 
 class PublishError(PartyfeedsError):

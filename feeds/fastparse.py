@@ -69,7 +69,7 @@ FEED_IGNORED = frozenset({
     ("sy", "updateperiod"), ("sy", "updatefrequency"), ("sy", "updatebase"),
 })
 ENTRY_IGNORED = frozenset({
-    ("", "comments"), ("", "enclosure"), ("", "rights"), ("wfw", "commentrss"), ("wfw", "comment"),
+    ("", "comments"), ("", "rights"), ("wfw", "commentrss"), ("wfw", "comment"),
     ("slash", "comments"),
 })
 # Media RSS images and attachments (WordPress, news CMSs): feedparser files their attributes under
@@ -328,6 +328,8 @@ class _Walk:
         kind = attrs.get("type", "application/atom+xml" if rel == "self" else "text/html")
         if rel == "alternate" and content_type_name(kind) in HTML_TYPES:
             context["link"] = resolve(self.base, attrs["href"])
+        elif rel == "enclosure":  # feedparser's own parsing of attachments: the fast path declines
+            raise Unsupported("an enclosure")
 
     def guid(self, element: Any) -> tuple[str, str | None]:
         """(id, the link it stands for if it is a permalink)."""

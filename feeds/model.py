@@ -63,10 +63,21 @@ class Item:
     parties: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     categories: tuple[str, ...] = field(default=())  # the item's own category terms, as given
+    title_derived: bool = False  # the entry had no title: this one was made from its text or link
+    enclosures: tuple[str, ...] = ()  # attached files (podcast audio, PDFs), absolute URLs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "published", require_utc(self.published))
         object.__setattr__(self, "updated", require_utc(self.updated))
+
+    @property
+    def seen_titles(self) -> tuple[str, ...]:
+        """The titles it may be matched by: none if its title was derived."""
+        return () if self.title_derived else (self.title,)
+
+    @property
+    def source_ids(self) -> frozenset[str]:
+        return frozenset(s.source_id for s in self.sources)
 
     @property
     def content_hash(self) -> str:
@@ -75,6 +86,8 @@ class Item:
             self.title, self.link, self.summary, self.content, self.language,
             list(self.authors), list(self.parties), list(self.topics),
         ]
+        if self.enclosures:  # only then: the hashes of items without any stay as they were
+            stable.append(list(self.enclosures))
         encoded = json.dumps(stable, ensure_ascii=False, separators=(",", ":")).encode()
         return hashlib.sha256(encoded).hexdigest()
 

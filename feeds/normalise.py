@@ -32,7 +32,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 # Share of re-seen links whose guid changed, above which guids are declared unstable.
 UNSTABLE_GUID_SHARE = 0.5
 UNTITLED_LENGTH = 80
+UNTITLED = "Untitled"
 MAX_TITLE_CHARS = 300
 MAX_HTML_CHARS = 200_000
 MAX_LINK_CHARS = 2048
@@ -102,14 +103,19 @@ def _guids_churn(entries: Sequence[ParsedEntry], previous_guids: Mapping[str, st
 
 
 def identity_key(entry: ParsedEntry, use_guids: bool = True) -> str | None:
-    """guid, else canonical link, else a hash of title and date; None for an empty entry."""
+    """guid, else canonical link, else a hash of title and date, else a hash of the text and
+    attached files; None for an entry with nothing in it."""
     if use_guids and entry.guid:
         return entry.guid if len(entry.guid) <= MAX_LINK_CHARS else _digest(entry.guid)
     if entry.link:
         return _canonical(entry.link)
+    date = entry.published or entry.updated
+    when = date.isoformat() if date else ""
     if entry.title:
-        date = entry.published or entry.updated
-        return _digest(f"{entry.title}\x1f{date.isoformat() if date else ''}")
+        return _digest(f"{entry.title}\x1f{when}")
+    if entry.summary or entry.content or entry.enclosures:
+        parts = (entry.summary or "", entry.content or "", *entry.enclosures, when)
+        return _digest("\x1f".join(("untitled", *parts)))
     return entry.guid  # guids were distrusted but are all there is
 
 
@@ -121,14 +127,18 @@ def _item(
     entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source_title: str
 ) -> Item:
     link = _link(entry.link, parsed.url)
+    enclosures = tuple(dict.fromkeys(url for href in entry.enclosures if (url := _link(href, entry.base))))
     published, updated = _dates(entry, now)
     content = sanitize_html((entry.content or "")[:MAX_HTML_CHARS], entry.base)
     summary = sanitize_html((entry.summary or "")[:MAX_HTML_CHARS], entry.base)
     if summary == content:  # feedparser copies content into an absent summary
         summary = "" if content else summary
+    title, derived = _title(entry, summary or content, link or next(iter(enclosures), None))
     return Item(
         id=uid,
-        title=_title(entry, summary or content, link),
+        title=title,
+        title_derived=derived,
+        enclosures=enclosures,
         link=link,
         summary=summary,
         content=content,
@@ -167,13 +177,26 @@ def _cut(text: str, limit: int) -> str:
     return (head.rsplit(" ", 1)[0] if " " in head[limit // 2:] else head) + "…"
 
 
-def _title(entry: ParsedEntry, html_body: str, link: str | None) -> str:
+def _title(entry: ParsedEntry, html_body: str, link: str | None) -> tuple[str, bool]:
+    """The entry's title, and whether it was derived: an untitled entry is named by its opening
+    words, else by the last segment of its link (or of its attached file's)."""
     raw = (entry.title or "")[:MAX_HTML_CHARS]
     title = html_to_text(raw) if entry.title_is_html or looks_like_html(raw) else _plain(raw)
     if title:
-        return _cut(title, MAX_TITLE_CHARS)
-    text = html_to_text(html_body)  # an untitled entry: its opening words, else its link
-    return _cut(text, UNTITLED_LENGTH) or link or ""
+        return _cut(title, MAX_TITLE_CHARS), False
+    text = _cut(html_to_text(html_body), UNTITLED_LENGTH)
+    return text or _link_name(link) or UNTITLED, True
+
+
+def _link_name(link: str | None) -> str:
+    """A link's last path segment as words: ".../2024/party-congress-opens.html" -> "party congress opens"."""
+    if not link:
+        return ""
+    segments = [part for part in urlsplit(link).path.split("/") if part]
+    name = unquote(segments[-1]) if segments else urlsplit(link).hostname or ""
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    words = " ".join(stem.replace("-", " ").replace("_", " ").split())
+    return _cut(_plain(words), UNTITLED_LENGTH)
 
 
 def _plain(text: str) -> str:

@@ -73,6 +73,7 @@ class ParsedEntry:
     categories: tuple[str, ...]
     language: str | None  # from xml:lang on the entry (or inherited from the feed)
     base: str  # base URL for relative links inside the entry's HTML
+    enclosures: tuple[str, ...] = ()  # attached files' URLs (RSS enclosure, Atom rel="enclosure")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | Non
     """feedparser's loose dictionaries (from feedparser or the fast path) as a ParsedFeed."""
     entries = tuple(_entry(e, url) for e in raw_entries)
     if problem:
-        entries = tuple(e for e in entries if e.title or e.link or e.guid)
+        entries = tuple(e for e in entries if has_something(e))
         if not entries or not version:
             raise ParseError(f"not a well-formed feed ({problem}) from {url}")
         warnings.append(f"recovered {len(entries)} entries from malformed XML ({problem})")
@@ -158,6 +159,11 @@ def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | Non
         language=_language(dict.get(feed, "language")), encoding=encoding, entries=entries,
         warnings=tuple(warnings),
     )
+
+
+def has_something(entry: ParsedEntry) -> bool:
+    """Whether an entry holds anything to keep: an id, a link, a title, text or an attached file."""
+    return any((entry.guid, entry.link, entry.title, entry.summary, entry.content, entry.enclosures))
 
 
 def _entry(entry: Any, url: str) -> ParsedEntry:
@@ -178,6 +184,7 @@ def _entry(entry: Any, url: str) -> ParsedEntry:
         categories=_unique(t.get("term") or t.get("label") for t in dict.get(entry, "tags") or ()),
         language=_language(next((d.get("language") for d in details if d.get("language")), None)),
         base=next((d["base"] for d in details if d.get("base")), url),
+        enclosures=_unique(e.get("href") for e in dict.get(entry, "enclosures") or ()),
     )
 
 

@@ -26,7 +26,8 @@ from itertools import chain, islice
 from pathlib import Path
 
 from feeds import polling
-from feeds.accept import accept_batch
+from feeds.dedupe import upgrade
+from feeds.dedupe.accept import accept_batch
 from feeds.errors import SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_each
 from feeds.model import Item, SourceEvent, SourceSpec, SourceState
@@ -44,6 +45,17 @@ from feeds.tag import Tagger, tag_item
 log = logging.getLogger(__name__)
 
 
+def open_store(path: str | Path) -> Store:
+    """The store at `path`, its deduplication brought up to today's rules (feeds.dedupe.upgrade)."""
+    store = Store(path)
+    try:
+        upgrade.upgrade(store)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 @dataclass(slots=True)
 class IngestReport:
     """What one ingest run did, per outcome."""
@@ -52,6 +64,7 @@ class IngestReport:
     merged: int = 0
     revised: int = 0
     unchanged: int = 0
+    empty: int = 0  # entries with nothing usable in them, skipped
     errors: list[str] = field(default_factory=list)
 
     def count(self, outcome: str) -> None:
@@ -261,6 +274,7 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
         _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands,
                     prepared.keys)
         store.save_guid_links(spec.id, prepared.guid_links)
+        report.ingest.empty = prepared.empty_entries
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                    parse_error=parse_error)
     store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
@@ -285,8 +299,9 @@ def health_event(before: SourceState, after: SourceState, now: datetime) -> Sour
 def _log_source(report: SourceReport, state: SourceState) -> None:
     ingest = report.ingest
     if report.status == "ok":
-        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d", report.source_id,
-                 ingest.new, ingest.merged, ingest.revised, ingest.unchanged)
+        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d%s", report.source_id,
+                 ingest.new, ingest.merged, ingest.revised, ingest.unchanged,
+                 f" empty={ingest.empty}" if ingest.empty else "")
     elif report.status in ("not_modified", "unchanged"):
         log.info("source=%s status=%s", report.source_id, report.status)
     else:

@@ -1,4 +1,4 @@
-"""The CPU half of ingesting a fetched feed: parse → normalise → tag → band keys.
+"""The CPU half of ingesting a fetched feed: parse → normalise → tag → band and identity keys.
 
 `feeds.pipeline` runs this half for many sources at once in worker processes
 (a `Preparer`), while its own process does the SQLite half (deduplicate →
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from feeds import dedupe, forkserver, lsh
+from feeds import forkserver
+from feeds.dedupe.keys import batch_keys
+from feeds.dedupe.titles import title_bands
 from feeds.errors import ParseError
 from feeds.model import Item, SourceSpec
 from feeds.normalise import guid_links, normalise_feed
-from feeds.parse import parse_feed
+from feeds.parse import has_something, parse_feed
 from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class Prepared:
     keys: tuple[tuple[str, ...], ...] = ()  # each item's identity keys
     guid_links: Mapping[str, str] | None = None  # None: nothing was parsed
     parse_error: str | None = None
+    empty_entries: int = 0  # entries with nothing usable: no id, link, title, text or attached file
 
 
 def prepare(job: Job, tagger: Tagger) -> Prepared:
@@ -68,9 +71,9 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
     except ParseError as exc:
         return Prepared(parse_error=str(exc))
     items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]
-    bands = lsh.title_bands([item.title for item in items])
-    keys = tuple(dedupe.identity_keys(item) for item in items)
-    return Prepared(tuple(items), tuple(bands), keys, guid_links(parsed))
+    bands = title_bands([item.title for item in items], [item.title_derived for item in items])
+    empty = sum(1 for entry in parsed.entries if not has_something(entry))
+    return Prepared(tuple(items), tuple(bands), tuple(batch_keys(items)), guid_links(parsed), empty_entries=empty)
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:

@@ -56,6 +56,8 @@ class CandidateFacts:
     published: datetime
     parties: tuple[str, ...]
     updated: str  # as stored: the order of candidates, newest first
+    source_ids: frozenset[str] = frozenset()
+    seen_titles: tuple[str, ...] = ()  # its title and its sources' own, derived ones left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +97,19 @@ def state_row(state: SourceState) -> list[Any]:
     return values
 
 
-FACT_COLUMNS = "i.id, i.title, i.language, i.published, i.parties, i.updated"
+FACT_COLUMNS = ("i.id, i.title, i.language, i.published, i.parties, i.updated, i.title_derived, "
+                "(SELECT group_concat(source_id, char(31)) FROM item_sources WHERE item_id = i.id), "
+                "(SELECT group_concat(json_extract(entry, '$.title'), char(31)) FROM item_entries "
+                "WHERE item_id = i.id AND NOT json_extract(entry, '$.title_derived'))")
 
 
 def row_to_facts(row: Sequence[Any]) -> CandidateFacts:
-    item_id, title, language, published, parties, updated = row
+    item_id, title, language, published, parties, updated, derived, sources, titles = row
+    seen = ([] if derived else [str(title)]) + (str(titles).split("\x1f") if titles else [])
     return CandidateFacts(str(item_id), str(title), language and str(language),
-                          datetime.fromisoformat(str(published)), tuple_of(str(parties)), str(updated))
+                          datetime.fromisoformat(str(published)), tuple_of(str(parties)), str(updated),
+                          frozenset(str(sources).split("\x1f")) if sources else frozenset(),
+                          tuple(dict.fromkeys(seen)))
 
 
 @lru_cache(maxsize=4096)
@@ -118,7 +126,7 @@ def json_list(values: tuple[str, ...]) -> str:
 
 
 ITEM_COLUMNS = ("id, title, link, summary, content, published, updated, language, authors, parties, "
-                "topics, categories, revision, first_seen")
+                "topics, categories, revision, first_seen, title_derived, enclosures")
 
 
 class NewItem(NamedTuple):
@@ -134,7 +142,8 @@ def item_row(item: Item, revision: str, first_seen: datetime) -> tuple[Any, ...]
     """An item's row of `items`, in ITEM_COLUMNS order."""
     return (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
             to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
-            json_list(item.topics), json_list(item.categories), revision, to_text(first_seen))
+            json_list(item.topics), json_list(item.categories), revision, to_text(first_seen),
+            int(item.title_derived), json_list(item.enclosures))
 
 
 def source_rows(item: Item) -> list[tuple[Any, ...]]:
@@ -157,13 +166,14 @@ def tag_rows(item: Item) -> list[tuple[str, str, str | None, str]]:
 
 def row_to_stored(row: Sequence[Any], sources: tuple[SourceRef, ...]) -> StoredItem:
     (item_id, title, link, summary, content, published, updated, language, authors, parties, topics,
-     categories, revision, first_seen) = row
+     categories, revision, first_seen, derived, enclosures) = row
     item = Item(
         id=str(item_id), title=str(title), link=link and str(link), summary=str(summary),
         content=str(content), published=datetime.fromisoformat(str(published)),
         updated=datetime.fromisoformat(str(updated)), language=language and str(language),
         authors=tuple_of(str(authors)), sources=sources, parties=tuple_of(str(parties)),
-        topics=tuple_of(str(topics)), categories=tuple_of(str(categories)),
+        topics=tuple_of(str(topics)), categories=tuple_of(str(categories)), title_derived=bool(derived),
+        enclosures=tuple_of(str(enclosures)),
     )
     return StoredItem(item, str(revision), datetime.fromisoformat(str(first_seen)))
 
@@ -172,3 +182,25 @@ def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     """`values` in slices small enough for one statement's parameters."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def entry_json(item: Item) -> str:
+    """One source's own entry (an item with that one source), as `item_entries` keeps it."""
+    values = {name: getattr(item, name) for name in _ENTRY_FIELDS}
+    values["published"], values["updated"] = to_text(item.published), to_text(item.updated)
+    values["sources"] = [[s.source_id, s.title, s.link, s.party, s.kind] for s in item.sources]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_entry(text: str) -> Item:
+    """The item `entry_json` wrote."""
+    values = json.loads(text)
+    values["published"] = datetime.fromisoformat(values["published"])
+    values["updated"] = datetime.fromisoformat(values["updated"])
+    values["sources"] = tuple(SourceRef(*source) for source in values["sources"])
+    for name in ("authors", "parties", "topics", "categories", "enclosures"):
+        values[name] = tuple(values[name])
+    return Item(**values)
+
+
+_ENTRY_FIELDS = tuple(f.name for f in fields(Item))

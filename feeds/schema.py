@@ -185,4 +185,30 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feed_marks ADD COLUMN pages_base TEXT NOT NULL DEFAULT '';
     """,
+    # Deduplication that never loses an entry: an untitled entry's title is marked as derived (it
+    # is never compared), attached files are kept, each source's own entry of a story several
+    # sources carried is kept (so an operator can split it off again), and the operator's splits
+    # are remembered. `store_meta.dedupe_rules` names the rules a store's merges and bands were
+    # made under: '1' for every store with items from before this migration (feeds.dedupe.upgrade).
+    """
+    ALTER TABLE items ADD COLUMN title_derived INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE items ADD COLUMN enclosures TEXT NOT NULL DEFAULT '[]';   -- JSON list of URLs
+    CREATE TABLE item_entries (
+        item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        source_id TEXT NOT NULL,
+        entry TEXT NOT NULL,              -- JSON: the source's own entry, as tagged (feeds.rows)
+        PRIMARY KEY (item_id, source_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE dedupe_splits (
+        first_id TEXT NOT NULL,           -- the smaller of the two item ids
+        second_id TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (first_id, second_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE store_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO store_meta SELECT 'dedupe_rules', '1' WHERE EXISTS (SELECT 1 FROM items);
+    """,
 )

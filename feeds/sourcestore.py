@@ -71,3 +71,8 @@ class SourceStore:
                                     f"({','.join('?' * len(chunk))}) GROUP BY source_id", chunk)
             counts.update(rows.fetchall())
         return counts
+
+    def forget_validators(self, source_ids: Iterable[str]) -> None:
+        """Make the next poll of these sources read their feed again, even if it did not change."""
+        self._db.executemany("UPDATE sources SET etag = NULL, last_modified = NULL, body_hash = NULL "
+                             "WHERE source_id = ?", [(source_id,) for source_id in source_ids])

@@ -16,7 +16,7 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from feeds.bandcache import BandCache
+from feeds.dedupe.bandcache import BandCache
 from feeds.bandstore import NEIGHBOURS, BandStore
 from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
@@ -36,6 +36,7 @@ from feeds.rows import (
     to_text,
 )
 from feeds.schema import MIGRATIONS
+from feeds.entrystore import EntryStore
 from feeds.sourcestore import SourceStore
 
 __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
@@ -46,7 +47,7 @@ CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
 # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete would
 # cascade to the item's keys and bands.
-_SAVE_ITEM = (f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 14)}) ON CONFLICT (id) "
+_SAVE_ITEM = (f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 16)}) ON CONFLICT (id) "
               "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[1:]))
 _SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
@@ -56,14 +57,15 @@ _SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
 _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 
 
-class Store(BandStore, SourceStore):
+class Store(BandStore, SourceStore, EntryStore):
     """The partyfeeds database. Use as a context manager to close it.
 
-    Band neighbour reads: feeds/bandstore.py; source rows: feeds/sourcestore.py.
+    Band neighbour reads: feeds/bandstore.py; source rows: feeds/sourcestore.py; kept entries,
+    splits and keys by item: feeds/entrystore.py.
     """
 
     def __init__(self, path: str | Path, *, cache_bands: bool = True) -> None:
-        """`cache_bands`: if the store is empty, keep every band in memory (feeds.bandcache)."""
+        """`cache_bands`: if the store is empty, keep every band in memory (feeds.dedupe.bandcache)."""
         self.path = str(path)
         # Candidate facts read so far: the items near a feed's titles come up again for the next
         # feeds. A save drops the saved item's entry; another connection's commit drops them all.
@@ -350,8 +352,8 @@ class Store(BandStore, SourceStore):
             "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq, s.position", (feed, first, last))
         for seq, group in groupby(rows, key=itemgetter(0)):
             found = list(group)  # one row per source of the item, by position
-            sources = tuple(SourceRef(*row[15:]) for row in found if row[15] is not None)
-            yield seq, row_to_stored(found[0][1:15], sources).item
+            sources = tuple(SourceRef(*row[17:]) for row in found if row[17] is not None)
+            yield seq, row_to_stored(found[0][1:17], sources).item
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?)",

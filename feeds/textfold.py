@@ -57,10 +57,16 @@ def fold_word(word: str, *, turkish: bool = False) -> str:
     memo = _MEMOS[turkish]
     folded = memo.get(word)
     if folded is None:
-        if len(memo) > _MEMO_LIMIT:
-            memo.clear()
+        _make_room(memo, 1)
         folded = memo[word] = word.translate(_TABLES[turkish])
     return folded
+
+
+def _make_room(memo: dict[str, Any], coming: int) -> None:
+    """Empty a memo that `coming` more entries would take past _MEMO_LIMIT. Called before the
+    entries a caller is about to read are inserted, never between their insertion and their use."""
+    if len(memo) + coming > _MEMO_LIMIT:
+        memo.clear()
 
 
 def looks_turkish(text: str, language: str | None) -> bool:
@@ -107,8 +113,11 @@ def tokenize(text: str, *, turkish: bool = False) -> Tokens:
 
 def _fold_words(originals: list[str], turkish: bool) -> list[str]:
     memo = _MEMOS[turkish]
-    for word in set(originals).difference(memo):  # set and map keep the per-word work in C
-        fold_word(word, turkish=turkish)
+    missing = set(originals).difference(memo)  # set and map keep the per-word work in C
+    if missing:
+        _make_room(memo, len(missing))
+        table = _TABLES[turkish]
+        memo.update(zip(missing, [word.translate(table) for word in missing], strict=True))
     return list(map(memo.__getitem__, originals))
 
 
@@ -207,8 +216,11 @@ class PhraseIndex:
         """
         words, found = tokens.words, []
         count = len(words)
-        for word in set(words).difference(self._first):
-            self._remember(word)
+        missing = set(words).difference(self._first)
+        if missing:
+            _make_room(self._first, len(missing))
+            for word in missing:
+                self._first[word] = self._root.children(word)
         frontiers = list(map(self._first.__getitem__, words))
         starts: Iterable[int] = range(count)
         if around:
@@ -236,12 +248,6 @@ class PhraseIndex:
                     break
                 frontier = extended
                 last += 1
-        return found
-
-    def _remember(self, word: str) -> list[_Node]:
-        if len(self._first) > _MEMO_LIMIT:
-            self._first.clear()
-        found = self._first[word] = self._root.children(word)
         return found
 
     def _summary(self, tokens: Tokens, first: int, node: _Node) -> Any:

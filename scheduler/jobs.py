@@ -44,7 +44,7 @@ class Context:
     def open(cls, config: Config) -> Context:
         registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
         check_source_parties(config, registry)
-        return cls(config, registry, Tagger(registry), Store(config.database))
+        return cls(config, registry, Tagger(registry), pipeline.open_store(config.database))
 
     def close(self) -> None:
         self.client.close()

@@ -7,8 +7,8 @@ import pytest
 from bench import corpus, ingest_ceiling, publish_floor, report, tls_cost
 from bench.__main__ import main
 from bench.runs import registry
-from feeds.dedupe import identity_keys
-from feeds.lsh import title_bands
+from feeds.dedupe.keys import identity_keys
+from feeds.dedupe.titles import title_bands
 from feeds.store import NewItem, Store
 from tests.factories import T0, make_item
 

@@ -40,7 +40,8 @@ def merge(existing: Item, incoming: Item, *, revised: bool) -> Item:
     primary = primary_source(sources, parties)
     text = incoming if primary.source_id in incoming_ids else existing
     merged = replace(
-        existing, title=text.title, summary=text.summary, content=text.content,
+        existing, title=text.title, title_derived=text.title_derived, summary=text.summary,
+        content=text.content, enclosures=text.enclosures or existing.enclosures,
         link=primary.link or text.link, language=text.language or existing.language,
         authors=text.authors or existing.authors, categories=text.categories, sources=sources,
         parties=parties, topics=topics, published=min(existing.published, incoming.published),

@@ -1,10 +1,12 @@
 """Deduplicate → store: where each tagged item of a batch goes.
 
-An incoming item is the same item as a stored one if it shares an identity
-key (id, canonical link), the same story if an LSH neighbour passes
-`dedupe.same_story`; then the two are merged (feeds.merge), otherwise it is
-stored as new. A batch (a feed, a seed file) reads what it needs from the
-store up front (feeds.lookup) and is written inside the caller's transaction.
+An incoming item is the same item as a stored one if it shares an identity key (feeds.dedupe.keys),
+the same story if an LSH neighbour of another source passes `rules.same_story`; then the two are
+merged (feeds.dedupe.merge), otherwise it is stored as new. Every merge by title is logged with
+both ids and the rule. When a story gains a second source, each source's own entry is kept
+beside it, so an operator can split a wrong merge (feeds.dedupe.split). A batch (a feed, a seed
+file) reads what it needs from the store up front (feeds.dedupe.lookup) and is written inside
+the caller's transaction.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from feeds import dedupe, lsh
-from feeds.lookup import Lookup
-from feeds.merge import merge
+from feeds.dedupe import rules
+from feeds.dedupe.keys import batch_keys, identity_keys
+from feeds.dedupe.lookup import Lookup
+from feeds.dedupe.merge import merge
+from feeds.dedupe.titles import title_bands
 from feeds.model import Item
-from feeds.store import NewItem, Store
+from feeds.store import NewItem, Store, StoredItem
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +38,11 @@ def accept_batch(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime
     so the store changes in the order the items come, as if each were stored in turn; the
     lookup knows each one as soon as it is decided.
     """
+    items = [item for item, _ in tagged]
     if bands is None:
-        bands = lsh.title_bands([item.title for item, _ in tagged])
+        bands = title_bands([item.title for item in items], [item.title_derived for item in items])
     if keys is None:
-        keys = [dedupe.identity_keys(item) for item, _ in tagged]
+        keys = batch_keys(items)
     lookup = Lookup.read(store, keys, bands)
     new: list[NewItem] = []
     outcomes = []
@@ -70,25 +75,42 @@ def accept_known(store: Store, lookup: Lookup, item: Item, existing_id: str, rev
         store.add_keys(keys, existing_id)  # a new guid or link for the same item
         lookup.known(keys, existing_id)
         return "unchanged"
-    merged_keys = (*keys, *dedupe.identity_keys(merged))
+    _keep_entries(store, stored, item)
+    merged_keys = (*keys, *identity_keys(merged))
     store.save(merged, keys=merged_keys, bands=bands, revision=revision or stored.revision,
                first_seen=stored.first_seen)
     moved = merged.updated != stored.item.updated  # it may join the newest of its other bands
-    lookup.saved(merged, merged_keys, bands, store.bands_of(merged.id) if moved else ())
-    new_source = {s.source_id for s in merged.sources} != {s.source_id for s in stored.item.sources}
-    return "merged" if new_source else "revised"
+    titles = [e.title for e in store.entries_of(merged.id).values() if not e.title_derived]
+    lookup.saved(merged, merged_keys, bands, store.bands_of(merged.id) if moved else (), titles)
+    return "merged" if merged.source_ids != stored.item.source_ids else "revised"
+
+
+def _keep_entries(store: Store, stored: StoredItem, item: Item) -> None:
+    """Keep each source's own entry of a story with several sources (what a split needs).
+
+    A story gaining its second source keeps the entry it held so far as its first source's;
+    a single-source item needs none: it is its entry.
+    """
+    before = stored.item
+    if item.source_ids <= before.source_ids and len(before.sources) < 2:
+        return  # a revision of a single-source item
+    if not item.source_ids <= before.source_ids and len(before.sources) == 1:
+        store.save_entries(before.id, [before])
+    store.save_entries(before.id, [item])
 
 
 def _near_duplicate(lookup: Lookup, item: Item, bands: tuple[int, ...]) -> str | None:
-    explain = log.isEnabledFor(logging.DEBUG)  # reasons cost more than the decisions
+    """The first band neighbour that is the same story, logged; None if there is none."""
+    if not bands or item.title_derived:
+        return None
+    explain = log.isEnabledFor(logging.DEBUG)
     for candidate in lookup.candidates(bands):
+        verdict = rules.same_story(candidate, item, lookup.splits)
         if explain:
-            verdict = dedupe.same_story(candidate, item)
-            log.debug("dedupe item=%s candidate=%s same=%s reason=%r", item.id, candidate.id,
-                      verdict.same, verdict.reason)
-            same = verdict.same
-        else:
-            same = dedupe.is_same_story(candidate, item)
-        if same:
+            log.debug("dedupe item=%s candidate=%s same=%s rule=%s reason=%r", item.id, candidate.id,
+                      verdict.same, verdict.rule, verdict.reason)
+        if verdict.same:
+            log.info("dedupe merge item=%s into=%s source=%s rule=%s reason=%r", item.id, candidate.id,
+                     ",".join(sorted(item.source_ids)), verdict.rule, verdict.reason)
             return candidate.id
     return None

@@ -65,8 +65,9 @@ class BandCache:
         found.sort(key=_UPDATED, reverse=True)  # stable: ties stay in id order
         return found[:newest]
 
-    def add(self, item: Item, bands: Iterable[int]) -> None:
-        """`item` as saved, filed under `bands` (the bands it was filed under stay)."""
+    def add(self, item: Item, bands: Iterable[int], titles: Sequence[str] = ()) -> None:
+        """`item` as saved, filed under `bands` (the bands it was filed under stay); `titles`: its
+        sources' own titles, if it has several."""
         item_id, file = item.id, self._ids_by_band.setdefault
         for band in bands:
             members = file(band, item_id)
@@ -78,4 +79,5 @@ class BandCache:
             elif item_id not in members:
                 self._ids_by_band[band] = (*members, item_id)
         self._facts[item_id] = CandidateFacts(item_id, item.title, item.language, item.published,
-                                              item.parties, to_text(item.updated) or "")
+                                              item.parties, to_text(item.updated) or "", item.source_ids,
+                                              tuple(dict.fromkeys([*item.seen_titles, *titles])))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from feeds.merge import merge, merge_sources, primary_source
+from feeds.dedupe.merge import merge, merge_sources, primary_source
 from feeds.model import SourceRef
 from tests.factories import T0, make_item
 

@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import bandstore, dedupe, lsh
-from feeds.accept import accept_batch
-from feeds.lookup import Lookup
+from feeds import bandstore
+from feeds.dedupe.accept import accept_batch
+from feeds.dedupe.keys import identity_keys
+from feeds.dedupe.lookup import Lookup
+from feeds.dedupe.titles import title_bands
 from feeds.model import Item
 from feeds.store import Store
 from tests.factories import T0, make_item
@@ -52,15 +54,15 @@ def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[lis
     with Store(":memory:", cache_bands=cache_bands) as store, store.transaction():
         accept_batch(store, [(item, "") for item in stored], T0)
         assert (store.band_cache() is not None) == cache_bands
-        keys = [dedupe.identity_keys(item) for item in incoming]
-        bands = lsh.title_bands([item.title for item in incoming])
+        keys = [identity_keys(item) for item in incoming]
+        bands = title_bands([item.title for item in incoming])
         lookup = Lookup.read(store, keys, bands, newest)
         for item, item_keys, item_bands in zip(incoming, keys, bands, strict=True):
             assert lookup.find(item_keys) == store.find_by_keys(item_keys)
             assert lookup.candidates(item_bands) == store.candidate_facts(item_bands, limit=newest)
             # What accept does next: store the item (or its merge) and tell the lookup.
             saved = item if lookup.find(item_keys) is None else store.get(lookup.find(item_keys)).item
-            all_keys = (*item_keys, *dedupe.identity_keys(saved))
+            all_keys = (*item_keys, *identity_keys(saved))
             store.save(saved, keys=all_keys, bands=item_bands, revision="", first_seen=T0)
             lookup.saved(saved, all_keys, item_bands)
 
@@ -123,7 +125,7 @@ def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Another connection's commit, a rollback, or too many items: every band is read again."""
     first, second = make_item("KKE condemns NATO war"), make_item("KKE condemns NATO war drills", source="b")
-    bands = lsh.title_bands([first.title])[0]
+    bands = title_bands([first.title])[0]
     with Store(tmp_path / "a.sqlite") as store, Store(tmp_path / "a.sqlite") as other:
         assert store.band_cache() is not None and other.band_cache() is not None
         with other.transaction():
