@@ -36,7 +36,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per measurement (default 5)")
     parser.add_argument("--items", type=int, default=100_000, help="stored items for publish/memory")
     parser.add_argument("--publish-runs", type=int, help="runs of the publish measurement (default --runs)")
-    parser.add_argument("--dedupe", default="1000,10000,100000", help="title counts for the dedupe runs")
+    parser.add_argument("--dedupe", type=int, default=4000, help="planted entries of the dedupe-quality run "
+                        "(default 4000; 0 skips it)")
+    parser.add_argument("--dedupe-background", type=int, default=20000,
+                        help="unrelated headlines ingested with them (default 20000)")
     parser.add_argument("--no-reader", action="store_true", help="skip the reader peer")
     parser.add_argument("--daemon-seconds", type=int, default=60, help="how long the daemon run polls")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: checks that it works")
@@ -44,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.sources, args.entries, args.hosts, args.runs, args.items = 12, 4, 3, 1, 300
-        args.dedupe, args.daemon_seconds = "300", 3
+        args.dedupe, args.dedupe_background, args.daemon_seconds = 300, 600, 3
     return args
 
 
@@ -118,9 +121,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         daemon = {"store": str(store), "sources": 50, "cycles": args.daemon_seconds}
         watched = repeat("daemon", daemon, 1, workdir)
         rows += report.daemon_rows(watched, args.items)
-    sizes = [int(size) for size in args.dedupe.split(",") if size]
-    by_size = {size: repeat("dedupe", {"titles": size}, args.runs, workdir) for size in sizes}
-    rows += report.dedupe_rows(by_size)
+    if args.dedupe:
+        corpus_size = {"entries": args.dedupe, "background": args.dedupe_background}
+        rows += report.dedupe_rows(repeat("dedupe", corpus_size, args.runs, workdir))
     return rows
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-from bench.corpus import T0, Generator, planted_pairs
+from bench.corpus import T0, Generator
 from feeds import pipeline
 from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.titles import title_bands
@@ -209,41 +209,16 @@ def daemon(args: Result) -> Result:
     return {**found, "sources": args["sources"], "cycles": args["cycles"]}
 
 
-def near_duplicates(args: Result) -> Result:
-    """Near-duplicate detection over `titles` headlines; recall and precision on the planted pairs."""
-    stories = Generator(registry(), seed=args.get("seed", 5)).headlines(args["titles"])
-    items = [_item(story) for story in stories]
-    result: Result = {"titles": len(items)}
-    with timed(result, "dedupe"):
-        found = dedupe.near_duplicates(items)
-    planted, linked = planted_pairs(stories), _closure(len(items), found)
-    hits = len(planted & linked)
-    result.update(planted=len(planted), found=len(linked), recall=hits / max(1, len(planted)),
-                  precision=hits / max(1, len(linked)))
-    return result
+def dedupe_quality(args: Result) -> Result:
+    """Deduplication quality of ingest's own decision on a planted corpus (bench/dedupe_quality.py)."""
+    from bench.dedupe_quality import measure  # it imports this module: `registry`
 
-
-def _closure(count: int, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Every pair inside the groups the found pairs link (merges are transitive)."""
-    parent = list(range(count))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs:
-        parent[root(a)] = root(b)
-    groups: dict[int, list[int]] = {}
-    for i in range(count):
-        groups.setdefault(root(i), []).append(i)
-    return {(a, b) for g in groups.values() if len(g) > 1 for x, a in enumerate(g) for b in g[x + 1:]}
+    return measure(args)
 
 
 SCENARIOS: dict[str, Callable[[Result], Result]] = {
     "ingest": ingest, "reader": reader_peer, "floor": floor, "build_store": build_store,
-    "publish": publish, "oneshot": oneshot, "dedupe": near_duplicates, "daemon": daemon,
+    "publish": publish, "oneshot": oneshot, "dedupe": dedupe_quality, "daemon": daemon,
 }
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import corpus, ingest_ceiling, publish_floor, report, tls_cost
+from bench import corpus, dedupe_corpus, dedupe_quality, ingest_ceiling, publish_floor, report, tls_cost
 from bench.__main__ import main
 from bench.runs import registry
 from feeds.dedupe.keys import identity_keys
@@ -23,11 +23,40 @@ def test_corpus_is_deterministic_and_plants_duplicates() -> None:
     assert len({h.language for h in headlines}) > 3
 
 
+def test_the_dedupe_corpus_is_deterministic_and_plants_copies_and_every_near_miss() -> None:
+    first = dedupe_corpus.build(registry(), **dedupe_quality.QUICK)
+    assert first == dedupe_corpus.build(registry(), **dedupe_quality.QUICK)
+    assert len({entry.item.id for entry in first}) == len(first)
+    assert dedupe_corpus.true_pairs(first)
+    assert {entry.variant for entry in first} >= set(dedupe_corpus.VARIANTS)
+    assert {entry.kind for entry in first} >= set(dedupe_corpus.NEAR_MISSES)
+    assert {entry.item.language for entry in first} >= {"en", "el", "es", "ru", "tr", "de", "fr"}
+
+
+def test_the_dedupe_corpus_arrives_as_polls_of_one_source_in_time_order() -> None:
+    entries = dedupe_corpus.build(registry(), **dedupe_quality.QUICK)
+    polls = dedupe_corpus.polls(entries)
+    assert sorted(id(entry) for _, batch in polls for entry in batch) == sorted(map(id, entries))
+    assert [at for at, _ in polls] == sorted(at for at, _ in polls)
+    for at, batch in polls:
+        assert len({entry.item.sources[0].source_id for entry in batch}) == 1 and len(batch) <= 50
+        assert all(entry.item.published < at for entry in batch)
+
+
+@pytest.mark.slow
+def test_the_dedupe_quality_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert dedupe_quality.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for measure in ("dedupe on ingest: recall", "precision", "near-miss pairs merged", "entries lost",
+                    *dedupe_corpus.NEAR_MISSES):
+        assert measure in out
+
+
 @pytest.mark.slow
 def test_quick_benchmark_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--quick", "--no-reader"]) == 0
     out = capsys.readouterr().out
-    for measure in ("cold ingest", "steady state", "publish all feeds", "dedupe 300 titles", "floor"):
+    for measure in ("cold ingest", "steady state", "publish all feeds", "dedupe on ingest", "floor"):
         assert measure in out
 
 
