@@ -73,7 +73,8 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
     items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]
     bands = title_bands([item.title for item in items], [item.title_derived for item in items])
     empty = sum(1 for entry in parsed.entries if not has_something(entry))
-    return Prepared(tuple(items), tuple(bands), tuple(batch_keys(items)), guid_links(parsed), empty_entries=empty)
+    return Prepared(tuple(items), tuple(bands), tuple(batch_keys(items)), guid_links(parsed),
+                    empty_entries=empty)
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:

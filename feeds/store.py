@@ -16,8 +16,9 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from feeds.dedupe.bandcache import BandCache
 from feeds.bandstore import NEIGHBOURS, BandStore
+from feeds.dedupe.bandcache import BandCache
+from feeds.entrystore import EntryStore
 from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
 from feeds.rows import (
@@ -36,7 +37,6 @@ from feeds.rows import (
     to_text,
 )
 from feeds.schema import MIGRATIONS
-from feeds.entrystore import EntryStore
 from feeds.sourcestore import SourceStore
 
 __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",

@@ -37,7 +37,8 @@ def test_a_reworded_copy_from_another_source_is_the_same_story(a: str, b: str) -
 
 
 @pytest.mark.parametrize(("a", "b"), [
-    ("Podcast #12: rents and the housing crisis in Athens", "Podcast #13: rents and the housing crisis in Athens"),
+    ("Podcast #12: rents and the housing crisis in Athens",
+     "Podcast #13: rents and the housing crisis in Athens"),
     ("Weekly digest of workers' struggles, week 14", "Weekly digest of workers' struggles, week 15"),
     ("Theses of the Central Committee for the 21st Congress of the party",
      "Theses of the Central Committee for the 22nd Congress of the party"),
@@ -49,7 +50,8 @@ def test_a_reworded_copy_from_another_source_is_the_same_story(a: str, b: str) -
     ("Daily bulletin of strikes and workers' actions 12.03.2024",
      "Daily bulletin of strikes and workers' actions 13.03.2024"),
     ("Pensions rise by 1/12 of the wage in the budget", "Pensions rise by 1/13 of the wage in the budget"),
-    ("Boletín diario de huelgas y luchas obreras, 12 de marzo", "Boletín diario de huelgas y luchas obreras, 13 de marzo"),
+    ("Boletín diario de huelgas y luchas obreras, 12 de marzo",
+     "Boletín diario de huelgas y luchas obreras, 13 de marzo"),
     ("Ежедневная сводка забастовок и рабочих акций, выпуск 41",
      "Ежедневная сводка забастовок и рабочих акций, выпуск 42"),
 ])
@@ -66,18 +68,21 @@ def test_clashing_codes_keep_titles_apart() -> None:
     assert verdict("KKE condemns NATO war drills in the Aegean sea",
                    "Communist Party of Greece condemns NATO war drills in the Aegean sea")[0]
     # A headline in capitals has no codes.
-    assert verdict("KKE CONDEMNS NATO WAR DRILLS IN THE AEGEAN SEA", "KKE condemns NATO war drills in the Aegean sea")[0]
+    assert verdict("KKE CONDEMNS NATO WAR DRILLS IN THE AEGEAN SEA",
+                   "KKE condemns NATO war drills in the Aegean sea")[0]
 
 
-@pytest.mark.parametrize("title", ["Press release", "Statement", "Announcement", "Ανακοίνωση", "Comunicado de prensa",
-                                   "Заявление", "Statement of the Political Bureau of the Central Committee"])
+@pytest.mark.parametrize("title", [
+    "Press release", "Statement", "Announcement", "Ανακοίνωση", "Comunicado de prensa", "Заявление",
+    "Statement of the Political Bureau of the Central Committee", "Günlük bülten, 25 Şubat 2024"])
 def test_generic_titles_are_never_matched_by_their_words(title: str) -> None:
     assert verdict(title, title) == (False, "too-generic")
 
 
 def test_a_general_headline_is_not_contained_in_a_specific_one() -> None:
     general = "Statement of the Political Bureau of the KKE"
-    specific = "Statement of the Political Bureau of the KKE on the imperialist war in Ukraine and the sanctions"
+    specific = ("Statement of the Political Bureau of the KKE on the imperialist war in Ukraine "
+                "and the sanctions")
     assert not verdict(general, specific)[0]
     # A wire service's shortened headline still is: five informative words, all of them found.
     assert similarity(title_words(KKE_SHORT), title_words(KKE_LONG))[1] == "containment"

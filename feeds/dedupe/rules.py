@@ -14,11 +14,11 @@ fails gives the verdict and its reason (docs/dedupe.md has examples of each):
 6. both titles say enough (feeds.dedupe.titles: MIN_INFORMATIVE non-generic words);
 7. the same numbers ("Podcast #12" is not "#13"; "G7" is not "G20");
 8. no clashing codes: each title has a word in capitals the other lacks (EU vs US);
-9. title similarity (with any of the titles the story was seen under: its sources' own) >= SIMILARITY: the Jaccard index of the word sets, or the share of the
-   shorter title's words found in the longer (a wire service shortens a headline) when at least
-   CONTAINED of them are and the shorter title has MIN_CONTAINMENT_WORDS informative words of its
-   own: a general headline ("Statement of the Political Bureau") never counts as contained in a
-   specific one.
+9. title similarity >= SIMILARITY, with any title the story was seen under (its sources' own):
+   the Jaccard index of the word sets, or the share of the shorter title's words found in the
+   longer (a wire service shortens a headline) when at least CONTAINED of them are and the
+   shorter title has MIN_CONTAINMENT_WORDS informative words of its own: a general headline
+   ("Statement of the Political Bureau") never counts as contained in a specific one.
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ _PERMUTATIONS = tuple(
     ((i * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % _MERSENNE | 1, (i * 0xC2B2AE3D27D4EB4F + 7) % _MERSENNE)
     for i in range(1, NUM_PERM + 1)
 )
-# A number with its separators (dates, fractions, scores), or a word.
-_TOKEN = re.compile(r"\d+(?:[./:,-]\d+)+|\w+")
+# A site's name ("902.gr", a wire service's suffix), a number with its separators (dates,
+# fractions, scores), or a word.
+_TOKEN = re.compile(r"\w+(?:\.\w+)*\.[^\W\d_]{2,}\b|\d+(?:[./:,-]\d+)+|\w+")
 _DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
@@ -76,7 +77,21 @@ _GENERIC_TEXT = (
     "açıklama basın duyuru röportaj "
     "erklärung pressemitteilung interview "
     "déclaration communiqué entretien "
-    "comunicato dichiarazione"
+    "comunicato dichiarazione "
+    # bulletins and digests, and the days and months that date them
+    "δελτίο ημερήσιο εβδομαδιαία επισκόπηση εβδομάδα τύπου boletín boletim diario diário semanal resumen "
+    "resumo semana bülten günlük haftalık özet hafta бюллетень ежедневный еженедельный дайджест неделя "
+    "сводка выпуск tagesbulletin wochenübersicht woche bulletin quotidien hebdomadaire résumé semaine "
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "ιανουαρίου φεβρουαρίου μαρτίου απριλίου μαΐου ιουνίου ιουλίου αυγούστου σεπτεμβρίου οκτωβρίου "
+    "νοεμβρίου δεκεμβρίου enero febrero marzo abril mayo junio julio agosto septiembre octubre "
+    "noviembre diciembre janeiro fevereiro março maio junho julho setembro outubro novembro dezembro "
+    "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık "
+    "января февраля марта апреля мая июня июля августа сентября октября ноября декабря "
+    "januar februar märz mai juni juli oktober dezember janvier février mars avril juin juillet "
+    "août septembre octobre novembre décembre gennaio febbraio aprile maggio giugno luglio "
+    "settembre ottobre dicembre"
 )
 _GENERIC = frozenset(unicodedata.normalize("NFKC", w).casefold()[:STEM_CHARS] for w in _GENERIC_TEXT.split())
 
@@ -119,7 +134,9 @@ def title_words(title: str) -> TitleWords:
 
 
 def _number(token: str) -> list[str] | None:
-    """The numbers a token holds, each in one spelling; None if it holds none."""
+    """The numbers a token holds, each in one spelling; None if it holds none (a site's name)."""
+    if "." in token and not token[-1].isdigit():
+        return None
     if token[0].isdigit() and not token.isalnum():  # digits with separators: one number
         return ["/".join(str(int(part)) for part in _DIGITS.findall(token))]
     digits = _DIGITS.findall(token)
