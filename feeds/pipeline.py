@@ -28,9 +28,11 @@ from pathlib import Path
 from feeds import polling
 from feeds.dedupe import upgrade
 from feeds.dedupe.accept import accept_batch
-from feeds.errors import SeedError
+from feeds.dedupe.explain import explain
+from feeds.dedupe.split import Split, split_item
+from feeds.errors import DedupeError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_each
-from feeds.model import Item, SourceEvent, SourceSpec, SourceState
+from feeds.model import Item, SourceEvent, SourceRef, SourceSpec, SourceState, item_id
 from feeds.prepare import Job, Prepared, Preparer, prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
@@ -308,3 +310,50 @@ def _log_source(report: SourceReport, state: SourceState) -> None:
         log.warning("source=%s status=%s error=%s next_fetch=%s", report.source_id, report.status,
                     json.dumps(report.error or "", ensure_ascii=False),
                     state.next_fetch.isoformat() if state.next_fetch else "never")
+
+
+# -- explaining and undoing merges (partyfeeds dedupe-why, partyfeeds split) -----------------------
+
+
+def why_same(store: Store, tagger: Tagger, a: str, b: str, *, parties: Sequence[str] = (),
+             language: str | None = None, published: datetime) -> str:
+    """Why `a` and `b` (two stored item ids, or two titles) are, or are not, one story.
+
+    Titles are tagged as ingest would tag them, unless `parties` is given; they count as two
+    sources' items published at `published` in `language`.
+    """
+    stored = store.get_many([_bare_id(a), _bare_id(b)])
+    if len(stored) == 2:
+        _verdict, text = explain(stored[0].item, stored[1].item, store.splits())
+        return text
+    if stored or _looks_like_id(a) or _looks_like_id(b):
+        raise DedupeError(f"not stored: {', '.join(x for x in (a, b) if store.get(_bare_id(x)) is None)}")
+    items = [_titled(tagger, title, name, parties, language, published)
+             for title, name in ((a, "A"), (b, "B"))]
+    return explain(items[0], items[1])[1]
+
+
+def split(store: Store, story_id: str, source_id: str, now: datetime) -> Split:
+    """Split `source_id`'s own entry off the stored item `story_id` (see feeds.dedupe.split)."""
+    with store.transaction():
+        done = split_item(store, _bare_id(story_id), source_id, now)
+    log.info("dedupe split item=%s source=%s split_off=%s kept=%s reread=%s", story_id, source_id,
+             done.split_off.id, done.kept.id, ",".join(done.reread) or "-")
+    return done
+
+
+def _titled(tagger: Tagger, title: str, name: str, parties: Sequence[str], language: str | None,
+            published: datetime) -> Item:
+    item = Item(id=item_id(f"dedupe-why\x1f{name}\x1f{title}"), title=title, link=None, summary="",
+                content="", published=published, updated=published, language=language,
+                sources=(SourceRef(f"source-{name.lower()}", name),))
+    return replace(item, parties=tuple(sorted(parties))) if parties else tag_item(tagger, item)
+
+
+def _bare_id(value: str) -> str:
+    return value.strip().removeprefix("urn:uuid:")
+
+
+def _looks_like_id(value: str) -> bool:
+    bare = _bare_id(value)
+    return len(bare) == 36 and bare.count("-") == 4 and " " not in bare

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feeds import pipeline
 from feeds.errors import PartyfeedsError
 from feeds.registry import load_registry
 from feeds.store import Store
@@ -37,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("text", nargs="?", help="text to tag (default: read standard input)")
     tag.add_argument("--json", action="store_true", help="print JSON")
     tag.add_argument("--language", help="the text's language (ISO 639-1), when known")
+    why = commands.add_parser("dedupe-why", parents=[common],
+                              help="say whether two items are one story, and which rule decided")
+    why.add_argument("a", help="a stored item id, or a title")
+    why.add_argument("b", help="another stored item id, or another title")
+    why.add_argument("--party", action="append", default=[], help="the titles' party code (repeatable; "
+                     "default: tag the titles)")
+    why.add_argument("--language", help="the titles' language (ISO 639-1)")
+    why.add_argument("--published", type=_utc_time, help="the titles' publication time (ISO 8601; "
+                     "default: now)")
+    split = commands.add_parser("split", parents=[common],
+                                help="undo a merge: a source's entry of an item becomes its own item again")
+    split.add_argument("item", help="the stored item's id (with or without urn:uuid:)")
+    split.add_argument("source", help="the id of the source whose entry to split off")
     commands.add_parser("serve", parents=[common],
                         help="run the service: poll on schedule, publish, serve over HTTP (foreground)")
     commands.add_parser("sources", parents=[common], help="show every source's status")
@@ -78,6 +92,35 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dedupe_why(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    with pipeline.open_store(config.database) as store:
+        print(pipeline.why_same(store, Tagger(registry), args.a, args.b, parties=args.party,
+                                language=args.language, published=args.published or datetime.now(UTC)))
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    with jobs.Context.open(load_config(args.config)) as context:
+        done = pipeline.split(context.store, args.item, args.source, datetime.now(UTC))
+        print(f"split off: {done.split_off.id} {done.split_off.title!r} ({args.source})")
+        print(f"kept:      {done.kept.id} {done.kept.title!r} "
+              f"({', '.join(sorted(done.kept.source_ids))})")
+        if done.reread:
+            print(f"the store held no entry of {', '.join(done.reread)}: read again on the next poll")
+        jobs.publish(context)
+    return 0
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from scheduler.daemon import serve  # APScheduler and the server load only for the daemon
 
@@ -102,7 +145,8 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag,
-            "sources": cmd_sources, "import-opml": cmd_import_opml, "serve": cmd_serve}
+            "sources": cmd_sources, "import-opml": cmd_import_opml, "serve": cmd_serve,
+            "dedupe-why": cmd_dedupe_why, "split": cmd_split}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
