@@ -184,7 +184,9 @@ def _entry(entry: Any, url: str) -> ParsedEntry:
         categories=_unique(t.get("term") or t.get("label") for t in dict.get(entry, "tags") or ()),
         language=_language(next((d.get("language") for d in details if d.get("language")), None)),
         base=next((d["base"] for d in details if d.get("base")), url),
-        enclosures=_unique(e.get("href") for e in dict.get(entry, "enclosures") or ()),
+        # feedparser files attachments among the links ("enclosures" is a view dict.get cannot see)
+        enclosures=_unique(link.get("href") for link in dict.get(entry, "links") or ()
+                           if link.get("rel") == "enclosure"),
     )
 
 

@@ -185,10 +185,10 @@ def _author_names(authors: tuple[str, ...], first_source: str | None, fallback: 
 
 
 def entry_links(item: Item) -> list[tuple[str, str]]:
-    """(rel, href): the item's own link, then other sources' links as "via"."""
+    """(rel, href): the item's own link, other sources' links as "via", attached files as "enclosure"."""
     links = [("alternate", item.link)] if item.link else []
     vias = unique(src.link for src in item.sources if src.link != item.link)
-    return links + [("via", href) for href in vias]
+    return links + [("via", href) for href in vias] + [("enclosure", href) for href in item.enclosures]
 
 
 def _add_bodies(entry: FeedEntry, item: Item, title: str) -> None:

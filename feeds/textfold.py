@@ -53,20 +53,16 @@ def fold(text: str, *, turkish: bool = False) -> str:
     return text.translate(_TABLES[turkish])
 
 
-def fold_word(word: str, *, turkish: bool = False) -> str:
-    memo = _MEMOS[turkish]
-    folded = memo.get(word)
-    if folded is None:
-        _make_room(memo, 1)
-        folded = memo[word] = word.translate(_TABLES[turkish])
-    return folded
-
-
-def _make_room(memo: dict[str, Any], coming: int) -> None:
-    """Empty a memo that `coming` more entries would take past _MEMO_LIMIT. Called before the
-    entries a caller is about to read are inserted, never between their insertion and their use."""
-    if len(memo) + coming > _MEMO_LIMIT:
+def _missing(memo: dict[str, Any], words: Iterable[str]) -> set[str]:
+    """The `words` that `memo` lacks, to be inserted before the caller reads any of them. A memo
+    they would take past _MEMO_LIMIT is emptied first, so all of them are missing then: nothing
+    is ever dropped between its insertion and its use."""
+    wanted = set(words)
+    missing = wanted.difference(memo)
+    if missing and len(memo) + len(missing) > _MEMO_LIMIT:
         memo.clear()
+        return wanted
+    return missing
 
 
 def looks_turkish(text: str, language: str | None) -> bool:
@@ -113,9 +109,8 @@ def tokenize(text: str, *, turkish: bool = False) -> Tokens:
 
 def _fold_words(originals: list[str], turkish: bool) -> list[str]:
     memo = _MEMOS[turkish]
-    missing = set(originals).difference(memo)  # set and map keep the per-word work in C
+    missing = _missing(memo, originals)  # sets and map keep the per-word work in C
     if missing:
-        _make_room(memo, len(missing))
         table = _TABLES[turkish]
         memo.update(zip(missing, [word.translate(table) for word in missing], strict=True))
     return list(map(memo.__getitem__, originals))
@@ -216,11 +211,8 @@ class PhraseIndex:
         """
         words, found = tokens.words, []
         count = len(words)
-        missing = set(words).difference(self._first)
-        if missing:
-            _make_room(self._first, len(missing))
-            for word in missing:
-                self._first[word] = self._root.children(word)
+        for word in _missing(self._first, words):
+            self._first[word] = self._root.children(word)
         frontiers = list(map(self._first.__getitem__, words))
         starts: Iterable[int] = range(count)
         if around:

@@ -47,7 +47,7 @@ Headers = dict[str, str] | None
 # content or are broken, and must be declined). xml:base: on the root (Drupal, story-kke), on entries.
 FAST_FIXTURES = {
     "duplicate-guids.rss", "no-guids.rss", "relative-no-base.rss", "story-agency.rss", "wordpress-tr.rss",
-    "drupal-es.rss", "story-kke.atom", "xml-base.atom",
+    "drupal-es.rss", "story-kke.atom", "xml-base.atom", "daily-bulletins.atom", "generic-titles.rss",
     *(p.name for p in FEEDS.glob("legacy-*.rss")),
 }
 
