@@ -57,7 +57,7 @@ class CandidateFacts:
     parties: tuple[str, ...]
     updated: str  # as stored: the order of candidates, newest first
     source_ids: frozenset[str] = frozenset()
-    seen_titles: tuple[str, ...] = ()  # its title and its sources' own, derived ones left out
+    seen_titles: tuple[str, ...] = ()  # its title, then its sources' own in order; derived ones left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +103,16 @@ FACT_COLUMNS = ("i.id, i.title, i.language, i.published, i.parties, i.updated, i
                 "WHERE item_id = i.id AND NOT json_extract(entry, '$.title_derived'))")
 
 
+def facts_of(item: Item, titles: Sequence[str] = ()) -> CandidateFacts:
+    """An item's candidate facts; `titles`: its sources' own titles, for a story with several."""
+    seen = (*item.seen_titles, *sorted(titles)) if titles else item.seen_titles
+    return CandidateFacts(item.id, item.title, item.language, item.published, item.parties,
+                          to_text(item.updated) or "", item.source_ids, tuple(dict.fromkeys(seen)))
+
+
 def row_to_facts(row: Sequence[Any]) -> CandidateFacts:
     item_id, title, language, published, parties, updated, derived, sources, titles = row
-    seen = ([] if derived else [str(title)]) + (str(titles).split("\x1f") if titles else [])
+    seen = ([] if derived else [str(title)]) + (sorted(str(titles).split("\x1f")) if titles else [])
     return CandidateFacts(str(item_id), str(title), language and str(language),
                           datetime.fromisoformat(str(published)), tuple_of(str(parties)), str(updated),
                           frozenset(str(sources).split("\x1f")) if sources else frozenset(),

@@ -64,7 +64,8 @@ def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[lis
             saved = item if lookup.find(item_keys) is None else store.get(lookup.find(item_keys)).item
             all_keys = (*item_keys, *identity_keys(saved))
             store.save(saved, keys=all_keys, bands=item_bands, revision="", first_seen=T0)
-            lookup.saved(saved, all_keys, item_bands)
+            titles = [e.title for e in store.entries_of(saved.id).values() if not e.title_derived]
+            lookup.saved(saved, all_keys, item_bands, titles=titles)
 
 
 def test_a_batch_sees_its_own_earlier_items() -> None:

@@ -21,6 +21,7 @@ from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.merge import merge
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item
+from feeds.rows import facts_of
 from feeds.store import NewItem, Store, StoredItem
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,16 @@ def _near_duplicate(lookup: Lookup, item: Item, bands: tuple[int, ...]) -> str |
     """The first band neighbour that is the same story, logged; None if there is none."""
     if not bands or item.title_derived:
         return None
-    explain = log.isEnabledFor(logging.DEBUG)
+    explain = log.isEnabledFor(logging.DEBUG)  # reasons cost more than the decisions
+    incoming = facts_of(item)  # its facts once, not once per neighbour
     for candidate in lookup.candidates(bands):
-        verdict = rules.same_story(candidate, item, lookup.splits)
+        verdict = rules.same_story(candidate, incoming, lookup.splits, explain=explain)
         if explain:
             log.debug("dedupe item=%s candidate=%s same=%s rule=%s reason=%r", item.id, candidate.id,
                       verdict.same, verdict.rule, verdict.reason)
         if verdict.same:
+            reason = verdict.reason or rules.same_story(candidate, incoming, lookup.splits).reason
             log.info("dedupe merge item=%s into=%s source=%s rule=%s reason=%r", item.id, candidate.id,
-                     ",".join(sorted(item.source_ids)), verdict.rule, verdict.reason)
+                     ",".join(sorted(incoming.source_ids)), verdict.rule, reason)
             return candidate.id
     return None

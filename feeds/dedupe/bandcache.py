@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from feeds.model import Item
-from feeds.rows import CandidateFacts, to_text
+from feeds.rows import CandidateFacts, facts_of
 
 # Items a store's cache of every band may hold (~2 kB each: 16 band entries and the facts).
 ITEMS_CACHED = 20_000
@@ -78,6 +78,4 @@ class BandCache:
                     self._ids_by_band[band] = (members, item_id)
             elif item_id not in members:
                 self._ids_by_band[band] = (*members, item_id)
-        self._facts[item_id] = CandidateFacts(item_id, item.title, item.language, item.published,
-                                              item.parties, to_text(item.updated) or "", item.source_ids,
-                                              tuple(dict.fromkeys([*item.seen_titles, *titles])))
+        self._facts[item_id] = facts_of(item, titles)

@@ -23,7 +23,7 @@ fails gives the verdict and its reason (docs/dedupe.md has examples of each):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -57,47 +57,63 @@ class Story(Protocol):
 class Verdict:
     same: bool
     rule: str  # the rule that decided: "similar" when every rule held
-    reason: str = ""
+    reason: str = ""  # why, in words ("" when not asked to explain)
 
 
 _WINDOW = timedelta(days=MAX_DAYS_APART)
 
 
-def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset()) -> Verdict:
+def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset(), *,
+               explain: bool = True) -> Verdict:
     """Whether two items with different identity are one story, the rule that decided, and why.
 
-    `splits`: pairs of item ids the operator split apart (`partyfeeds split`).
+    `splits`: pairs of item ids the operator split apart (`partyfeeds split`). `explain=False`
+    leaves the reasons out: ingest asks this of every band neighbour, and merges are rare.
     """
     shared = a.source_ids & b.source_ids
     if shared:
-        return Verdict(False, "same-source", f"both from {', '.join(sorted(shared))}: different ids")
+        return _no("same-source", explain, lambda: f"both from {', '.join(sorted(shared))}: different ids")
     if not (a.seen_titles and b.seen_titles):
-        return Verdict(False, "derived-title", "an untitled entry is matched by its ids and links only")
-    if frozenset((a.id, b.id)) in splits:
-        return Verdict(False, "split", "the operator split these apart")
+        return _no("derived-title", explain, lambda: "an untitled entry is matched by its ids and links only")
+    if splits and frozenset((a.id, b.id)) in splits:
+        return _no("split", explain, lambda: "the operator split these apart")
     if a.language and b.language and a.language != b.language:
-        return Verdict(False, "language", f"languages differ ({a.language} vs {b.language})")
+        return _no("language", explain, lambda: f"languages differ ({a.language} vs {b.language})")
     if abs(a.published - b.published) > _WINDOW:
-        return Verdict(False, "dates", f"published more than {MAX_DAYS_APART} days apart")
+        return _no("dates", explain, lambda: f"published more than {MAX_DAYS_APART} days apart")
     if a.parties != b.parties and not parties_compatible(a.parties, b.parties):
-        return Verdict(False, "parties", f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})")
-    verdicts = [compare_titles(title_words(x), title_words(y)) for x in a.seen_titles for y in b.seen_titles]
-    return next((verdict for verdict in verdicts if verdict.same), verdicts[0])
+        return _no("parties", explain, lambda: f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})")
+    first = None
+    for x in a.seen_titles:
+        for y in b.seen_titles:
+            verdict = compare_titles(title_words(x), title_words(y), explain=explain)
+            if verdict.same:
+                return verdict
+            first = first or verdict
+    assert first is not None
+    return first
 
 
-def compare_titles(a: TitleWords, b: TitleWords) -> Verdict:
+def compare_titles(a: TitleWords, b: TitleWords, *, explain: bool = True) -> Verdict:
     """Rules 6-9: what the two titles' words say."""
     if not (a.matchable and b.matchable):
-        return Verdict(False, "too-generic", "a title has too few informative words to be matched")
+        return _no("too-generic", explain, lambda: "a title has too few informative words to be matched")
     if a.numbers != b.numbers:
-        return Verdict(False, "numbers", f"numbers differ ({_listed(a.numbers)} vs {_listed(b.numbers)})")
+        return _no("numbers", explain,
+                   lambda: f"numbers differ ({_listed(a.numbers)} vs {_listed(b.numbers)})")
     if a.codes - b.codes and b.codes - a.codes:
-        return Verdict(False, "codes", f"codes clash ({_listed(a.codes - b.codes)} vs "
-                                       f"{_listed(b.codes - a.codes)})")
+        return _no("codes", explain,
+                   lambda: f"codes clash ({_listed(a.codes - b.codes)} vs {_listed(b.codes - a.codes)})")
     score, how = similarity(a, b)
     if score < SIMILARITY:
-        return Verdict(False, "words", f"titles {score:.2f} similar (< {SIMILARITY})")
-    return Verdict(True, "similar", f"titles {score:.2f} similar ({how}), parties compatible")
+        return _no("words", explain, lambda: f"titles {score:.2f} similar (< {SIMILARITY})")
+    reason = f"titles {score:.2f} similar ({how}), parties compatible" if explain else ""
+    return Verdict(True, "similar", reason)
+
+
+def _no(rule: str, explain: bool, reason: Callable[[], str]) -> Verdict:
+    """A "not the same story" verdict; its reason is only put into words when asked for."""
+    return Verdict(False, rule, reason() if explain else "")
 
 
 def similarity(a: TitleWords, b: TitleWords) -> tuple[float, str]:
