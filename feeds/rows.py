@@ -56,7 +56,7 @@ class CandidateFacts:
     published: datetime
     parties: tuple[str, ...]
     updated: str  # as stored: the order of candidates, newest first
-    source_ids: frozenset[str] = frozenset()
+    source_ids: tuple[str, ...] = ()  # sorted; a tuple of one id is a quarter of a frozenset's size
     seen_titles: tuple[str, ...] = ()  # its title, then its sources' own in order; derived ones left out
 
 
@@ -107,7 +107,8 @@ def facts_of(item: Item, titles: Sequence[str] = ()) -> CandidateFacts:
     """An item's candidate facts; `titles`: its sources' own titles, for a story with several."""
     seen = (*item.seen_titles, *sorted(titles)) if titles else item.seen_titles
     return CandidateFacts(item.id, item.title, item.language, item.published, item.parties,
-                          to_text(item.updated) or "", item.source_ids, tuple(dict.fromkeys(seen)))
+                          to_text(item.updated) or "", tuple(sorted(item.source_ids)),
+                          tuple(dict.fromkeys(seen)))
 
 
 def row_to_facts(row: Sequence[Any]) -> CandidateFacts:
@@ -115,7 +116,7 @@ def row_to_facts(row: Sequence[Any]) -> CandidateFacts:
     seen = ([] if derived else [str(title)]) + (sorted(str(titles).split("\x1f")) if titles else [])
     return CandidateFacts(str(item_id), str(title), language and str(language),
                           datetime.fromisoformat(str(published)), tuple_of(str(parties)), str(updated),
-                          frozenset(str(sources).split("\x1f")) if sources else frozenset(),
+                          tuple(sorted(str(sources).split("\x1f"))) if sources else (),
                           tuple(dict.fromkeys(seen)))
 
 

@@ -23,7 +23,7 @@ fails gives the verdict and its reason (docs/dedupe.md has examples of each):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -50,7 +50,7 @@ class Story(Protocol):
     @property
     def parties(self) -> tuple[str, ...]: ...
     @property
-    def source_ids(self) -> frozenset[str]: ...
+    def source_ids(self) -> Collection[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset
     `splits`: pairs of item ids the operator split apart (`partyfeeds split`). `explain=False`
     leaves the reasons out: ingest asks this of every band neighbour, and merges are rare.
     """
-    shared = a.source_ids & b.source_ids
+    shared = [source for source in a.source_ids if source in b.source_ids]
     if shared:
         return _no("same-source", explain, lambda: f"both from {', '.join(sorted(shared))}: different ids")
     if not (a.seen_titles and b.seen_titles):

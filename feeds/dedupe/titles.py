@@ -112,7 +112,8 @@ class TitleWords:
 
 
 # Bounded and read once per call: nothing can evict an entry between its insertion and its use.
-@lru_cache(maxsize=8192)
+# Candidates come up again and again; 2,048 word sets are a few MB of a long-running daemon's memory.
+@lru_cache(maxsize=2048)
 def title_words(title: str) -> TitleWords:
     """The words, numbers and codes of a title."""
     text = unicodedata.normalize("NFKC", title)
