@@ -97,10 +97,11 @@ def state_row(state: SourceState) -> list[Any]:
     return values
 
 
+# The sources' own titles are only looked up for an item with several sources (char(31) in its ids).
+_OWN_TITLES = ("SELECT group_concat(json_extract(entry, '$.title'), char(31)) FROM item_entries "
+               "WHERE item_id = i.id AND NOT json_extract(entry, '$.title_derived')")
 FACT_COLUMNS = ("i.id, i.title, i.language, i.published, i.parties, i.updated, i.title_derived, "
-                "(SELECT group_concat(source_id, char(31)) FROM item_sources WHERE item_id = i.id), "
-                "(SELECT group_concat(json_extract(entry, '$.title'), char(31)) FROM item_entries "
-                "WHERE item_id = i.id AND NOT json_extract(entry, '$.title_derived'))")
+                f"i.source_ids, CASE WHEN instr(i.source_ids, char(31)) THEN ({_OWN_TITLES}) END")
 
 
 def facts_of(item: Item, titles: Sequence[str] = ()) -> CandidateFacts:
@@ -113,11 +114,17 @@ def facts_of(item: Item, titles: Sequence[str] = ()) -> CandidateFacts:
 
 def row_to_facts(row: Sequence[Any]) -> CandidateFacts:
     item_id, title, language, published, parties, updated, derived, sources, titles = row
-    seen = ([] if derived else [str(title)]) + (sorted(str(titles).split("\x1f")) if titles else [])
-    return CandidateFacts(str(item_id), str(title), language and str(language),
-                          datetime.fromisoformat(str(published)), tuple_of(str(parties)), str(updated),
-                          tuple(sorted(str(sources).split("\x1f"))) if sources else (),
-                          tuple(dict.fromkeys(seen)))
+    seen: tuple[str, ...] = () if derived else (title,)
+    if titles:  # a story several sources carried: their own titles too
+        seen = tuple(dict.fromkeys([*seen, *sorted(titles.split("\x1f"))]))
+    return CandidateFacts(item_id, title, language, datetime.fromisoformat(published), tuple_of(parties),
+                          updated, _source_ids(sources), seen)
+
+
+def _source_ids(joined: str | None) -> tuple[str, ...]:
+    if not joined:
+        return ()
+    return tuple(sorted(joined.split("\x1f"))) if "\x1f" in joined else (joined,)
 
 
 @lru_cache(maxsize=4096)
@@ -146,12 +153,17 @@ class NewItem(NamedTuple):
     revision: str
 
 
+# What a save writes: the columns read back, and the source ids the dedupe rules read.
+WRITE_COLUMNS = f"{ITEM_COLUMNS}, source_ids"
+
+
 def item_row(item: Item, revision: str, first_seen: datetime) -> tuple[Any, ...]:
-    """An item's row of `items`, in ITEM_COLUMNS order."""
+    """An item's row of `items`, in WRITE_COLUMNS order."""
     return (item.id, item.title, item.link, item.summary, item.content, to_text(item.published),
             to_text(item.updated), item.language, json_list(item.authors), json_list(item.parties),
             json_list(item.topics), json_list(item.categories), revision, to_text(first_seen),
-            int(item.title_derived), json_list(item.enclosures))
+            int(item.title_derived), json_list(item.enclosures),
+            "\x1f".join(source.source_id for source in item.sources))
 
 
 def source_rows(item: Item) -> list[tuple[Any, ...]]:

@@ -193,6 +193,17 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE items ADD COLUMN title_derived INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE items ADD COLUMN enclosures TEXT NOT NULL DEFAULT '[]';   -- JSON list of URLs
+    -- The item's source ids joined by char(31), as item_sources lists them: what the
+    -- near-duplicate rules read of every band neighbour, without a lookup per neighbour.
+    -- Filled without the change trigger: no reader sees a change, so nothing is published again.
+    ALTER TABLE items ADD COLUMN source_ids TEXT NOT NULL DEFAULT '';
+    DROP TRIGGER items_updated;
+    UPDATE items SET source_ids = coalesce(
+        (SELECT group_concat(source_id, char(31)) FROM (SELECT source_id FROM item_sources
+         WHERE item_id = items.id ORDER BY position)), '');
+    CREATE TRIGGER items_updated AFTER UPDATE ON items BEGIN
+        UPDATE item_changes SET seq = (SELECT max(seq) + 1 FROM item_changes) WHERE item_id = NEW.id;
+    END;
     CREATE TABLE item_entries (
         item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
         source_id TEXT NOT NULL,

@@ -23,6 +23,7 @@ from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
 from feeds.rows import (
     ITEM_COLUMNS,
+    WRITE_COLUMNS,
     CandidateFacts,
     FeedMark,
     NewItem,
@@ -47,8 +48,8 @@ CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
 # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete would
 # cascade to the item's keys and bands.
-_SAVE_ITEM = (f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 16)}) ON CONFLICT (id) "
-              "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in ITEM_COLUMNS.split(", ")[1:]))
+_SAVE_ITEM = (f"INSERT INTO items ({WRITE_COLUMNS}) VALUES ({','.join('?' * 17)}) ON CONFLICT (id) "
+              "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in WRITE_COLUMNS.split(", ")[1:]))
 _SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)"
 _SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
 # A band already holding the item is left alone (its date follows the item by trigger).

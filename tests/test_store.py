@@ -92,13 +92,13 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
         db.execute("ALTER TABLE feed_marks DROP COLUMN pages_base")  # later migrations'
-        for column in ("title_derived", "enclosures"):
+        for column in ("title_derived", "enclosures", "source_ids"):
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")
         for table in ("item_entries", "dedupe_splits", "store_meta"):
             db.execute(f"DROP TABLE {table}")
         db.execute(f"PRAGMA user_version = {dropped}")
         before = {table: sorted(db.execute(f"SELECT * FROM {table}"))
-                  for table in ("item_keys", "item_bands", "item_band_lists")}
+                  for table in ("item_keys", "item_bands", "item_band_lists", "item_changes")}
     with Store(path) as store:
         assert store.schema_version == len(MIGRATIONS)
         store.check()
@@ -106,6 +106,8 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT name FROM sqlite_master WHERE name = 'item_keys_by_item'").fetchall() == []
         assert {table: sorted(db.execute(f"SELECT * FROM {table}")) for table in before} == before
+        # Migration 10 lists each item's sources on its row, and no item counts as changed.
+        assert db.execute("SELECT source_ids FROM items").fetchall() == [("agency",)]
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -23,10 +23,10 @@ fails gives the verdict and its reason (docs/dedupe.md has examples of each):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from feeds.dedupe.titles import TitleWords, title_words
 
@@ -61,6 +61,9 @@ class Verdict:
 
 
 _WINDOW = timedelta(days=MAX_DAYS_APART)
+_RULES = ("same-source", "derived-title", "split", "language", "dates", "parties", "too-generic", "numbers",
+          "codes", "words")
+_UNEXPLAINED = {rule: Verdict(False, rule) for rule in _RULES}
 
 
 def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset(), *,
@@ -72,17 +75,17 @@ def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset
     """
     shared = [source for source in a.source_ids if source in b.source_ids]
     if shared:
-        return _no("same-source", explain, lambda: f"both from {', '.join(sorted(shared))}: different ids")
+        return _no("same-source", explain and f"both from {', '.join(sorted(shared))}: different ids")
     if not (a.seen_titles and b.seen_titles):
-        return _no("derived-title", explain, lambda: "an untitled entry is matched by its ids and links only")
+        return _no("derived-title", explain and "an untitled entry is matched by its ids and links only")
     if splits and frozenset((a.id, b.id)) in splits:
-        return _no("split", explain, lambda: "the operator split these apart")
+        return _no("split", explain and "the operator split these apart")
     if a.language and b.language and a.language != b.language:
-        return _no("language", explain, lambda: f"languages differ ({a.language} vs {b.language})")
+        return _no("language", explain and f"languages differ ({a.language} vs {b.language})")
     if abs(a.published - b.published) > _WINDOW:
-        return _no("dates", explain, lambda: f"published more than {MAX_DAYS_APART} days apart")
+        return _no("dates", explain and f"published more than {MAX_DAYS_APART} days apart")
     if a.parties != b.parties and not parties_compatible(a.parties, b.parties):
-        return _no("parties", explain, lambda: f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})")
+        return _no("parties", explain and f"parties differ ({sorted(a.parties)} vs {sorted(b.parties)})")
     first = None
     for x in a.seen_titles:
         for y in b.seen_titles:
@@ -97,23 +100,23 @@ def same_story(a: Story, b: Story, splits: frozenset[frozenset[str]] = frozenset
 def compare_titles(a: TitleWords, b: TitleWords, *, explain: bool = True) -> Verdict:
     """Rules 6-9: what the two titles' words say."""
     if not (a.matchable and b.matchable):
-        return _no("too-generic", explain, lambda: "a title has too few informative words to be matched")
+        return _no("too-generic", explain and "a title has too few informative words to be matched")
     if a.numbers != b.numbers:
-        return _no("numbers", explain,
-                   lambda: f"numbers differ ({_listed(a.numbers)} vs {_listed(b.numbers)})")
+        return _no("numbers", explain and f"numbers differ ({_listed(a.numbers)} vs {_listed(b.numbers)})")
     if a.codes - b.codes and b.codes - a.codes:
-        return _no("codes", explain,
-                   lambda: f"codes clash ({_listed(a.codes - b.codes)} vs {_listed(b.codes - a.codes)})")
+        return _no("codes", explain and f"codes clash ({_listed(a.codes - b.codes)} vs "
+                                        f"{_listed(b.codes - a.codes)})")
     score, how = similarity(a, b)
     if score < SIMILARITY:
-        return _no("words", explain, lambda: f"titles {score:.2f} similar (< {SIMILARITY})")
+        return _no("words", explain and f"titles {score:.2f} similar (< {SIMILARITY})")
     reason = f"titles {score:.2f} similar ({how}), parties compatible" if explain else ""
     return Verdict(True, "similar", reason)
 
 
-def _no(rule: str, explain: bool, reason: Callable[[], str]) -> Verdict:
-    """A "not the same story" verdict; its reason is only put into words when asked for."""
-    return Verdict(False, rule, reason() if explain else "")
+def _no(rule: str, reason: str | Literal[False]) -> Verdict:
+    """A "not the same story" verdict. Callers pass `explain and f"..."`, so a reason is only put
+    into words when asked for; without one the verdict is a shared constant."""
+    return Verdict(False, rule, reason) if reason else _UNEXPLAINED[rule]
 
 
 def similarity(a: TitleWords, b: TitleWords) -> tuple[float, str]:

@@ -44,9 +44,13 @@ _PERMUTATIONS = tuple(
     ((i * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % _MERSENNE | 1, (i * 0xC2B2AE3D27D4EB4F + 7) % _MERSENNE)
     for i in range(1, NUM_PERM + 1)
 )
-# A site's name ("902.gr", a wire service's suffix), a number with its separators (dates,
-# fractions, scores), or a word.
-_TOKEN = re.compile(r"\w+(?:\.\w+)*\.[^\W\d_]{2,}\b|\d+(?:[./:,-]\d+)+|\w+")
+# A site's name ("902.gr", a wire service's suffix): a word, not a number.
+_SITE = re.compile(r"\b\w+(?:\.\w+)*\.[^\W\d_]{2,}\b")
+# A word of two letters or more (a lone letter is the "s" of "Israel's"); words with digits in
+# them ("21st", "G7") count by their numbers only.
+_LETTERS = re.compile(r"\b[^\W\d_]{2,}\b")
+# A number with its separators (dates, fractions, scores), or digits inside a word.
+_NUMBER = re.compile(r"\d+(?:[./:,-]\d+)*")
 _DIGITS = re.compile(r"\d+")
 _ROMAN = re.compile(r"M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
@@ -115,48 +119,40 @@ class TitleWords:
 # Candidates come up again and again; 2,048 word sets are a few MB of a long-running daemon's memory.
 @lru_cache(maxsize=2048)
 def title_words(title: str) -> TitleWords:
-    """The words, numbers and codes of a title."""
+    """The words, numbers and codes of a title (a few regex passes: candidates' titles are read
+    again and again, and a loop over tokens in Python cost four times as much)."""
     text = unicodedata.normalize("NFKC", title)
-    tokens = _TOKEN.findall(text)
-    shouting = _is_shouting(tokens)
-    words, numbers, codes = set(), set(), set()
-    for token in tokens:
-        folded = token.casefold()
-        number = _number(token)
-        if number is not None:
-            numbers.update(number)
-            words.update(number)
-        elif folded not in _STOPWORDS and len(folded) > 1:  # a lone letter: the "s" of "Israel's"
-            words.add(folded[:STEM_CHARS])
-            if not shouting and len(token) >= 2 and token.isupper():
-                codes.add(folded)
-    generic = sum(1 for w in words if w in _GENERIC or w in numbers)
+    sites = _SITE.findall(text)
+    if sites:
+        text = _SITE.sub(" ", text)
+    letters = _LETTERS.findall(text)
+    romans = [word for word in letters if word.isupper() and _is_roman(word)]
+    numbers = set(map(_number, _NUMBER.findall(text)))
+    numbers.update(str(_roman(word)) for word in romans)
+    folded = set(map(str.casefold, [*letters, *sites])).difference(_STOPWORDS, map(str.casefold, romans))
+    words = {word[:STEM_CHARS] for word in folded} | numbers
+    capitals = {word for word in letters if word.isupper()}.difference(romans)
+    codes = set(map(str.casefold, capitals)) if len(capitals) * 2 <= len(letters) else set()  # shouting
+    generic = len(words & _GENERIC) + len(numbers)
     return TitleWords(frozenset(words), frozenset(numbers), frozenset(codes), len(words) - generic)
 
 
-def _number(token: str) -> list[str] | None:
-    """The numbers a token holds, each in one spelling; None if it holds none (a site's name)."""
-    if "." in token and not token[-1].isdigit():
-        return None
-    if token[0].isdigit() and not token.isalnum():  # digits with separators: one number
-        return ["/".join(str(int(part)) for part in _DIGITS.findall(token))]
-    digits = _DIGITS.findall(token)
-    if digits:  # "G7", "21st", "2024"
-        return [str(int(d)) for d in digits]
-    if len(token) >= 2 and token.isupper() and set(token) & {"I", "V", "X"} and _ROMAN.fullmatch(token):
-        return [str(_roman(token))]
-    return None
+def _number(written: str) -> str:
+    """One spelling of a number: "12.03.2024" -> "12/3/2024", "007" -> "7"."""
+    if written.isdigit():
+        return str(int(written))
+    return "/".join(str(int(part)) for part in _DIGITS.findall(written))
+
+
+def _is_roman(word: str) -> bool:
+    """A Roman numeral in capitals with an I, V or X ("Part III"); "CC" or "MD" are not taken."""
+    has_ivx = "I" in word or "V" in word or "X" in word
+    return len(word) >= 2 and has_ivx and _ROMAN.fullmatch(word) is not None
 
 
 def _roman(numeral: str) -> int:
     values = [_ROMAN_VALUES[c] for c in numeral]
     return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
-
-
-def _is_shouting(tokens: Sequence[str]) -> bool:
-    """A title written in capitals: its capitals are not codes."""
-    lettered = [t for t in tokens if any(c.isalpha() for c in t)]
-    return bool(lettered) and sum(t.isupper() for t in lettered) * 2 > len(lettered)
 
 
 def minhash(tokens: Iterable[str]) -> tuple[int, ...]:
