@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -153,6 +155,44 @@ def test_future_dates_are_clamped_to_the_fetch_time() -> None:
     future = NOW + timedelta(days=30)
     (item,) = normalise_feed(feed_of(entry(guid="g", title="t", published=future, updated=future)), PCPE, NOW)
     assert item.published == item.updated == NOW
+
+
+@pytest.mark.parametrize("given", [datetime(1969, 12, 31, 23, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
+                                   NOW + timedelta(days=1, seconds=1), datetime(9999, 12, 31, tzinfo=UTC)])
+def test_an_implausible_date_is_replaced_by_the_fetch_time_and_logged(
+        given: datetime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    (item,) = normalise_feed(feed_of(entry(guid="g", title="t", published=given, updated=given)), PCPE, NOW)
+    assert item.published == item.updated == NOW
+    (line,) = [r.getMessage() for r in caplog.records if item.id in r.getMessage()]
+    assert f"published={given.isoformat()}" in line and f"published={NOW.isoformat()}" in line
+
+
+def test_an_implausible_date_gives_way_to_the_entrys_other_date() -> None:
+    earlier = NOW - timedelta(hours=2)
+    e = entry(guid="g", title="t", published=datetime(1960, 1, 1, tzinfo=UTC), updated=earlier)
+    (item,) = normalise_feed(feed_of(e), PCPE, NOW)
+    assert item.published == item.updated == NOW - timedelta(hours=2)
+
+
+def test_a_date_slightly_ahead_is_taken_as_the_fetch_time_and_plausible_ones_as_given(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    ahead, old = NOW + timedelta(hours=23), datetime(1970, 1, 1, tzinfo=UTC)
+    first, second = normalise_feed(feed_of(entry(guid="a", title="a", published=ahead),
+                                           entry(guid="b", title="b", published=old)), PCPE, NOW)
+    assert first.published == NOW and second.published == old
+    assert [r.getMessage() for r in caplog.records if second.id in r.getMessage()] == []
+
+
+def test_an_unreadable_date_is_logged_as_written(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    body = (b'<rss version="2.0"><channel><title>S</title><item><title>t</title><guid>g</guid>'
+            b"<pubDate>10000-12-01T00:00:00Z</pubDate></item></channel></rss>")
+    (item,) = normalise_feed(parse_feed(body, {}, "https://src.example/feed"), PCPE, NOW)
+    assert item.published == item.updated == NOW
+    (line,) = [r.getMessage() for r in caplog.records if item.id in r.getMessage()]
+    assert "published='10000-12-01T00:00:00Z' unreadable" in line
 
 
 def test_updated_is_never_before_published() -> None:
