@@ -34,6 +34,7 @@ import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -70,15 +71,23 @@ def normalise_feed(
     use_guids = guids_usable(parsed.entries, previous_guids or {})
     if not use_guids:
         log.debug("source=%s guids unusable: identifying entries by link", spec.id)
-    source_title = _cut(_plain(parsed.title or ""), MAX_TITLE_CHARS) or spec.title or spec.id
+    source = source_ref(parsed, spec)
     items: dict[str, Item] = {}
     for entry in parsed.entries:
         key = identity_key(entry, use_guids)
         if key is None:
             continue
-        item = _item(entry, parsed, spec, now, item_id(f"{spec.id}\x1f{key}"), source_title)
+        item = _item(entry, parsed, spec, now, item_id(f"{spec.id}\x1f{key}"), source)
         items.setdefault(item.id, item)  # a repeated entry: the first (newest, usually) wins
     return list(items.values())
+
+
+def source_ref(parsed: ParsedFeed, spec: SourceSpec) -> SourceRef:
+    """How the feed's items credit it (each with its own link): by the configured title, else the
+    feed's own, else the source id; its site is the feed's web site, else the feed itself."""
+    title = spec.title or _cut(_plain(parsed.title or ""), MAX_TITLE_CHARS) or spec.id
+    site = _link(parsed.link, parsed.url) or spec.url
+    return SourceRef(spec.id, title=title, party=spec.party, kind="feed", site=site)
 
 
 def guid_links(parsed: ParsedFeed) -> dict[str, str]:
@@ -129,7 +138,7 @@ def _digest(text: str) -> str:
 
 
 def _item(
-    entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source_title: str
+    entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source: SourceRef
 ) -> Item:
     link = _link(entry.link, parsed.url)
     enclosures = tuple(dict.fromkeys(url for href in entry.enclosures if (url := _link(href, entry.base))))
@@ -153,7 +162,7 @@ def _item(
         updated=updated,
         language=entry.language or parsed.language or spec.language,
         authors=_names(entry.authors),
-        sources=(SourceRef(spec.id, title=source_title, link=link, party=spec.party, kind="feed"),),
+        sources=(replace(source, link=link),),
         categories=_names(entry.categories),
     )
 

@@ -39,8 +39,8 @@ def test_wordpress_items() -> None:
     assert first.categories == ("Emek", "TKP") and first.authors == ("soL Haber",)
     assert first.language == "tr"
     assert first.parties == () and first.topics == ()
-    assert first.sources == (
-        SourceRef("sol", title="soL Haber Portalı", link=first.link, party=None, kind="feed"),
+    assert first.sources == (  # credited by its configured title; its site is the feed's own link
+        SourceRef("sol", title="soL", link=first.link, party=None, kind="feed", site="https://sol.example.org.tr"),
     )
     assert second.published == datetime(2024, 4, 30, 15, 0, tzinfo=UTC)
     assert second.content == "" and "asgari ücrete" in second.summary
@@ -74,10 +74,22 @@ def test_language_falls_back_to_the_source() -> None:
     assert {i.language for i in items("legacy-windows-1251-undeclared.rss", unset)} == {None}
 
 
-def test_source_title_falls_back_to_the_configured_title() -> None:
-    feed = replace(parsed("drupal-es.rss"), title=None)
+def test_a_source_is_credited_by_its_configured_title_else_the_feeds_else_its_id() -> None:
+    feed = parsed("drupal-es.rss")
     spec = SourceSpec("pce", "https://pce.example.es/rss.xml", party="pce", title="PCE")
+    unnamed = replace(spec, title=None)
     assert normalise_feed(feed, spec, NOW)[0].sources[0].title == "PCE"
+    assert feed.title and normalise_feed(feed, unnamed, NOW)[0].sources[0].title == feed.title
+    assert normalise_feed(replace(feed, title=None), unnamed, NOW)[0].sources[0].title == "pce"
+
+
+def test_a_sources_site_is_the_feeds_web_site_else_the_feed() -> None:
+    spec = SourceSpec("pce", "https://pce.example.es/rss.xml")
+    feed = replace(parsed("drupal-es.rss"), link="/inicio")
+    assert normalise_feed(feed, spec, NOW)[0].sources[0].site == "https://src.example/inicio"
+    for unusable in (None, "javascript:alert(1)"):
+        feed = replace(feed, link=unusable)
+        assert normalise_feed(feed, spec, NOW)[0].sources[0].site == "https://pce.example.es/rss.xml"
 
 
 PCPE = SourceSpec("pcpe", "https://pcpe.example.es/rss", party="pcpe", language="es")
