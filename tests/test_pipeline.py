@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,6 +88,22 @@ def test_seed_items_are_credited_to_the_given_publisher(tmp_path: Path, store: S
     sources = {e.findtext(f"{A}source/{A}title") for e in feed.iter(f"{A}entry")}
     assert names == sources == {"partyfeeds test"}
     assert b"seed-headlines" not in (out / "all.atom").read_bytes()
+
+
+def test_seeds_stored_under_an_old_credit_are_renamed_without_moving_their_dates(
+        tmp_path: Path, tagger: Tagger, now: datetime) -> None:
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+        before = {i.id: (i.published, i.updated) for i in store.latest(100)}
+    with sqlite3.connect(path) as db:  # as a store written when seeds credited their file
+        db.execute("UPDATE item_sources SET title = 'Seed: seed-headlines.txt'")
+    with Store(path) as store:
+        report = pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3), publisher="Editors")
+        assert report.revised == 22 and report.new == report.merged == 0
+        after = store.latest(100)
+    assert {i.id: (i.published, i.updated) for i in after} == before
+    assert {s.title for i in after for s in i.sources} == {"Editors"}
 
 
 def test_jerusalem_statements_of_six_parties_stay_six_entries(store: Store, tagger: Tagger,
