@@ -310,11 +310,11 @@ def _fix_links(entry: etree._Element, item: Item) -> None:
 
 
 def main_source(item: Item) -> SourceRef | None:
-    """The source whose link the entry uses, else the first one."""
-    for source in item.sources:
-        if source.link and source.link == item.link:
-            return source
-    return item.sources[0] if item.sources else None
+    """The source whose link the entry uses (the party's own feed first, as merging chose it, when
+    an aggregator carried the same link), else the first one."""
+    with_link = [source for source in item.sources if source.link and source.link == item.link]
+    own = [source for source in with_link if source.party and source.party in item.parties]
+    return next(iter(own or with_link or item.sources), None)
 
 
 def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None:

@@ -197,6 +197,15 @@ def test_entry_source_names_the_source_that_gave_the_link() -> None:
     assert parse_rfc3339(source.findtext(f"{A}updated") or "") == OLD
 
 
+def test_the_partys_own_feed_is_the_origin_when_an_aggregator_carried_its_link_first() -> None:
+    link = "https://www.kke.gr/article/0"
+    agency = SourceRef("agency", "Agency", link, site="https://agency.example/")
+    own = SourceRef("kke-en", "KKE (English)", link, "kke", site="https://www.kke.gr/en/")
+    (entry,) = entries(render([make(0, sources=(agency, own))]))
+    assert entry.findtext(f"{A}source/{A}title") == "KKE (English)"
+    assert links(entry) == {"alternate": [link], "via": ["https://agency.example/"]}
+
+
 def test_entry_without_sources_has_no_source_element() -> None:
     (entry,) = entries(render([make(0, sources=())]))
     assert entry.find(f"{A}source") is None
