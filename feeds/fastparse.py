@@ -386,10 +386,12 @@ class _Walk:
         self.content(element, entry, lang, seen, "text/html")
 
     def published(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
-        entry["published_parsed"] = parse_date(repair(_text(element)))  # the last one wins
+        written = repair(_text(element))
+        entry["published"], entry["published_parsed"] = written, parse_date(written)  # the last one wins
 
     def updated(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
-        entry["updated_parsed"] = parse_date(repair(_text(element)))
+        written = repair(_text(element))
+        entry["updated"], entry["updated_parsed"] = written, parse_date(written)
 
     def content_element(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         if element.get("src") is not None or element.get("mode") is not None:

@@ -5,7 +5,9 @@ same entries in the same order, same titles, authors and HTML bodies; `tags` are
 the Atom category terms. JSON Feed has no archives, but it has `next_url` ("the
 next n items"): the head points at the newest archive page and each page at the
 one before it, so following `next_url` walks the same chain as Atom's
-prev-archive. RFC 5005's other links ride in the `_partyfeeds` extension object.
+prev-archive. RFC 5005's other links ride in the `_partyfeeds` extension object;
+so do, per item, what JSON Feed has no field for: the source the entry came from
+(Atom's atom:source) and the other sources' links (Atom's rel="via").
 Same input, same bytes: keys in a fixed order, UTF-8, no build time.
 """
 
@@ -28,7 +30,11 @@ from feeds.render import (
     clean_text,
     content_html,
     feed_url,
+    main_source,
     newest_first,
+    source_atom_id,
+    source_name,
+    via_links,
 )
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -138,7 +144,23 @@ def _item(item: Item, site: SiteInfo) -> dict[str, Any]:
         entry["tags"] = tags
     if item.language:
         entry["language"] = item.language
+    credit = _credit(item)
+    if credit:
+        entry["_partyfeeds"] = credit
     return entry
+
+
+def _credit(item: Item) -> dict[str, Any]:
+    """The item's atom:source and via links, in the extension object; empty without sources."""
+    origin = main_source(item)
+    if origin is None:
+        return {}
+    source = {"id": source_atom_id(origin.source_id), "title": source_name(origin)}
+    credit: dict[str, Any] = {"source": source}
+    vias = via_links(item)
+    if vias:
+        credit["via"] = vias
+    return credit
 
 
 def plain_text(fragment: str) -> str:

@@ -40,10 +40,11 @@ class SourceRef:
     """One source that carried an item, with that source's own link to it."""
 
     source_id: str
-    title: str
+    title: str  # the source's name, as readers see it credited
     link: str | None = None
     party: str | None = None  # set for a party's own feed: its link wins as the main link
     kind: str = "feed"  # "feed" or "seed"
+    site: str | None = None  # the source's web site (else its feed): its via link when `link` is the entry's
 
 
 @dataclass(frozen=True, slots=True)

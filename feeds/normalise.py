@@ -13,10 +13,13 @@ title and date. Guids are only trusted when the feed uses them properly:
 A feed that fails either test is identified by links, for every entry of
 the fetch, so that ids do not flip between schemes entry by entry.
 
-Dates are UTC; a missing date is the first-seen time `now` (the caller keeps
-the item, so it is not "new" again on the next fetch); a date in the future
-is clamped to `now`, and one before EARLIEST_DATE (year 1, say) counts as
-missing. Parties and topics are left empty: the tagger runs later.
+Dates are UTC. A date that is missing, unreadable or implausible - before
+EARLIEST_DATE, or more than MAX_AHEAD after the fetch - counts as not given:
+the entry's other date stands in, else the fetch time `now`, its first-seen
+time (the caller keeps the item, so it is not "new" again on the next fetch).
+A date less than MAX_AHEAD ahead (a server clock or time zone slip) is taken as
+`now`. Every date not taken as given is logged at DEBUG with the item. Parties
+and topics are left empty: the tagger runs later.
 
 Bounds, so that no entry can break a feed reader or swamp the store: titles
 are cut at MAX_TITLE_CHARS, HTML bodies at MAX_HTML_CHARS before sanitising
@@ -31,7 +34,8 @@ import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
@@ -49,7 +53,9 @@ MAX_TITLE_CHARS = 300
 MAX_HTML_CHARS = 200_000
 MAX_LINK_CHARS = 2048
 MAX_NAMES, MAX_NAME_CHARS = 20, 200  # authors, and likewise categories
-EARLIEST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+# No party feed predates the epoch: an earlier date is a zero or a parse slip, not a news date.
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_AHEAD = timedelta(days=1)
 # canonical_url is pure and each link is canonicalised 2-3 times per fetch (guid checks, guid_links).
 _canonical = functools.lru_cache(maxsize=4096)(canonical_url)
 
@@ -65,15 +71,23 @@ def normalise_feed(
     use_guids = guids_usable(parsed.entries, previous_guids or {})
     if not use_guids:
         log.debug("source=%s guids unusable: identifying entries by link", spec.id)
-    source_title = _cut(_plain(parsed.title or ""), MAX_TITLE_CHARS) or spec.title or spec.id
+    source = source_ref(parsed, spec)
     items: dict[str, Item] = {}
     for entry in parsed.entries:
         key = identity_key(entry, use_guids)
         if key is None:
             continue
-        item = _item(entry, parsed, spec, now, item_id(f"{spec.id}\x1f{key}"), source_title)
+        item = _item(entry, parsed, spec, now, item_id(f"{spec.id}\x1f{key}"), source)
         items.setdefault(item.id, item)  # a repeated entry: the first (newest, usually) wins
     return list(items.values())
+
+
+def source_ref(parsed: ParsedFeed, spec: SourceSpec) -> SourceRef:
+    """How the feed's items credit it (each with its own link): by the configured title, else the
+    feed's own, else the source id; its site is the feed's web site, else the feed itself."""
+    title = spec.title or _cut(_plain(parsed.title or ""), MAX_TITLE_CHARS) or spec.id
+    site = _link(parsed.link, parsed.url) or spec.url
+    return SourceRef(spec.id, title=title, party=spec.party, kind="feed", site=site)
 
 
 def guid_links(parsed: ParsedFeed) -> dict[str, str]:
@@ -124,11 +138,13 @@ def _digest(text: str) -> str:
 
 
 def _item(
-    entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source_title: str
+    entry: ParsedEntry, parsed: ParsedFeed, spec: SourceSpec, now: datetime, uid: str, source: SourceRef
 ) -> Item:
     link = _link(entry.link, parsed.url)
     enclosures = tuple(dict.fromkeys(url for href in entry.enclosures if (url := _link(href, entry.base))))
     published, updated = _dates(entry, now)
+    if log.isEnabledFor(logging.DEBUG):
+        _log_dates(entry, now, spec.id, uid, published, updated)
     content = sanitize_html((entry.content or "")[:MAX_HTML_CHARS], entry.base)
     summary = sanitize_html((entry.summary or "")[:MAX_HTML_CHARS], entry.base)
     if summary == content:  # feedparser copies content into an absent summary
@@ -146,21 +162,47 @@ def _item(
         updated=updated,
         language=entry.language or parsed.language or spec.language,
         authors=_names(entry.authors),
-        sources=(SourceRef(spec.id, title=source_title, link=link, party=spec.party, kind="feed"),),
+        sources=(replace(source, link=link),),
         categories=_names(entry.categories),
     )
 
 
 def _dates(entry: ParsedEntry, now: datetime) -> tuple[datetime, datetime]:
-    """(published, updated) in UTC: missing or absurdly early -> first seen (`now`), future -> `now`."""
-    given_published, given_updated = _plausible(entry.published), _plausible(entry.updated)
+    """(published, updated) in UTC: a date not given or implausible falls back to the other one,
+    else to the fetch time (`now`); one slightly ahead is taken as `now`."""
+    given_published, given_updated = _plausible(entry.published, now), _plausible(entry.updated, now)
     published = min(given_published or given_updated or now, now)
     updated = min(given_updated or published, now)
     return published, max(updated, published)
 
 
-def _plausible(when: datetime | None) -> datetime | None:
-    return when if when is not None and when >= EARLIEST_DATE else None
+def _plausible(when: datetime | None, now: datetime) -> datetime | None:
+    return when if when is not None and _implausible(when, now) is None else None
+
+
+def _implausible(when: datetime, now: datetime) -> str | None:
+    """Why `when` cannot be a date of an entry fetched at `now`; None if it can."""
+    if when < EARLIEST_DATE:
+        return f"before {EARLIEST_DATE.year}"
+    if when > now + MAX_AHEAD:
+        return f"more than {MAX_AHEAD.days} day after the fetch"
+    return None
+
+
+def _log_dates(entry: ParsedEntry, now: datetime, source_id: str, uid: str, published: datetime,
+               updated: datetime) -> None:
+    """Say which of the entry's dates were not taken as given, and what the item got instead."""
+    problems = [f"{written} unreadable" for written in entry.unread_dates]
+    problems += [f"{name}={when.isoformat()} {reason}"
+                 for name, when in (("published", entry.published), ("updated", entry.updated))
+                 if when is not None and (reason := _implausible(when, now) or _ahead(when, now))]
+    if problems:
+        log.debug("source=%s item=%s dates replaced (%s): published=%s updated=%s", source_id, uid,
+                  "; ".join(problems), published.isoformat(), updated.isoformat())
+
+
+def _ahead(when: datetime, now: datetime) -> str | None:
+    return "ahead of the fetch" if when > now else None
 
 
 def _names(values: Sequence[str]) -> tuple[str, ...]:

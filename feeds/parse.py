@@ -67,13 +67,14 @@ class ParsedEntry:
     title_is_html: bool
     summary: str | None  # HTML (plain-text summaries are escaped here)
     content: str | None  # HTML
-    published: datetime | None  # UTC
-    updated: datetime | None  # UTC
+    published: datetime | None  # UTC; None if absent or unreadable
+    updated: datetime | None  # UTC; None if absent or unreadable
     authors: tuple[str, ...]
     categories: tuple[str, ...]
     language: str | None  # from xml:lang on the entry (or inherited from the feed)
     base: str  # base URL for relative links inside the entry's HTML
     enclosures: tuple[str, ...] = ()  # attached files' URLs (RSS enclosure, Atom rel="enclosure")
+    unread_dates: tuple[str, ...] = ()  # dates given that could not be read, as written: "published='…'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ def _entry(entry: Any, url: str) -> ParsedEntry:
     content = _content(entry)
     summary = _html(dict.get(entry, "summary_detail"))
     details = [d for d in (content, dict.get(entry, "summary_detail"), title_detail) if d]
+    published, updated = _date(entry, "published"), _date(entry, "updated")
     return ParsedEntry(
         guid=_text(entry, "id"),
         link=_text(entry, "link"),
@@ -178,8 +180,8 @@ def _entry(entry: Any, url: str) -> ParsedEntry:
         title_is_html=title_detail.get("type", "text/plain") != "text/plain",
         summary=summary,
         content=_html(content),
-        published=_date(dict.get(entry, "published_parsed")),
-        updated=_date(dict.get(entry, "updated_parsed")),
+        published=published,
+        updated=updated,
         authors=_unique(a.get("name") or a.get("email") for a in dict.get(entry, "authors") or ()),
         categories=_unique(t.get("term") or t.get("label") for t in dict.get(entry, "tags") or ()),
         language=_language(next((d.get("language") for d in details if d.get("language")), None)),
@@ -187,6 +189,7 @@ def _entry(entry: Any, url: str) -> ParsedEntry:
         # feedparser files attachments among the links ("enclosures" is a view dict.get cannot see)
         enclosures=_unique(link.get("href") for link in dict.get(entry, "links") or ()
                            if link.get("rel") == "enclosure"),
+        unread_dates=_unread_dates(entry, published, updated),
     )
 
 
@@ -216,7 +219,21 @@ def _text(d: Any, key: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-def _date(parsed: time.struct_time | None) -> datetime | None:
+# A year of more than four digits ("10000-12-01", "+10000-12-01") or a date that starts with a
+# sign ("-24-05", ISO 8601's truncated forms). feedparser's ISO 8601 reader matches a prefix and
+# fills what it lacks from today's date: "10000-12-01" becomes the year 2010, this month.
+_MISREAD_DATE = re.compile(r"\s*(?:[+-]\d|\d{5,}[-/])")
+
+
+def _date(entry: Any, key: str) -> datetime | None:
+    """The entry's `key` date ("published" or "updated") in UTC; None if absent or unreadable."""
+    written = dict.get(entry, key)
+    if isinstance(written, str) and _MISREAD_DATE.match(written):
+        return None
+    return _utc(dict.get(entry, f"{key}_parsed"))
+
+
+def _utc(parsed: time.struct_time | None) -> datetime | None:
     """feedparser's UTC struct_time as an aware datetime; None if absent or impossible."""
     if not parsed:
         return None
@@ -224,6 +241,12 @@ def _date(parsed: time.struct_time | None) -> datetime | None:
         return datetime(*parsed[:5], min(parsed[5], 59), tzinfo=UTC)  # a leap second becomes :59
     except (ValueError, OverflowError):
         return None
+
+
+def _unread_dates(entry: Any, published: datetime | None, updated: datetime | None) -> tuple[str, ...]:
+    """The dates the entry gives that could not be read, as written (normalise logs them)."""
+    return tuple(f"{key}={written!r}" for key, read in (("published", published), ("updated", updated))
+                 if read is None and (written := _text(entry, key)))
 
 
 def _language(value: Any) -> str | None:

@@ -40,7 +40,7 @@ from feeds.publish import PublishReport as PublishReport
 from feeds.publish import plan_feeds as plan_feeds
 from feeds.publish import publish as publish
 from feeds.publish import publish_health as publish_health
-from feeds.seeds import SeedItem, check_tags, read_seed_file, seed_files
+from feeds.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.store import Store
 from feeds.tag import Tagger, tag_item
 
@@ -103,20 +103,24 @@ def _with_language(item: Item, language: str | None) -> Item:
 
 
 def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime,
-                 language: str | None = None) -> IngestReport:
+                 language: str | None = None, publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
     """Ingest every seed document; a malformed one is reported and skipped.
 
-    `language`: the language of seed items that do not name one.
+    `language`: the language of seed items that do not name one; `publisher`: who is credited
+    for the documents that do not name their own. Undated items are first seen at `now`, then
+    a second earlier each, across the documents in order: no two share an instant.
     """
     report = IngestReport()
+    start = now
     for path in seed_files(paths):
         try:
-            seeds = read_seed_file(path, now)
+            seeds = read_seed_file(path, start, publisher)
             check_tags(seeds, tagger.registry.parties, tagger.registry.topics)
         except SeedError as exc:
             log.error("seed=%s status=error error=%r", path, str(exc))
             report.errors.append(str(exc))
             continue
+        start = first_seen(start, len(seeds))
         before = (report.new, report.merged, report.revised)
         tagged = [(_with_explicit_tags(seed, tag_item(tagger, _with_language(seed.item, language))),
                    seed.revision) for seed in seeds]

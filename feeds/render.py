@@ -185,10 +185,25 @@ def _author_names(authors: tuple[str, ...], first_source: str | None, fallback: 
 
 
 def entry_links(item: Item) -> list[tuple[str, str]]:
-    """(rel, href): the item's own link, other sources' links as "via", attached files as "enclosure"."""
+    """(rel, href): the item's own link, where else it came from as "via", attached files as "enclosure"."""
     links = [("alternate", item.link)] if item.link else []
-    vias = unique(src.link for src in item.sources if src.link != item.link)
-    return links + [("via", href) for href in vias] + [("enclosure", href) for href in item.enclosures]
+    links += [("via", href) for href in via_links(item)]
+    return links + [("enclosure", href) for href in item.enclosures]
+
+
+def via_links(item: Item) -> list[str]:
+    """A link per source besides the entry's own: the source's own link to the story, or, when
+    that is the entry's link, the source's site. The origin (`main_source`) gave the entry its
+    link: it is named by atom:source instead."""
+    origin = main_source(item)
+    hrefs = unique(_via(source, item.link, source is origin) for source in item.sources)
+    return [href for href in hrefs if href != item.link]
+
+
+def _via(source: SourceRef, entry_link: str | None, is_origin: bool) -> str | None:
+    if source.link and source.link != entry_link:
+        return source.link
+    return None if is_origin else source.site
 
 
 def _add_bodies(entry: FeedEntry, item: Item, title: str) -> None:
@@ -215,16 +230,26 @@ def content_html(item: Item, title: str) -> str:
 
 
 def sources_html(sources: Sequence[SourceRef]) -> str:
-    """`<p>Reported by: <a href=...>902.gr</a>, ...</p>`; only http(s) links become links."""
-    names = []
+    """`<p>Reported by: <a href=...>902.gr</a>, ...</p>`, each name once (two feeds of one site
+    may share a name); only http(s) links become links."""
+    credits: dict[str, str] = {}
     for source in sources:
-        name = html.escape(clean_text(source.title).strip() or source.source_id)
-        link = source.link or ""
-        if urlsplit(link).scheme.lower() in {"http", "https"}:
-            # The rel sanitised source links get: published HTML stays within one allow-list.
-            name = f'<a href="{html.escape(link, quote=True)}" rel="{LINK_REL}">{name}</a>'
-        names.append(name)
-    return f"<p>Reported by: {', '.join(names)}</p>"
+        name = source_name(source)
+        if name not in credits:
+            credits[name] = _credit_html(name, source.link or "")
+    return f"<p>Reported by: {', '.join(credits.values())}</p>"
+
+
+def _credit_html(name: str, link: str) -> str:
+    if urlsplit(link).scheme.lower() not in {"http", "https"}:
+        return html.escape(name)
+    # The rel sanitised source links get: published HTML stays within one allow-list.
+    return f'<a href="{html.escape(link, quote=True)}" rel="{LINK_REL}">{html.escape(name)}</a>'
+
+
+def source_name(source: SourceRef) -> str:
+    """The name a source is credited by: its title, else its id."""
+    return clean_text(source.title).strip() or source.source_id
 
 
 def _add_categories(entry: FeedEntry, item: Item, site: SiteInfo, labels: Labels) -> None:
@@ -285,11 +310,11 @@ def _fix_links(entry: etree._Element, item: Item) -> None:
 
 
 def main_source(item: Item) -> SourceRef | None:
-    """The source whose link the entry uses, else the first one."""
-    for source in item.sources:
-        if source.link and source.link == item.link:
-            return source
-    return item.sources[0] if item.sources else None
+    """The source whose link the entry uses (the party's own feed first, as merging chose it, when
+    an aggregator carried the same link), else the first one."""
+    with_link = [source for source in item.sources if source.link and source.link == item.link]
+    own = [source for source in with_link if source.party and source.party in item.parties]
+    return next(iter(own or with_link or item.sources), None)
 
 
 def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None:
@@ -300,8 +325,7 @@ def _append_source(entry: etree._Element, source: SourceRef, item: Item) -> None
     """
     element = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
     etree.SubElement(element, f"{{{ATOM_NS}}}id").text = source_atom_id(source.source_id)
-    title = clean_text(source.title).strip() or source.source_id
-    etree.SubElement(element, f"{{{ATOM_NS}}}title").text = title
+    etree.SubElement(element, f"{{{ATOM_NS}}}title").text = source_name(source)
     etree.SubElement(element, f"{{{ATOM_NS}}}updated").text = item.updated.isoformat()
 
 

@@ -168,7 +168,8 @@ def item_row(item: Item, revision: str, first_seen: datetime) -> tuple[Any, ...]
 
 def source_rows(item: Item) -> list[tuple[Any, ...]]:
     """An item's rows of `item_sources`, by position."""
-    return [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind) for n, s in enumerate(item.sources)]
+    return [(item.id, n, s.source_id, s.title, s.link, s.party, s.kind, s.site)
+            for n, s in enumerate(item.sources)]
 
 
 def band_rows(item: Item, bands: Sequence[int]) -> list[tuple[int, str | None, str]]:
@@ -208,7 +209,7 @@ def entry_json(item: Item) -> str:
     """One source's own entry (an item with that one source), as `item_entries` keeps it."""
     values = {name: getattr(item, name) for name in _ENTRY_FIELDS}
     values["published"], values["updated"] = to_text(item.published), to_text(item.updated)
-    values["sources"] = [[s.source_id, s.title, s.link, s.party, s.kind] for s in item.sources]
+    values["sources"] = [[s.source_id, s.title, s.link, s.party, s.kind, s.site] for s in item.sources]
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -217,6 +218,7 @@ def json_entry(text: str) -> Item:
     values = json.loads(text)
     values["published"] = datetime.fromisoformat(values["published"])
     values["updated"] = datetime.fromisoformat(values["updated"])
+    # An entry kept before sources had a site lists five fields: its site is not known.
     values["sources"] = tuple(SourceRef(*source) for source in values["sources"])
     for name in ("authors", "parties", "topics", "categories", "enclosures"):
         values[name] = tuple(values[name])

@@ -222,4 +222,10 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO store_meta SELECT 'dedupe_rules', '1' WHERE EXISTS (SELECT 1 FROM items);
     """,
+    # Each source of an item names its web site, the entry's via link for a source whose own link
+    # is the entry's. NULL (every source row before this migration): not known; the next fetch
+    # of the source fills it in.
+    """
+    ALTER TABLE item_sources ADD COLUMN site TEXT;
+    """,
 )

@@ -3,11 +3,23 @@
 A `.txt` file holds one item per paragraph (paragraphs are separated by blank
 lines), like `seeds/seed-headlines.txt`. A `.yaml` file holds a list of items,
 each a mapping with `title` and/or `text`, and optional `link`, `published`,
-`updated`, `language`, `authors`, `parties`, `topics`.
+`updated`, `language`, `authors`, `parties`, `topics`; or a mapping with that
+list under `items` and a header: `publisher`.
 
 A seed item's identity is its normalised text, so its id is the same on every
 run and machine. A trailing revision marker such as "(updated)" is stripped
 before the id is derived: the marked text is a revision of the same item.
+
+Dates: a document is written newest first, so an item without a date gets a
+first-seen time one second (SEED_STEP) earlier than the item above it,
+counting down from the time the document is read. The store keeps the first
+of these times (feeds.dedupe.merge keeps the earliest `published`), so later
+runs do not move an item, and items first seen together keep the document's
+order instead of sharing one instant.
+
+Credit: every item names the document's publisher (the YAML header, else the
+caller's, which the configuration gives: `seeds.publisher`, else the site's
+title), never the file's name.
 """
 
 from __future__ import annotations
@@ -15,8 +27,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +44,9 @@ REVISION_MARKER = re.compile(r"\s*[(\[]\s*(?:updated|update|revised)\s*[)\]]\s*$
 FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 YAML_KEYS = frozenset({"title", "text", "link", "published", "updated", "language", "authors",
                        "parties", "topics"})
+YAML_HEADER_KEYS = frozenset({"items", "publisher"})
+SEED_STEP = timedelta(seconds=1)  # between the first-seen times of two undated items, newest first
+DEFAULT_PUBLISHER = "partyfeeds"  # for callers that name none (the configuration always does)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +85,21 @@ def seed_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def read_seed_file(path: Path, now: datetime) -> list[SeedItem]:
-    """Read one seed document; any problem raises SeedError naming file and line."""
+def read_seed_file(path: Path, now: datetime, publisher: str = DEFAULT_PUBLISHER) -> list[SeedItem]:
+    """Read one seed document; any problem raises SeedError naming file and line.
+
+    `now` is the first-seen time of its first item; each next item's is SEED_STEP earlier.
+    `publisher` is credited unless the document names its own.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SeedError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
     text = _decode(raw, str(path))
     if path.suffix == ".txt":
-        return list(_read_text(text, str(path), now))
+        return list(_read_text(text, str(path), now, publisher))
     if path.suffix in (".yaml", ".yml"):
-        return list(_read_yaml(text, str(path), now))
+        return list(_read_yaml(text, str(path), now, publisher))
     raise SeedError(f"unknown seed document type {path.suffix!r} (want {', '.join(SEED_SUFFIXES)})",
                     path=str(path))
 
@@ -123,11 +142,16 @@ def _paragraphs(text: str) -> Iterator[tuple[int, str]]:
         yield start, " ".join(lines)
 
 
-def _read_text(text: str, path: str, now: datetime) -> Iterator[SeedItem]:
-    for line, paragraph in _paragraphs(text):
+def first_seen(now: datetime, place: int) -> datetime:
+    """The first-seen time of the item at `place` (0: the first) of seeds read at `now`."""
+    return now - place * SEED_STEP
+
+
+def _read_text(text: str, path: str, now: datetime, publisher: str) -> Iterator[SeedItem]:
+    for place, (line, paragraph) in enumerate(_paragraphs(text)):
         body, marker = split_revision(" ".join(paragraph.split()))
         _check_length(body, path, line)
-        item = _make_item(body, body, path, now)
+        item = _make_item(body, body, _seed_source(path, publisher), first_seen(now, place))
         yield SeedItem(item, path, line, marker)
 
 
@@ -138,31 +162,49 @@ def _check_length(text: str, path: str, line: int | None) -> None:
         raise SeedError(f"item text is {len(text)} characters (limit {MAX_TEXT_CHARS})", path=path, line=line)
 
 
-def _make_item(title: str, summary: str, path: str, now: datetime, **fields: Any) -> Item:
-    published = fields.pop("published", None) or now
+def _seed_source(path: str, publisher: str) -> SourceRef:
+    """The source a seed document's items credit: the file is its id (never shown), the publisher its name."""
+    return SourceRef(source_id=f"seed:{Path(path).name}", title=publisher, kind="seed")
+
+
+def _make_item(title: str, summary: str, source: SourceRef, seen: datetime, **fields: Any) -> Item:
+    """A seed item; without dates it is dated `seen`, with `updated` only it was published then."""
+    published = fields.pop("published", None) or fields.get("updated") or seen
     updated = fields.pop("updated", None) or published
     link = fields.pop("link", None)
-    source = SourceRef(source_id=f"seed:{Path(path).name}", title=f"Seed: {Path(path).name}",
-                       link=link, kind="seed")
     return Item(id=item_id("seed\x1f" + identity_text(title)), title=title, link=link, summary=summary,
-                content="", published=published, updated=max(updated, published), sources=(source,),
-                **fields)
+                content="", published=published, updated=max(updated, published),
+                sources=(replace(source, link=link),), **fields)
 
 
-def _read_yaml(text: str, path: str, now: datetime) -> Iterator[SeedItem]:
+def _read_yaml(text: str, path: str, now: datetime, publisher: str) -> Iterator[SeedItem]:
     document = parse_yaml(text, path, SeedError)
-    if isinstance(document, LineDict) and set(document) == {"items"}:
-        document = document["items"]
+    if isinstance(document, LineDict):
+        publisher = _header_publisher(document, path) or publisher
+        document = document.get("items")
     if document is None:
         return
     if not isinstance(document, LineList):
-        raise SeedError("expected a list of items (or a mapping with only `items:`)", path=path,
+        raise SeedError("expected a list of items (or a mapping with `items:` and `publisher:`)", path=path,
                         line=getattr(document, "line", 1))
+    source = _seed_source(path, publisher)
     for index, entry in enumerate(document):
-        yield _yaml_item(entry, path, document.line_of(index), now)
+        yield _yaml_item(entry, path, document.line_of(index), source, first_seen(now, index))
 
 
-def _yaml_item(entry: Any, path: str, line: int | None, now: datetime) -> SeedItem:
+def _header_publisher(header: LineDict, path: str) -> str | None:
+    """The publisher a YAML document's header names (beside its `items`)."""
+    if "items" not in header:
+        raise SeedError("expected a list of items (or a mapping with `items:` and `publisher:`)", path=path,
+                        line=header.line or 1)
+    unknown = sorted(set(map(str, header)) - YAML_HEADER_KEYS)
+    if unknown:
+        raise SeedError(f"unknown key (allowed: {', '.join(sorted(YAML_HEADER_KEYS))})", path=path,
+                        line=header.line_of(unknown[0]), key=unknown[0])
+    return _string(header, "publisher", path)
+
+
+def _yaml_item(entry: Any, path: str, line: int | None, source: SourceRef, seen: datetime) -> SeedItem:
     if not isinstance(entry, LineDict):
         raise SeedError("each item must be a mapping", path=path, line=line)
     unknown = sorted(set(map(str, entry)) - YAML_KEYS)
@@ -179,7 +221,7 @@ def _yaml_item(entry: Any, path: str, line: int | None, now: datetime) -> SeedIt
         "updated": _date(entry, "updated", path),
         "authors": _strings(entry, "authors", path) or (),
     }
-    item = _make_item(title, text or title, path, now, **fields)
+    item = _make_item(title, text or title, source, seen, **fields)
     return SeedItem(item, path, entry.line or 0, marker,
                     _strings(entry, "parties", path), _strings(entry, "topics", path))
 

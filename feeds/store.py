@@ -50,7 +50,7 @@ _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
 # cascade to the item's keys and bands.
 _SAVE_ITEM = (f"INSERT INTO items ({WRITE_COLUMNS}) VALUES ({','.join('?' * 17)}) ON CONFLICT (id) "
               "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in WRITE_COLUMNS.split(", ")[1:]))
-_SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?)"
+_SAVE_SOURCES = "INSERT INTO item_sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
 # A band already holding the item is left alone (its date follows the item by trigger).
 _SAVE_BANDS = "INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)"
@@ -167,11 +167,11 @@ class Store(BandStore, SourceStore, EntryStore):
     def _sources_of(self, ids: Sequence[str]) -> dict[str, tuple[SourceRef, ...]]:
         marks = ",".join("?" * len(ids))
         found: dict[str, list[SourceRef]] = {}
-        for item_id, source_id, title, link, party, kind in self._db.execute(
-            f"SELECT item_id, source_id, title, link, party, kind FROM item_sources "
+        for item_id, *source in self._db.execute(
+            f"SELECT item_id, source_id, title, link, party, kind, site FROM item_sources "
             f"WHERE item_id IN ({marks}) ORDER BY item_id, position", ids,
         ):
-            found.setdefault(item_id, []).append(SourceRef(source_id, title, link, party, kind))
+            found.setdefault(item_id, []).append(SourceRef(*source))
         return {k: tuple(v) for k, v in found.items()}
 
     def save(self, item: Item, *, keys: Iterable[str], bands: Sequence[int], revision: str,
@@ -347,7 +347,7 @@ class Store(BandStore, SourceStore, EntryStore):
         cursor: a first publish reads every item, and a query per batch of ids (`get_many`)
         cost ~10× as much. Items deleted since they joined are skipped, as `get_many` does."""
         rows = self._db.execute(
-            f"SELECT e.seq, {_ITEM_COLUMNS_OF_I}, s.source_id, s.title, s.link, s.party, s.kind "
+            f"SELECT e.seq, {_ITEM_COLUMNS_OF_I}, s.source_id, s.title, s.link, s.party, s.kind, s.site "
             "FROM feed_entries AS e JOIN items AS i ON i.id = e.item_id "
             "LEFT JOIN item_sources AS s ON s.item_id = i.id "
             "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq, s.position", (feed, first, last))

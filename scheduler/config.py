@@ -47,6 +47,7 @@ class Config:
     output_dir: Path
     seed_paths: tuple[Path, ...]
     seed_language: str | None
+    seed_publisher: str  # credited for seed documents that name none: `seeds.publisher`, else the site title
     parties_path: Path
     topics_path: Path
     registry_overrides: tuple[Path, ...]
@@ -160,6 +161,7 @@ def load_config(path: Path) -> Config:
     seeds = root.section("seeds")
     seed_paths = seeds.paths("paths")
     seed_language = seeds.text("language", None)
+    seed_publisher = seeds.text("publisher", None) or site.title
     seeds.finish()
     registry = root.section("registry")
     daemon = _daemon(root.section("server"), root.section("schedule"))
@@ -169,7 +171,8 @@ def load_config(path: Path) -> Config:
     config = Config(
         path=path, site=site, contact_url=contact, database=database,
         output_dir=output_dir,
-        seed_paths=seed_paths, seed_language=seed_language, parties_path=registry.path("parties"),
+        seed_paths=seed_paths, seed_language=seed_language, seed_publisher=seed_publisher,
+        parties_path=registry.path("parties"),
         topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
         fetch_workers=workers, source_origins=source_origins,

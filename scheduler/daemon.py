@@ -189,7 +189,7 @@ class Daemon:
             return False
         with self.store_lock:
             report = pipeline.ingest_seeds(self.context.store, self.context.tagger, self.config.seed_paths,
-                                           utcnow(), self.config.seed_language)
+                                           utcnow(), self.config.seed_language, self.config.seed_publisher)
         self._seed_fingerprint = fingerprint
         return bool(report.new or report.merged or report.revised)
 

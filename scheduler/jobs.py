@@ -72,7 +72,7 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
     """Ingest every seed document and every due source (`force`: see pipeline.due_sources)."""
     config = context.config
     report = pipeline.ingest_seeds(context.store, context.tagger, config.seed_paths, now,
-                                   config.seed_language)
+                                   config.seed_language, config.seed_publisher)
     for source in pipeline.ingest_sources(context.store, context.tagger, context.client, config.sources,
                                           config.fetch, now, max_workers=config.fetch_workers,
                                           force=force):

@@ -29,7 +29,7 @@ TIME = st.integers(min_value=0, max_value=5).map(lambda h: datetime(2020, 1, 1, 
 @st.composite
 def items(draw: st.DrawFn) -> Item:
     sources = draw(st.lists(st.builds(SourceRef, source_id=st.sampled_from(["s1", "s2 &"]), title=TEXT,
-                                      link=LINK, party=st.none() | CODE), max_size=3))
+                                      link=LINK, party=st.none() | CODE, site=LINK), max_size=3))
     return Item(id=item_id(draw(st.text(max_size=6))), title=draw(TEXT), link=draw(LINK),
                 summary=draw(TEXT), content=draw(TEXT), published=draw(TIME), updated=draw(TIME),
                 language=draw(st.sampled_from([None, "el", "es-AR", "not a tag", ""])),

@@ -14,6 +14,7 @@ import yaml
 from tests.atomcheck import assert_valid_atom
 
 ROOT = Path(__file__).resolve().parent.parent
+A = "{http://www.w3.org/2005/Atom}"
 CHILE = "Protest in Berlin with members of the CPs of Greece (KKE), Chile (CCP) and Turkey (TKP)."
 
 
@@ -52,6 +53,10 @@ def test_once_publishes_valid_feeds_and_a_rerun_is_byte_identical(project: Path)
     for name, (data, _) in published.items():
         if name.endswith(".atom"):
             assert_valid_atom(data)
+    # No seed publisher is configured: the seeds are credited to the site.
+    site_title = yaml.safe_load((project / "config.yaml").read_text("utf-8"))["site"]["title"]
+    entries = assert_valid_atom(published["all.atom"][0]).iter(f"{A}entry")
+    assert {e.findtext(f"{A}source/{A}title") for e in entries} == {site_title}
     second = partyfeeds("once", cwd=project)
     assert second.returncode == 0, second.stderr
     assert snapshot(public) == published  # same bytes, files not even rewritten

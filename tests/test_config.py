@@ -56,6 +56,15 @@ def test_minimal_config_defaults_and_relative_paths(config_dir: Path) -> None:
     assert config.sources == ()
 
 
+def test_seed_publisher_defaults_to_the_site_title(config_dir: Path) -> None:
+    assert load_config(write_config(config_dir, MINIMAL)).seed_publisher == "Test site"
+    given = MINIMAL.replace("  paths: [seeds]\n", "  paths: [seeds]\n  publisher: Party Press Office\n")
+    assert load_config(write_config(config_dir, given)).seed_publisher == "Party Press Office"
+    with pytest.raises(ConfigError, match=r"config.yaml:10: seeds.publisher: must be text"):
+        load_config(write_config(config_dir, MINIMAL.replace("  paths: [seeds]\n",
+                                                            "  paths: [seeds]\n  publisher: [a]\n")))
+
+
 def test_sources_are_typed(config_dir: Path) -> None:
     text = MINIMAL + """sources:
   - id: kke-902

@@ -6,6 +6,7 @@ deduplicate, store), published, and its entries counted in all.atom.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -149,6 +150,37 @@ def test_one_story_from_the_party_and_an_aggregator_is_one_entry_crediting_both(
         assert ("via", agency_link) in links
     content = entry.findtext(f"{A}content") or ""
     assert "KKE" in content and "Agency" in content  # both sources named
+
+
+def site_feed(site: str, guid: str) -> bytes:
+    """One of a site's feeds, all titled as the site is: the same story under the same link."""
+    return (f"<rss version='2.0'><channel><title>Norm 2782</title><link>{site}</link>"
+            "<item><title>Dock workers strike in Piraeus against the arms shipment</title>"
+            f"<link>https://norm.example/2024/dock-strike</link><guid>{guid}</guid>"
+            "<pubDate>Fri, 01 Mar 2024 09:00:00 GMT</pubDate></item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize("titles", [("Norm — news", "Norm — featured"), (None, None)])
+def test_a_story_two_feeds_share_credits_each_once_with_a_via_link_to_the_other(
+        titles: tuple[str | None, str | None], tmp_path: Path, tagger: Tagger, registry: Registry) -> None:
+    news = SourceSpec("norm-news", "https://norm.example/feed/news", title=titles[0])
+    featured = SourceSpec("norm-featured", "https://norm.example/feed/featured", title=titles[1])
+    with Store(":memory:") as store:
+        poll(store, tagger, news, site_feed("https://norm.example/news/", "n-1"))
+        report = poll(store, tagger, featured, site_feed("https://norm.example/featured/", "f-1"))
+        assert report.ingest.merged == 1
+        (entry,) = published(store, registry, tmp_path)
+    names = [name for name in titles if name] or ["Norm 2782"]  # configured titles, else the feed's, once
+    reported = etree.fromstring(f"<div>{entry.findtext(f'{A}content')}</div>", etree.HTMLParser())
+    assert reported.xpath("string()").strip() == f"Reported by: {', '.join(names)}"
+    links = [(link.get("rel"), link.get("href")) for link in entry.findall(f"{A}link")]
+    assert links == [("alternate", "https://norm.example/2024/dock-strike"),
+                     ("via", "https://norm.example/featured/")]
+    assert entry.findtext(f"{A}source/{A}title") == names[0]
+    twin = json.loads((tmp_path / "all.json").read_bytes())["items"][0]
+    assert twin["content_html"] == entry.findtext(f"{A}content")
+    assert twin["_partyfeeds"] == {"source": {"id": entry.findtext(f"{A}source/{A}id"), "title": names[0]},
+                                   "via": ["https://norm.example/featured/"]}
 
 
 def test_five_thousand_headlines_of_varied_vocabulary_stay_five_thousand(tagger: Tagger) -> None:

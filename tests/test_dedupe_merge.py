@@ -43,3 +43,15 @@ def test_merge_sources_keeps_order_and_replaces_copies() -> None:
     assert primary_source((a, b), ()) == a
     own = SourceRef("c", "C", "https://c/1", party="kke")
     assert primary_source((a, own), ("kke",)) == own
+
+
+def test_a_renamed_source_is_taken_in_without_moving_updated() -> None:
+    item = make_item("KKE statement", link="https://agency.example/1", parties=("kke",))
+    source = replace(item.sources[0], title="Agency (configured)", site="https://agency.example/")
+    refetched = replace(item, sources=(source,), updated=T0 + timedelta(days=1))
+    merged = merge(item, refetched, revised=False)
+    assert merged.sources == (source,) and merged.updated == item.updated
+    # A new link to the story is a change a reader sees.
+    moved = replace(refetched, link="https://agency.example/2",
+                    sources=(replace(source, link="https://agency.example/2"),))
+    assert merge(item, moved, revised=False).updated == T0 + timedelta(days=1)

@@ -217,6 +217,21 @@ def test_the_same_documents_without_the_problem_take_the_fast_path() -> None:
         assert assert_same(doc.encode())
 
 
+@pytest.mark.parametrize("written", ["10000-12-01T00:00:00Z", "10000-12-01", "+10000-12-01T00:00:00Z",
+                                     "-2024-05-01", "Wed, 01 Dec 10000 00:00:00 GMT", "next tuesday"])
+def test_a_date_feedparser_misreads_or_cannot_read_is_unread_on_both_paths(written: str) -> None:
+    # feedparser's ISO 8601 reader took "10000-12-01" for 2010 and this month ("-2024-05-01" for a
+    # day of this year): such a date is not read, and the entry says what it was.
+    atom = ATOM_OPEN + f"<entry><title>t</title><id>urn:1</id><updated>{written}</updated></entry></feed>"
+    for doc in (rss_doc(f"<title>t</title><guid>g</guid><pubDate>{written}</pubDate>"), atom):
+        default, reference, fast = both_ways(doc.encode())
+        assert fast and default == reference
+        assert isinstance(default, ParsedFeed)
+        (entry,) = default.entries
+        assert entry.published is None and entry.updated is None
+        assert entry.unread_dates == (f"{'published' if 'rss' in doc else 'updated'}={written!r}",)
+
+
 def test_an_author_with_an_e_mail_address_takes_the_fast_path_with_feedparsers_split() -> None:
     doc = rss_doc("<title>t</title><author>Press Office &lt;press@party.gr&gt;</author>")
     assert assert_same(doc.encode())
@@ -293,7 +308,8 @@ LINKS = st.sampled_from([
 DATES = st.sampled_from([
     "Wed, 01 May 2024 09:30:00 +0200", "2024-05-01T07:00:00+03:00", "2024-05-01T07:00:00Z",
     "2024-05-01", "yesterday", "", "Wed, 1 May 2024 09:30:00 GMT", "2024-05-01T07:00:60Z",
-    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00", "2024-02-30T00:00:00Z"])
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-05:00", "2024-02-30T00:00:00Z", "10000-12-01T00:00:00Z",
+    "-2024-05-01"])
 LANGS = st.sampled_from([None, "", "el", "EN_us", "tr-TR"])
 AUTHORS = st.sampled_from([
     "press@party.example (Press Office)", "Press Office <press@party.example>", "a.b+c@x.example.org",

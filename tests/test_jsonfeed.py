@@ -92,6 +92,24 @@ def test_item_fields() -> None:
     assert bare["authors"] == [{"name": "partyfeeds"}]
 
 
+def test_items_carry_their_atom_source_and_via_links() -> None:
+    shared = make(1, sources=(SourceRef("kke", "KKE", "https://www.kke.gr/1", "kke", site="https://www.kke.gr/"),
+                              SourceRef("902", "902.gr", "https://www.kke.gr/1", site="https://www.902.gr/")))
+    feed = assert_valid_json_feed(render_json(SPEC, [make(0), shared, ITEMS[-1]], SITE, HEAD))
+    atom = assert_valid_atom(render_atom(SPEC, [make(0), shared, ITEMS[-1]], SITE, LABELS, doc=HEAD))
+    for item, entry in zip(feed["items"], atom.findall(f"{A}entry"), strict=True):
+        source = entry.find(f"{A}source")
+        vias = [link.get("href") for link in entry.findall(f"{A}link") if link.get("rel") == "via"]
+        if source is None:
+            assert "_partyfeeds" not in item
+            continue
+        assert item["_partyfeeds"]["source"] == {"id": source.findtext(f"{A}id"),
+                                                 "title": source.findtext(f"{A}title")}
+        assert item["_partyfeeds"].get("via", []) == vias
+    assert [i["_partyfeeds"].get("via") for i in feed["items"][:2]] == [["https://www.902.gr/0"],
+                                                                      ["https://www.902.gr/"]]
+
+
 def test_same_input_same_bytes() -> None:
     assert render_json(SPEC, ITEMS, SITE, HEAD) == render_json(SPEC, list(reversed(ITEMS)), SITE, HEAD)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -37,8 +39,8 @@ def test_wordpress_items() -> None:
     assert first.categories == ("Emek", "TKP") and first.authors == ("soL Haber",)
     assert first.language == "tr"
     assert first.parties == () and first.topics == ()
-    assert first.sources == (
-        SourceRef("sol", title="soL Haber Portalı", link=first.link, party=None, kind="feed"),
+    assert first.sources == (  # credited by its configured title; its site is the feed's own link
+        SourceRef("sol", title="soL", link=first.link, party=None, kind="feed", site="https://sol.example.org.tr"),
     )
     assert second.published == datetime(2024, 4, 30, 15, 0, tzinfo=UTC)
     assert second.content == "" and "asgari ücrete" in second.summary
@@ -72,10 +74,22 @@ def test_language_falls_back_to_the_source() -> None:
     assert {i.language for i in items("legacy-windows-1251-undeclared.rss", unset)} == {None}
 
 
-def test_source_title_falls_back_to_the_configured_title() -> None:
-    feed = replace(parsed("drupal-es.rss"), title=None)
+def test_a_source_is_credited_by_its_configured_title_else_the_feeds_else_its_id() -> None:
+    feed = parsed("drupal-es.rss")
     spec = SourceSpec("pce", "https://pce.example.es/rss.xml", party="pce", title="PCE")
+    unnamed = replace(spec, title=None)
     assert normalise_feed(feed, spec, NOW)[0].sources[0].title == "PCE"
+    assert feed.title and normalise_feed(feed, unnamed, NOW)[0].sources[0].title == feed.title
+    assert normalise_feed(replace(feed, title=None), unnamed, NOW)[0].sources[0].title == "pce"
+
+
+def test_a_sources_site_is_the_feeds_web_site_else_the_feed() -> None:
+    spec = SourceSpec("pce", "https://pce.example.es/rss.xml")
+    feed = replace(parsed("drupal-es.rss"), link="/inicio")
+    assert normalise_feed(feed, spec, NOW)[0].sources[0].site == "https://src.example/inicio"
+    for unusable in (None, "javascript:alert(1)"):
+        feed = replace(feed, link=unusable)
+        assert normalise_feed(feed, spec, NOW)[0].sources[0].site == "https://pce.example.es/rss.xml"
 
 
 PCPE = SourceSpec("pcpe", "https://pcpe.example.es/rss", party="pcpe", language="es")
@@ -153,6 +167,44 @@ def test_future_dates_are_clamped_to_the_fetch_time() -> None:
     future = NOW + timedelta(days=30)
     (item,) = normalise_feed(feed_of(entry(guid="g", title="t", published=future, updated=future)), PCPE, NOW)
     assert item.published == item.updated == NOW
+
+
+@pytest.mark.parametrize("given", [datetime(1969, 12, 31, 23, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
+                                   NOW + timedelta(days=1, seconds=1), datetime(9999, 12, 31, tzinfo=UTC)])
+def test_an_implausible_date_is_replaced_by_the_fetch_time_and_logged(
+        given: datetime, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    (item,) = normalise_feed(feed_of(entry(guid="g", title="t", published=given, updated=given)), PCPE, NOW)
+    assert item.published == item.updated == NOW
+    (line,) = [r.getMessage() for r in caplog.records if item.id in r.getMessage()]
+    assert f"published={given.isoformat()}" in line and f"published={NOW.isoformat()}" in line
+
+
+def test_an_implausible_date_gives_way_to_the_entrys_other_date() -> None:
+    earlier = NOW - timedelta(hours=2)
+    e = entry(guid="g", title="t", published=datetime(1960, 1, 1, tzinfo=UTC), updated=earlier)
+    (item,) = normalise_feed(feed_of(e), PCPE, NOW)
+    assert item.published == item.updated == NOW - timedelta(hours=2)
+
+
+def test_a_date_slightly_ahead_is_taken_as_the_fetch_time_and_plausible_ones_as_given(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    ahead, old = NOW + timedelta(hours=23), datetime(1970, 1, 1, tzinfo=UTC)
+    first, second = normalise_feed(feed_of(entry(guid="a", title="a", published=ahead),
+                                           entry(guid="b", title="b", published=old)), PCPE, NOW)
+    assert first.published == NOW and second.published == old
+    assert [r.getMessage() for r in caplog.records if second.id in r.getMessage()] == []
+
+
+def test_an_unreadable_date_is_logged_as_written(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    body = (b'<rss version="2.0"><channel><title>S</title><item><title>t</title><guid>g</guid>'
+            b"<pubDate>10000-12-01T00:00:00Z</pubDate></item></channel></rss>")
+    (item,) = normalise_feed(parse_feed(body, {}, "https://src.example/feed"), PCPE, NOW)
+    assert item.published == item.updated == NOW
+    (line,) = [r.getMessage() for r in caplog.records if item.id in r.getMessage()]
+    assert "published='10000-12-01T00:00:00Z' unreadable" in line
 
 
 def test_updated_is_never_before_published() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from lxml import etree
 from feeds import pipeline
 from feeds.model import SiteInfo, SourceRef
 from feeds.registry import Registry, load_registry
+from feeds.seeds import read_seed_file
 from feeds.store import Store
 from feeds.tag import Tagger
 from tests.atomcheck import assert_valid_atom
@@ -48,6 +50,60 @@ def test_seeds_become_22_entries_and_a_second_run_changes_nothing(store: Store, 
     second = pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3))
     assert (second.new, second.merged, second.revised, second.unchanged) == (0, 0, 0, 22)
     assert {i.id: i for i in store.latest(100)} == before  # first-seen dates kept
+
+
+def test_seeds_publish_with_distinct_updated_values_in_document_order(
+        tmp_path: Path, store: Store, tagger: Tagger, registry: Registry, now: datetime) -> None:
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+    out = tmp_path / "public"
+    pipeline.publish(store, registry, replace(SITE, entries_per_feed=100), out)
+    feed = assert_valid_atom((out / "all.atom").read_bytes())
+    updated = [e.findtext(f"{A}updated") for e in feed.iter(f"{A}entry")]
+    written = [seed.item.title for seed in read_seed_file(SEEDS / "seed-headlines.txt", now)]
+    assert [e.findtext(f"{A}title") for e in feed.iter(f"{A}entry")] == written  # the first paragraph on top
+    assert len(set(updated)) == len(updated) == 22
+    # A later run keeps every date, so the order too.
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3))
+    assert [i.title for i in store.latest(100)] == written
+
+
+def test_undated_seeds_of_several_documents_never_share_an_instant(
+        tmp_path: Path, store: Store, tagger: Tagger, now: datetime) -> None:
+    (tmp_path / "a.txt").write_text("KKE statement on the strike\n\nTKP congress opens\n", "utf-8")
+    (tmp_path / "b.yaml").write_text("- title: PCP on the budget\n- title: PCE on housing\n", "utf-8")
+    pipeline.ingest_seeds(store, tagger, [tmp_path], now)
+    dates = {i.title: i.published for i in store.latest(10)}
+    assert dates == {"KKE statement on the strike": now, "TKP congress opens": now - timedelta(seconds=1),
+                     "PCP on the budget": now - timedelta(seconds=2),
+                     "PCE on housing": now - timedelta(seconds=3)}
+
+
+def test_seed_items_are_credited_to_the_given_publisher(tmp_path: Path, store: Store, tagger: Tagger,
+                                                        registry: Registry, now: datetime) -> None:
+    pipeline.ingest_seeds(store, tagger, [SEEDS], now, publisher="partyfeeds test")
+    out = tmp_path / "public"
+    pipeline.publish(store, registry, SITE, out)
+    feed = assert_valid_atom((out / "all.atom").read_bytes())
+    names = {e.findtext(f"{A}author/{A}name") for e in feed.iter(f"{A}entry")}
+    sources = {e.findtext(f"{A}source/{A}title") for e in feed.iter(f"{A}entry")}
+    assert names == sources == {"partyfeeds test"}
+    assert b"seed-headlines" not in (out / "all.atom").read_bytes()
+
+
+def test_seeds_stored_under_an_old_credit_are_renamed_without_moving_their_dates(
+        tmp_path: Path, tagger: Tagger, now: datetime) -> None:
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        pipeline.ingest_seeds(store, tagger, [SEEDS], now)
+        before = {i.id: (i.published, i.updated) for i in store.latest(100)}
+    with sqlite3.connect(path) as db:  # as a store written when seeds credited their file
+        db.execute("UPDATE item_sources SET title = 'Seed: seed-headlines.txt'")
+    with Store(path) as store:
+        report = pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3), publisher="Editors")
+        assert report.revised == 22 and report.new == report.merged == 0
+        after = store.latest(100)
+    assert {i.id: (i.published, i.updated) for i in after} == before
+    assert {s.title for i in after for s in i.sources} == {"Editors"}
 
 
 def test_jerusalem_statements_of_six_parties_stay_six_entries(store: Store, tagger: Tagger,

@@ -148,6 +148,27 @@ def test_merged_entry_content_names_its_sources_with_links() -> None:
         ("KKE (English)", "https://www.kke.gr/article/0"), ("902.gr", "https://www.902.gr/n/0")]
 
 
+def test_a_merged_entry_names_each_source_once() -> None:
+    own, other = make(0).sources
+    twin = SourceRef("902-gr-featured", "902.gr", "https://www.902.gr/featured/0")  # a second feed of 902.gr
+    (entry,) = entries(render([make(0, sources=(own, other, twin))]))
+    line = lxml.html.fragment_fromstring((entry.findtext(f"{A}content") or "").split("\n")[1])
+    assert line.text_content() == "Reported by: KKE (English), 902.gr"
+    assert links(entry)["via"] == ["https://www.902.gr/n/0", "https://www.902.gr/featured/0"]
+
+
+def test_each_other_source_gets_a_via_link_to_its_site_when_it_shares_the_entrys_link() -> None:
+    link = "https://www.kke.gr/article/0"
+    own = SourceRef("kke-en", "KKE (English)", link, "kke", site="https://www.kke.gr/en/")
+    copies = (SourceRef("902-gr", "902.gr", link, site="https://www.902.gr/"),
+              SourceRef("agency", "Agency", link, site=None),  # kept before sites were: no via to give
+              SourceRef("rizospastis", "Rizospastis", "https://www.rizospastis.gr/1",
+                        site="https://www.rizospastis.gr/"))
+    (entry,) = entries(render([make(0, sources=(own, *copies))]))
+    assert links(entry) == {"alternate": [link], "via": ["https://www.902.gr/", "https://www.rizospastis.gr/1"]}
+    assert entry.findtext(f"{A}source/{A}title") == "KKE (English)"  # the origin: atom:source, no via
+
+
 def test_single_source_entry_content_is_left_as_is() -> None:
     (entry,) = entries(render([make(0, sources=make(0).sources[:1])]))
     assert entry.findtext(f"{A}content") == "<p>Content 0</p>"
@@ -174,6 +195,15 @@ def test_entry_source_names_the_source_that_gave_the_link() -> None:
     assert source_atom_id("kke-en") != source_atom_id("kke")
     assert source.findtext(f"{A}title") == "KKE (English)"
     assert parse_rfc3339(source.findtext(f"{A}updated") or "") == OLD
+
+
+def test_the_partys_own_feed_is_the_origin_when_an_aggregator_carried_its_link_first() -> None:
+    link = "https://www.kke.gr/article/0"
+    agency = SourceRef("agency", "Agency", link, site="https://agency.example/")
+    own = SourceRef("kke-en", "KKE (English)", link, "kke", site="https://www.kke.gr/en/")
+    (entry,) = entries(render([make(0, sources=(agency, own))]))
+    assert entry.findtext(f"{A}source/{A}title") == "KKE (English)"
+    assert links(entry) == {"alternate": [link], "via": ["https://agency.example/"]}
 
 
 def test_entry_without_sources_has_no_source_element() -> None:

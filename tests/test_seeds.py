@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,8 +65,53 @@ def test_yaml_seed_items(tmp_path: Path, now: datetime) -> None:
     assert first.item.published == datetime(2017, 12, 7, 8, 0, tzinfo=UTC)
     assert first.explicit_parties == ("kke",) and first.explicit_topics is None
     assert first.item.link == "https://inter.kke.gr/en/articles/strike/"
-    assert second.item.title == "A text-only item" and second.item.published == now
+    assert second.item.title == "A text-only item" and second.item.published == now - timedelta(seconds=1)
     assert second.line == 7
+
+
+def test_undated_items_are_first_seen_a_second_apart_newest_first_in_document_order(now: datetime) -> None:
+    seeds = read_seed_file(ROOT / "seeds" / "seed-headlines.txt", now)
+    assert [s.item.published for s in seeds] == [now - timedelta(seconds=n) for n in range(22)]
+    assert all(s.item.updated == s.item.published for s in seeds)
+
+
+def test_yaml_items_keep_their_own_dates_and_an_updated_only_item_was_published_then(
+        tmp_path: Path, now: datetime) -> None:
+    path = write(tmp_path, "s.yaml", """
+- title: Dated
+  published: 2017-12-07T10:00:00Z
+  updated: 2017-12-08T10:00:00Z
+- title: Undated
+- title: Updated only
+  updated: 2018-01-02
+""")
+    dated, undated, updated_only = (s.item for s in read_seed_file(path, now))
+    assert (dated.published, dated.updated) == (datetime(2017, 12, 7, 10, tzinfo=UTC),
+                                                 datetime(2017, 12, 8, 10, tzinfo=UTC))
+    assert undated.published == undated.updated == now - timedelta(seconds=1)
+    assert updated_only.published == updated_only.updated == datetime(2018, 1, 2, tzinfo=UTC)
+
+
+def test_seed_items_credit_the_publisher_never_the_file(tmp_path: Path, now: datetime) -> None:
+    text = write(tmp_path, "notes-2024.txt", "KKE statement on the strike.")
+    (given,) = read_seed_file(text, now, "Party Feeds")
+    (default,) = read_seed_file(text, now)
+    assert [s.title for s in given.item.sources] == ["Party Feeds"]
+    assert [s.title for s in default.item.sources] == ["partyfeeds"]
+    assert "notes-2024" not in given.item.sources[0].title + default.item.sources[0].title
+
+
+def test_a_yaml_header_names_the_documents_publisher(tmp_path: Path, now: datetime) -> None:
+    path = write(tmp_path, "kke.yaml", """
+publisher: KKE Press Office
+items:
+  - title: KKE on the general strike
+    link: https://inter.kke.gr/en/articles/strike/
+""")
+    (seed,) = read_seed_file(path, now, "Party Feeds")
+    assert seed.item.sources[0].title == "KKE Press Office"
+    assert seed.item.sources[0].link == "https://inter.kke.gr/en/articles/strike/"
+    assert seed.line == 4
 
 
 @pytest.mark.parametrize(
@@ -77,6 +122,8 @@ def test_yaml_seed_items(tmp_path: Path, now: datetime) -> None:
         ("type.yaml", "- title: 5\n", 1, "must be text"),
         ("date.yaml", "- title: x\n  published: next tuesday\n", 2, "not a date"),
         ("shape.yaml", "title: x\n", 1, "expected a list"),
+        ("header.yaml", "publisher: P\nitems: []\nauthor: A\n", 3, "unknown key"),
+        ("publisher.yaml", "publisher: [P]\nitems: []\n", 1, "must be text"),
         ("empty-item.yaml", "- title: '   '\n", 1, "no text"),
         ("latin1.txt", "ok\n\ncaf\xe9\n".encode("latin-1"), 3, "not UTF-8"),
         ("nul.txt", "ok\n\nbad\x00\n", 3, "control character"),

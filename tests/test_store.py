@@ -81,6 +81,24 @@ def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
         store.check()
 
 
+def test_a_store_from_before_source_sites_reads_them_as_unknown_until_saved_again(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    item = make_item("kept", link="https://a.example/1")
+    with Store(path) as store, store.transaction():
+        store.save(item, keys=["id:a"], bands=[1], revision="", first_seen=T0)
+    with sqlite3.connect(path) as db:  # as the code before the migration left it
+        db.execute("ALTER TABLE item_sources DROP COLUMN site")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    sited = replace(item, sources=(replace(item.sources[0], site="https://a.example/"),))
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        stored = store.get(item.id)
+        assert stored is not None and stored.item == item and item.sources[0].site is None
+        with store.transaction():
+            store.save(sited, keys=["id:a"], bands=[1], revision="", first_seen=T0)
+        assert store.get_many([item.id])[0].item == sited
+
+
 def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path: Path) -> None:
     """The migration that drops item_keys_by_item, run on a store the code before it wrote."""
     dropped = next(n for n, script in enumerate(MIGRATIONS)
@@ -96,6 +114,7 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")
         for table in ("item_entries", "dedupe_splits", "store_meta"):
             db.execute(f"DROP TABLE {table}")
+        db.execute("ALTER TABLE item_sources DROP COLUMN site")
         db.execute(f"PRAGMA user_version = {dropped}")
         before = {table: sorted(db.execute(f"SELECT * FROM {table}"))
                   for table in ("item_keys", "item_bands", "item_band_lists", "item_changes")}

@@ -3,8 +3,10 @@
 The merged entry credits every source. Its main link is a party's own link
 when one of the sources is that party's own feed; its text comes from the
 source that provides the main link. `updated` moves only when what a reader
-sees changes (text, tags, links, the list of sources) or a new revision
-marker appears — a re-fetch of the same thing changes nothing.
+sees of the story changes (text, tags, links, the list of sources and their
+links) or a new revision marker appears — a re-fetch of the same thing changes
+nothing. A source's new name or site is taken in without moving it: the story
+is not news again because its source was renamed in the configuration.
 """
 
 from __future__ import annotations
@@ -46,10 +48,16 @@ def merge(existing: Item, incoming: Item, *, revised: bool) -> Item:
         authors=text.authors or existing.authors, categories=text.categories, sources=sources,
         parties=parties, topics=topics, published=min(existing.published, incoming.published),
     )
-    changed = revised or merged.content_hash != existing.content_hash or sources != existing.sources
+    credits_changed = _credits(sources) != _credits(existing.sources)
+    changed = revised or credits_changed or merged.content_hash != existing.content_hash
     if not changed:
         return replace(merged, updated=existing.updated)
     return replace(merged, updated=max(existing.updated, incoming.updated, merged.published))
+
+
+def _credits(sources: tuple[SourceRef, ...]) -> list[tuple[str, str | None]]:
+    """What of the sources moves `updated`: which they are, and their links to the story."""
+    return [(source.source_id, source.link) for source in sources]
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
