@@ -211,4 +211,12 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO store_meta SELECT 'dedupe_rules', '1' WHERE EXISTS (SELECT 1 FROM items);
     """,
+    # 11: true reports. A source remembers why its last new body was not well-formed (its entries
+    # were recovered), so the health feed says so once, not on every poll. A feed remembers when it
+    # was first published: an empty feed's `updated`, the same on every publish. '' for the feeds
+    # published before this migration: stamped by their next publish.
+    """
+    ALTER TABLE sources ADD COLUMN malformed TEXT;
+    ALTER TABLE feed_marks ADD COLUMN first_published TEXT NOT NULL DEFAULT '';
+    """,
 )

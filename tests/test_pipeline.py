@@ -110,7 +110,7 @@ def test_publish_writes_valid_feeds_and_nothing_on_a_rerun(tmp_path: Path, store
                                                           registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now)
     out = tmp_path / "public"
-    report = pipeline.publish(store, registry, SITE, out)
+    report = pipeline.publish(store, registry, SITE, out, now=T0)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == sorted(report.written)
     assert {"all.atom", "feeds.opml", "index.html", "party/kke.atom", "party/tkp.atom",
@@ -118,7 +118,7 @@ def test_publish_writes_valid_feeds_and_nothing_on_a_rerun(tmp_path: Path, store
     for name in files:
         if name.endswith(".atom"):
             assert_valid_atom((out / name).read_bytes())
-    rerun = pipeline.publish(store, registry, SITE, out)
+    rerun = pipeline.publish(store, registry, SITE, out, now=T0)
     assert rerun.written == [] and rerun.unchanged == len(files)
 
 
@@ -126,7 +126,7 @@ def test_party_feed_holds_exactly_that_partys_items(tmp_path: Path, store: Store
                                                     registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now)
     out = tmp_path / "public"
-    pipeline.publish(store, registry, SITE, out)
+    pipeline.publish(store, registry, SITE, out, now=T0)
     feed = etree.fromstring((out / "party" / "kke.atom").read_bytes())
     titles = [e.findtext(f"{A}title") for e in feed.iter(f"{A}entry")]
     expected = [i.title for i in store.latest(50, "party", "kke")]

@@ -92,6 +92,8 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
         db.execute("ALTER TABLE feed_marks DROP COLUMN pages_base")  # later migrations'
+        db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
+        db.execute("ALTER TABLE sources DROP COLUMN malformed")
         for column in ("title_derived", "enclosures"):
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")
         for table in ("item_entries", "dedupe_splits", "store_meta"):
