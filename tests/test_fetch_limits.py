@@ -78,8 +78,10 @@ def test_a_huge_validator_stored_before_the_limit_is_not_sent(server: LocalServe
 
 def test_a_utf8_etag_that_cannot_go_back_as_it_came_is_ignored(server: LocalServer,
                                                                client: HttpClient) -> None:
-    # The header block is decoded as UTF-8; "€" has no Latin-1 byte to send back.
-    head = b"HTTP/1.1 200 OK\r\nETag: \"caf\xc3\xa9\xe2\x82\xac\"\r\nContent-Length: %d\r\n\r\n" % len(RSS)
+    # The header block is decoded as UTF-8; "€" has no Latin-1 byte to send back. (A raw reply
+    # ends its connection: it says so, or the client could send the next request on it.)
+    head = (b"HTTP/1.1 200 OK\r\nETag: \"caf\xc3\xa9\xe2\x82\xac\"\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(RSS))
     server.script("/feed", Reply(raw=head + RSS))
     first, second = poll_twice(client, server.url("/feed"))
     assert first.etag is None and second.error_count == 0
