@@ -177,7 +177,9 @@ def _extend_history(store: Store, feed: compose.PlannedFeed, now: datetime) -> t
 def _first_published(mark: FeedMark, now: datetime) -> FeedMark:
     """`mark`, stamped with `now` if it has no first-publish time yet (a new feed, or one
     published before migration 11)."""
-    return mark if mark.first_published else replace(mark, first_published=to_text(now) or "")
+    if mark.first_published:
+        return mark
+    return replace(mark, first_published=to_text(now.replace(microsecond=0)) or "")  # whole seconds
 
 
 def _start_workers_early(store: Store, feeds: Sequence[compose.PlannedFeed]) -> None:
