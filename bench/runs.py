@@ -171,14 +171,14 @@ def publish(args: Result) -> Result:
     with Store(db) as store:
         result["items"] = store.count_items()
         with timed(result, "all"):
-            report = pipeline.publish(store, reg, SITE, out)
+            report = pipeline.publish(store, reg, SITE, out, now=T0)
         result["feeds"] = len(report.written)
         newest = store.latest(1)[0]
         changed = replace(newest, summary=newest.summary + " (corrected)", updated=T0 + timedelta(days=1))
         with store.transaction():
             store.save(changed, keys=identity_keys(changed), bands=(), revision="", first_seen=T0)
         with timed(result, "one"):
-            report = pipeline.publish(store, reg, SITE, out)
+            report = pipeline.publish(store, reg, SITE, out, now=T0)
         result["one_written"] = len(report.written)
     result["rss_mb"] = peak_rss_mb()
     return result
@@ -195,7 +195,7 @@ def oneshot(args: Result) -> Result:
         with timed(result, "run"):
             pipeline.ingest_sources(store, tagger, client, specs(args), SETTINGS, T0 + timedelta(hours=1),
                                     force=True)
-            pipeline.publish(store, reg, SITE, workdir / "public")
+            pipeline.publish(store, reg, SITE, workdir / "public", now=T0)
         result["items"] = store.count_items()
     result["rss_mb"] = peak_rss_mb()
     return result

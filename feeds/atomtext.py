@@ -27,7 +27,6 @@ from feeds.model import FeedSpec, Item, SiteInfo, atom_id
 from feeds.render import (
     ATOM_NS,
     ATOM_TYPE,
-    EMPTY_FEED_UPDATED,
     FH_NS,
     GENERATOR,
     JSON_FEED_TYPE,
@@ -144,10 +143,11 @@ def _source(item: Item, updated: str) -> str:
 
 
 def document(spec: FeedSpec, site: SiteInfo, labels: Labels, doc: Document, entries: Sequence[str],
-             updated: str | None, icon: str | None = None) -> bytes:
+             updated: str, icon: str | None = None) -> bytes:
     """The chain document `doc` of `spec`, holding `entries` (from `entry`, newest first);
-    `updated` is the newest entry's `updated` in ISO form, None for an empty document."""
-    head = _head(spec, site, labels, doc, updated or EMPTY_FEED_UPDATED.isoformat(), icon)
+    `updated` in ISO form: the newest entry's, or for an empty document the time the feed was
+    first published."""
+    head = _head(spec, site, labels, doc, updated, icon)
     archive = _ARCHIVE if doc.is_archive else ""
     return (_PROLOGUE + head + archive + "".join(entries) + "</feed>\n").encode("utf-8")
 

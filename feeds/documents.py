@@ -25,6 +25,7 @@ from pathlib import Path
 from feeds import atomtext, forkserver, jsonfeed
 from feeds.archive import Document
 from feeds.compose import PlannedFeed
+from feeds.errors import PublishError
 from feeds.model import Item, SiteInfo
 from feeds.pages import LATEST_PER_FEED, FeedSummary
 from feeds.render import Labels
@@ -44,6 +45,7 @@ class Job:
     item_ids: tuple[str, ...]
     place: int  # the newest place of its items in the "all" history: the rendering order
     start: int = 0  # the oldest place of its items there (0: none is in it)
+    updated_if_empty: datetime | None = None  # when the feed was first published: an empty head's `updated`
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +60,12 @@ class Entry:
     link: str | None
 
 
-def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str]
-         ) -> list[Job]:
+def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str],
+         first_published: datetime | None = None) -> list[Job]:
     """The jobs for `docs` of `feed`, reading their items' ids in one query. `ids`: the ids
     already held by a run's other jobs (an item sits in three or four feeds), so each is one
-    string in memory, not one per feed; the new ones are added."""
+    string in memory, not one per feed; the new ones are added. `first_published`: when the
+    feed was first published, the `updated` of its head while it is empty."""
     if not docs:
         return []
     first = min(doc.first for doc in docs)
@@ -73,7 +76,7 @@ def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document], 
         rows = places[bisect_left(seqs, doc.first):bisect_right(seqs, doc.last)]
         in_all = [place for _, _, place in rows if place]
         result.append(Job(feed, doc, total, tuple(ids.setdefault(item_id, item_id) for _, item_id, _ in rows),
-                          max(in_all, default=0), min(in_all, default=0)))
+                          max(in_all, default=0), min(in_all, default=0), first_published))
     return result
 
 
@@ -184,9 +187,11 @@ def entry(item: Item, site: SiteInfo, labels: Labels) -> Entry:
 
 def files(job: Job, entries: Sequence[Entry], site: SiteInfo, labels: Labels) -> tuple[bytes, bytes]:
     """The job's Atom document and its JSON Feed twin."""
-    updated = entries[0].updated.isoformat() if entries else None
-    atom = atomtext.document(job.feed.spec, site, labels, job.doc, [e.atom for e in entries], updated,
-                             icon=job.feed.icon)
+    updated = entries[0].updated if entries else job.updated_if_empty
+    if updated is None:
+        raise PublishError(f"{job.doc.path}: an empty feed needs the time it was first published")
+    atom = atomtext.document(job.feed.spec, site, labels, job.doc, [e.atom for e in entries],
+                             updated.isoformat(), icon=job.feed.icon)
     twin = jsonfeed.document(job.feed.spec, site, job.doc, [e.json for e in entries], icon=job.feed.icon)
     return atom, twin
 

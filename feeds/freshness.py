@@ -2,8 +2,9 @@
 
 Rendering is most of a publish, and most feeds do not change between two publishes. A head
 (Atom + JSON Feed) is a pure function of: the code that renders it, the site, the labels, the
-archive page size, the feed's spec and icon, its place in the chain (first..last, prev-archive)
-and, for each entry, the item's id and its change number (migration 5 stamps every save).
+archive page size, the feed's spec and icon, its place in the chain (first..last, prev-archive),
+for each entry, the item's id and its change number (migration 5 stamps every save), and the
+time the feed was first published (an empty head's `updated`).
 `fingerprint` hashes exactly that; the publisher stores it with the head files' size and
 mtime and skips rendering when both are the same next time. The files' stamp is there so a
 head deleted or edited by hand is still put back, as before.
@@ -48,9 +49,10 @@ def context(site: SiteInfo, labels: Labels, options: PublishOptions) -> str:
 
 
 def fingerprint(shared: str, feed: PlannedFeed, head: archive.Document,
-                stamps: list[tuple[str, int]]) -> str:
-    """The head's inputs: `shared` (see `context`), the feed, its chain place, (item, change) pairs."""
-    text = repr((shared, feed.spec, feed.icon, head, stamps))
+                stamps: list[tuple[str, int]], first_published: str) -> str:
+    """The head's inputs: `shared` (see `context`), the feed, its chain place, (item, change)
+    pairs, and when it was first published (an empty head's `updated`)."""
+    text = repr((shared, feed.spec, feed.icon, head, stamps, first_published))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

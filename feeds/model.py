@@ -125,6 +125,7 @@ class SourceState:
     moved_count: int = 0
     item_count: int = 0
     configured_url: str | None = None  # the URL the config gave when this state began
+    malformed: str | None = None  # why its last new body was not well-formed XML (entries recovered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class SourceEvent:
 
     source_id: str
     at: datetime
-    kind: str  # "failure" | "recovery" | "retired"
+    kind: str  # "failure" | "recovery" | "retired" | "moved" | "malformed"
     message: str
 
 

@@ -87,6 +87,12 @@ class ParsedFeed:
     encoding: str  # how the body was decoded
     entries: tuple[ParsedEntry, ...]
     warnings: tuple[str, ...] = ()  # problems we recovered from
+    malformed: str | None = None  # what made the document not well-formed, when entries were recovered
+
+    @property
+    def recovered(self) -> int:
+        """Entries kept from a document that was not well-formed (0 if it was)."""
+        return len(self.entries) if self.malformed else 0
 
 
 def parse_feed(
@@ -158,7 +164,7 @@ def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | Non
     return ParsedFeed(
         url=url, version=version, title=_text(feed, "title"), link=_text(feed, "link"),
         language=_language(dict.get(feed, "language")), encoding=encoding, entries=entries,
-        warnings=tuple(warnings),
+        warnings=tuple(warnings), malformed=problem,
     )
 
 

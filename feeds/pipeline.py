@@ -17,10 +17,9 @@ Every function takes `now`; none reads the clock.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
@@ -32,7 +31,7 @@ from feeds.dedupe.explain import explain
 from feeds.dedupe.split import Split, split_item
 from feeds.errors import DedupeError, SeedError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_each
-from feeds.model import Item, SourceEvent, SourceRef, SourceSpec, SourceState, item_id
+from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
 from feeds.prepare import Job, Prepared, Preparer, prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
@@ -40,6 +39,12 @@ from feeds.publish import PublishReport as PublishReport
 from feeds.publish import plan_feeds as plan_feeds
 from feeds.publish import publish as publish
 from feeds.publish import publish_health as publish_health
+
+# What runs report, re-exported likewise.
+from feeds.reports import IngestReport as IngestReport
+from feeds.reports import SourceReport as SourceReport
+from feeds.reports import health_events as health_events
+from feeds.reports import source_line
 from feeds.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.store import Store
 from feeds.tag import Tagger, tag_item
@@ -56,21 +61,6 @@ def open_store(path: str | Path) -> Store:
         store.close()
         raise
     return store
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What one ingest run did, per outcome."""
-
-    new: int = 0
-    merged: int = 0
-    revised: int = 0
-    unchanged: int = 0
-    empty: int = 0  # entries with nothing usable in them, skipped
-    errors: list[str] = field(default_factory=list)
-
-    def count(self, outcome: str) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
 
 
 def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
@@ -129,16 +119,6 @@ def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datet
         log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(seeds),
                  report.new - before[0], report.merged - before[1], report.revised - before[2])
     return report
-
-
-@dataclass(slots=True)
-class SourceReport:
-    """What one poll of one source did."""
-
-    source_id: str
-    status: str  # ok | not_modified | unchanged | gone | error
-    error: str | None = None
-    ingest: IngestReport = field(default_factory=IngestReport)
 
 
 def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
@@ -239,10 +219,8 @@ def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, Fe
         new_state = polling.next_state(state, result, spec, now)
         count = counts.get(spec.id, 0)
         states.append(new_state if new_state.item_count == count else replace(new_state, item_count=count))
-        event = health_event(state, new_state, now)
-        if event is not None:
-            events.append(event)
-        reports.append(SourceReport(spec.id, result.status, result.error))
+        events += health_events(state, new_state, now)
+        reports.append(SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect))
     with store.transaction():
         store.save_source_states(states)
         for event in events:
@@ -272,7 +250,7 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                     result: FetchResult, prepared: Prepared | None,
                     now: datetime) -> tuple[SourceReport, SourceState]:
     """`store_prepared` inside the caller's transaction; the report and the new state."""
-    report = SourceReport(spec.id, result.status, result.error)
+    report = SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect)
     parse_error = prepared.parse_error if prepared is not None else None
     if parse_error is not None:
         report.status, report.error = "error", parse_error
@@ -280,40 +258,19 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
         _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands,
                     prepared.keys)
         store.save_guid_links(spec.id, prepared.guid_links)
-        report.ingest.empty = prepared.empty_entries
+        report.ingest.empty, report.ingest.recovered = prepared.empty_entries, prepared.recovered
+        report.malformed = prepared.malformed
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
-                                   parse_error=parse_error)
+                                   parse_error=parse_error, malformed=report.malformed)
     store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
-    event = health_event(state, new_state, now)
-    if event is not None:
+    for event in health_events(state, new_state, now):
         store.add_source_event(event)
     return report, new_state
 
 
-def health_event(before: SourceState, after: SourceState, now: datetime) -> SourceEvent | None:
-    """The change in health between two states of a source, if any."""
-    if after.retired and not before.retired:
-        return SourceEvent(after.source_id, now, "retired", after.last_error or "retired")
-    if after.error_count and not before.error_count:
-        return SourceEvent(after.source_id, now, "failure", after.last_error or "failed")
-    if before.error_count and not after.error_count:
-        return SourceEvent(after.source_id, now, "recovery",
-                           f"fetched successfully after {before.error_count} failed attempts")
-    return None
-
-
 def _log_source(report: SourceReport, state: SourceState) -> None:
-    ingest = report.ingest
-    if report.status == "ok":
-        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d%s", report.source_id,
-                 ingest.new, ingest.merged, ingest.revised, ingest.unchanged,
-                 f" empty={ingest.empty}" if ingest.empty else "")
-    elif report.status in ("not_modified", "unchanged"):
-        log.info("source=%s status=%s", report.source_id, report.status)
-    else:
-        log.warning("source=%s status=%s error=%s next_fetch=%s", report.source_id, report.status,
-                    json.dumps(report.error or "", ensure_ascii=False),
-                    state.next_fetch.isoformat() if state.next_fetch else "never")
+    level, line = source_line(report, state)
+    log.log(level, "%s", line)
 
 
 # -- explaining and undoing merges (partyfeeds dedupe-why, partyfeeds split) -----------------------

@@ -58,12 +58,15 @@ def next_state(
     *,
     new_items: int = 0,
     parse_error: str | None = None,
+    malformed: str | None = None,
 ) -> SourceState:
     """The state to store after `result`.
 
     `parse_error`: the fetched body could not be used (a ParseError further
     down): counted as a failure, and the validators are not stored, so the
-    next fetch downloads and parses the feed again.
+    next fetch downloads and parses the feed again. `malformed`: the body was
+    not well-formed, but entries were recovered from it (remembered until a
+    new body is well-formed).
     """
     if result.source_id != state.source_id:
         raise ValueError(f"result for {result.source_id!r} applied to source {state.source_id!r}")
@@ -77,6 +80,8 @@ def next_state(
         changes.update(_failed(state, result.error or parse_error or "failed", result.retry_after, spec, now))
     else:
         changes.update(_succeeded(state, result, spec, now, new_items))
+        if result.status == "ok":  # a new body was parsed
+            changes["malformed"] = malformed
     return replace(state, **changes)
 
 

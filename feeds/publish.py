@@ -9,10 +9,12 @@ callers know one module.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from feeds import archive, compose, documents, forkserver, freshness
@@ -22,7 +24,7 @@ from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.registry import Registry
 from feeds.render import Labels, render_atom
-from feeds.store import FeedMark, Store
+from feeds.store import FeedMark, Store, from_text, to_text
 from feeds.write import (
     PUBLISHED_DIRS,
     is_published,
@@ -59,9 +61,12 @@ def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, st
 
 
 def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
-            options: PublishOptions | None = None) -> PublishReport:
+            options: PublishOptions | None = None, *, now: datetime) -> PublishReport:
     """Render every feed whose inputs changed (head, archive pages, JSON Feed twins), the OPML
-    list and the index; write only what changed, and never rewrite an archive page in place."""
+    list and the index; write only what changed, and never rewrite an archive page in place.
+
+    `now` is remembered as the time a feed was first published: an empty feed's `updated`.
+    """
     options = options or PublishOptions()
     report = PublishReport()
     labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
@@ -75,7 +80,7 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
     target = _Target(site, labels, options, output_dir, report, set(), found,
                      freshness.context(site, labels, options))
     with store.transaction():  # every history grows, or none: one commit, not one per feed
-        histories = [_extend_history(store, feed) for feed in feeds]
+        histories = [_extend_history(store, feed, now) for feed in feeds]
     plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
     if target.moved:
         log.info("publish site_moved base_url=%s feeds=%d: their archive pages are rewritten",
@@ -132,8 +137,8 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
         target.published.update((doc.path, doc.json_path))
     head, pages = chain[0], chain[1:]
     stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
-    plan = _FeedPlan(feed, head, [], fingerprint=freshness.fingerprint(target.shared, feed, head, stamps),
-                     pages_base=mark.pages_base)
+    fingerprint = freshness.fingerprint(target.shared, feed, head, stamps, mark.first_published)
+    plan = _FeedPlan(feed, head, [], fingerprint=fingerprint, pages_base=mark.pages_base)
     files = freshness.files_stamp(target.output_dir, head)
     todo = []
     if mark.fingerprint == plan.fingerprint and files and mark.files == files:
@@ -151,22 +156,30 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
             target.report.unchanged += 2
         else:
             todo.append(doc)
-    plan.jobs = documents.jobs(store, feed, total, todo, target.ids)
+    plan.jobs = documents.jobs(store, feed, total, todo, target.ids, from_text(mark.first_published))
     return plan
 
 
-def _extend_history(store: Store, feed: compose.PlannedFeed) -> tuple[bool, FeedMark]:
+def _extend_history(store: Store, feed: compose.PlannedFeed, now: datetime) -> tuple[bool, FeedMark]:
     """Append the items saved since the last publish that joined the feed (inside the caller's
     transaction); the new watermark commits with them, so a crash in between only makes the
-    next run look again."""
+    next run look again. A feed published for the first time is stamped with `now`."""
     restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
-    mark = FeedMark() if restarted else store.feed_mark(feed.log_key)
+    mark = _first_published(FeedMark() if restarted else store.feed_mark(feed.log_key), now)
     seen = store.change_mark()
     store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
                           candidates=compose.candidates_sql(feed.query),
                           listing=compose.listing_sql(feed.query))
     store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
     return restarted, mark
+
+
+def _first_published(mark: FeedMark, now: datetime) -> FeedMark:
+    """`mark`, stamped with `now` if it has no first-publish time yet (a new feed, or one
+    published before migration 11)."""
+    if mark.first_published:
+        return mark
+    return replace(mark, first_published=to_text(now.replace(microsecond=0)) or "")  # whole seconds
 
 
 def _start_workers_early(store: Store, feeds: Sequence[compose.PlannedFeed]) -> None:
@@ -233,26 +246,46 @@ def _write(output_dir: Path, relpath: str, data: bytes, report: PublishReport) -
 
 
 HEALTH_PATH = "health.atom"
+HEALTH_MARK = "health"  # its feed mark (only its first-publish time is used)
 HEALTH_ENTRIES = 100
 
 
-def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: PublishReport) -> None:
-    """Write the operator's feed of source failures and recoveries, Atom and JSON Feed.
+def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: PublishReport, *,
+                   now: datetime) -> None:
+    """Write the operator's feed of source failures, recoveries, retirements, moves and malformed
+    feeds (feeds.reports.health_events), Atom and JSON Feed.
 
     The newest HEALTH_ENTRIES events only: an operator's alert feed needs no archive.
+    While there are none, its `updated` is the time it was first published (`now`, then).
     """
     spec = FeedSpec(HEALTH_PATH, "health", None, f"Source health — {site.title}",
-                    "Sources that started failing, recovered or were retired")
+                    "Sources that started failing, recovered, moved, serve malformed XML or were retired")
     items = [_event_item(event) for event in store.source_events(HEALTH_ENTRIES)]
     doc = archive.Document(HEALTH_PATH, first=1, last=len(items), current=HEALTH_PATH)
-    _write(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels(), doc=doc), report)
+    first = _health_first_published(store, now)
+    _write(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels(), doc=doc, updated_if_empty=first),
+           report)
     _write(output_dir, doc.json_path, render_json(spec, items, site, doc), report)
 
 
+def _health_first_published(store: Store, now: datetime) -> datetime:
+    mark = store.feed_mark(HEALTH_MARK)
+    if not mark.first_published:
+        mark = _first_published(mark, now)
+        with store.transaction():
+            store.save_feed_mark(HEALTH_MARK, mark)
+    return from_text(mark.first_published) or now
+
+
+_EVENT_VERBS = {"failure": "is failing", "recovery": "recovered", "retired": "was retired",
+                "moved": "moved", "malformed": "serves malformed XML"}
+
+
 def _event_item(event: SourceEvent) -> Item:
-    verb = {"failure": "is failing", "recovery": "recovered", "retired": "was retired"}[event.kind]
+    verb = _EVENT_VERBS.get(event.kind, event.kind)
     return Item(
         id=item_id(f"health\x1f{event.source_id}\x1f{event.kind}\x1f{event.at.isoformat()}"),
-        title=f"{event.source_id} {verb}", link=None, summary=event.message, content="",
-        published=event.at, updated=event.at, authors=("partyfeeds",),
+        # The message is plain text (an error's words, say "<unknown>:1:2"); summaries are HTML.
+        title=f"{event.source_id} {verb}", link=None, summary=html.escape(event.message, quote=False),
+        content="", published=event.at, updated=event.at, authors=("partyfeeds",),
     )

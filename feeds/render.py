@@ -3,7 +3,8 @@
 feedgen's defaults fight determinism, so this module overrides them:
 
 * it stamps the feed's and every entry's `updated` with the build time: we set
-  both from the items (an empty feed gets `EMPTY_FEED_UPDATED`, never "now");
+  both from the items (an empty feed gets the time it was first published, which
+  feeds/publish.py keeps in the feed's mark: never "now", never a made-up date);
 * `add_entry()` prepends: we append, in our own order (updated desc, then id);
 * its `<source>` holds only a title and a link, and entries cannot carry
   `xml:lang`: we add both with lxml after feedgen has built the document.
@@ -25,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
@@ -43,8 +44,6 @@ JSON_FEED_TYPE = "application/feed+json"
 FH_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 GENERATOR = "partyfeeds"
-# `updated` of a feed with no entries: fixed, so an empty feed is stable too.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 UNTITLED = "(untitled)"
 # Namespace for source ids: derived, never changes (it would change every published source id).
 SOURCE_NAMESPACE = uuid.uuid5(ITEM_NAMESPACE, "partyfeeds:source")
@@ -87,13 +86,17 @@ def newest_first(items: Iterable[Item]) -> list[Item]:
 
 
 def render_atom(spec: FeedSpec, items: Sequence[Item], site: SiteInfo, labels: Labels, *,
-                doc: Document | None = None, icon: str | None = None) -> bytes:
+                doc: Document | None = None, icon: str | None = None,
+                updated_if_empty: datetime | None = None) -> bytes:
     """The Atom document for `spec`: the newest `site.entries_per_feed` of `items`, or, as the
-    chain document `doc`, all of them."""
+    chain document `doc`, all of them. `updated_if_empty`: the feed's `updated` when it has no
+    entries (the time it was first published); an empty feed needs it."""
     _refuse_duplicate_ids(spec, items)  # over all items: which copy made the cut would depend on order
     chosen = newest_first(items) if doc else newest_first(items)[: site.entries_per_feed]
+    updated = chosen[0].updated if chosen else updated_if_empty
+    if updated is None:
+        raise PublishError(f"{spec.path}: an empty feed needs the time it was first published")
     try:
-        updated = chosen[0].updated if chosen else EMPTY_FEED_UPDATED
         generator = _feed_head(spec, site, updated, labels, doc.path if doc else spec.path)
         if doc is not None:
             _chain_links(generator, site, doc)

@@ -69,6 +69,7 @@ class FeedMark:
     files: str = ""  # the head files' sizes and mtimes as written: edited by hand means render
     summary: str = ""  # JSON of the index page's FeedSummary
     pages_base: str = ""  # the site.base_url its archive pages in place were rendered for ("": not known)
+    first_published: str = ""  # UTC ISO time of its first publish (migration 11): an empty feed's `updated`
 
 
 STATE_FIELDS = tuple(f.name for f in fields(SourceState))

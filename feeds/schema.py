@@ -228,4 +228,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE item_sources ADD COLUMN site TEXT;
     """,
+    # 12: true reports. A source remembers why its last new body was not well-formed (its entries
+    # were recovered), so the health feed says so once, not on every poll. A feed remembers when it
+    # was first published: an empty feed's `updated`, the same on every publish. '' for the feeds
+    # published before this migration: stamped by their next publish.
+    """
+    ALTER TABLE sources ADD COLUMN malformed TEXT;
+    ALTER TABLE feed_marks ADD COLUMN first_published TEXT NOT NULL DEFAULT '';
+    """,
 )

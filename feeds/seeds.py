@@ -20,6 +20,13 @@ order instead of sharing one instant.
 Credit: every item names the document's publisher (the YAML header, else the
 caller's, which the configuration gives: `seeds.publisher`, else the site's
 title), never the file's name.
+
+Limits, the same for both kinds: a file over MAX_FILE_BYTES is refused before it is read
+whole; an item's title and text are at most MAX_TEXT_CHARS each (a paragraph of a `.txt`
+file is both); a YAML item's link, authors and language are held to what feeds/normalise.py
+keeps of a feed's entry (MAX_LINK_CHARS, MAX_NAMES of MAX_NAME_CHARS) and to a BCP 47 tag.
+A seed over a limit is an error naming the file and line: the operator wrote it, and an
+item cut short in silence would be published wrong.
 """
 
 from __future__ import annotations
@@ -34,11 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from feeds.errors import SeedError
+from feeds.languages import EXAMPLES, is_language_tag
 from feeds.model import Item, SourceRef, item_id
-from feeds.yamldoc import LineDict, LineList, parse_yaml
+from feeds.normalise import MAX_LINK_CHARS, MAX_NAME_CHARS, MAX_NAMES
+from feeds.yamldoc import LineDict, LineList, describe, parse_yaml
 
 SEED_SUFFIXES = (".txt", ".yaml", ".yml")
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = 20_000  # a tenth of what a feed entry's HTML may hold (normalise.MAX_HTML_CHARS)
+# Hand-kept documents: ~2,500 items of a few hundred words. PyYAML reads ~1 MiB a second.
+MAX_FILE_BYTES = 4 * 2**20
 REVISION_MARKER = re.compile(r"\s*[(\[]\s*(?:updated|update|revised)\s*[)\]]\s*$", re.IGNORECASE)
 # Characters XML 1.0 forbids, plus the replacement character of a bad decode.
 FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -91,11 +102,7 @@ def read_seed_file(path: Path, now: datetime, publisher: str = DEFAULT_PUBLISHER
     `now` is the first-seen time of its first item; each next item's is SEED_STEP earlier.
     `publisher` is credited unless the document names its own.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SeedError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
-    text = _decode(raw, str(path))
+    text = _decode(_read_bounded(path), str(path))
     if path.suffix == ".txt":
         return list(_read_text(text, str(path), now, publisher))
     if path.suffix in (".yaml", ".yml"):
@@ -113,6 +120,19 @@ def check_tags(seeds: Iterable[SeedItem], parties: Collection[str], topics: Coll
             if unknown:
                 raise SeedError(f"unknown {noun} {', '.join(map(repr, unknown))} (not in the registry)",
                                 path=seed.path, line=seed.line, key=key)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, refused once past MAX_FILE_BYTES: at most one byte more is read."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SeedError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise SeedError(f"over the {MAX_FILE_BYTES:,}-byte limit of a seed document: split it",
+                        path=str(path))
+    return raw
 
 
 def _decode(raw: bytes, path: str) -> str:
@@ -155,11 +175,16 @@ def _read_text(text: str, path: str, now: datetime, publisher: str) -> Iterator[
         yield SeedItem(item, path, line, marker)
 
 
-def _check_length(text: str, path: str, line: int | None) -> None:
+def _check_length(text: str, path: str, line: int | None, key: str | None = None) -> None:
     if not text:
         raise SeedError("item has no text", path=path, line=line)
-    if len(text) > MAX_TEXT_CHARS:
-        raise SeedError(f"item text is {len(text)} characters (limit {MAX_TEXT_CHARS})", path=path, line=line)
+    _check_limit(text, MAX_TEXT_CHARS, path, line, key)
+
+
+def _check_limit(text: str, limit: int, path: str, line: int | None, key: str | None) -> None:
+    if len(text) > limit:
+        what = "" if key else "item text is "
+        raise SeedError(f"{what}{len(text):,} characters (limit {limit:,})", path=path, line=line, key=key)
 
 
 def _seed_source(path: str, publisher: str) -> SourceRef:
@@ -212,14 +237,16 @@ def _yaml_item(entry: Any, path: str, line: int | None, source: SourceRef, seen:
         raise SeedError(f"unknown key (allowed: {', '.join(sorted(YAML_KEYS))})", path=path,
                         line=entry.line_of(unknown[0]), key=unknown[0])
     text = _string(entry, "text", path) or ""
+    _check_limit(text, MAX_TEXT_CHARS, path, entry.line_of("text"), "text")
     title, marker = split_revision(" ".join((_string(entry, "title", path) or text).split()))
-    _check_length(title, path, entry.line)
+    _check_length(title, path, entry.line_of("title") if "title" in entry else entry.line,
+                  "title" if "title" in entry else None)
     fields: dict[str, Any] = {
-        "link": _string(entry, "link", path),
-        "language": _string(entry, "language", path),
+        "link": _bounded(entry, "link", MAX_LINK_CHARS, path),
+        "language": _language(entry, path),
         "published": _date(entry, "published", path),
         "updated": _date(entry, "updated", path),
-        "authors": _strings(entry, "authors", path) or (),
+        "authors": _authors(entry, path),
     }
     item = _make_item(title, text or title, source, seen, **fields)
     return SeedItem(item, path, entry.line or 0, marker,
@@ -231,9 +258,33 @@ def _string(entry: LineDict, key: str, path: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SeedError(f"must be text, not {type(value).__name__}", path=path, line=entry.line_of(key),
-                        key=key)
+        raise SeedError(f"must be text, not {describe(value)}", path=path, line=entry.line_of(key), key=key)
     return value.strip() or None
+
+
+def _bounded(entry: LineDict, key: str, limit: int, path: str) -> str | None:
+    value = _string(entry, key, path)
+    if value is not None:
+        _check_limit(value, limit, path, entry.line_of(key), key)
+    return value
+
+
+def _language(entry: LineDict, path: str) -> str | None:
+    value = _string(entry, "language", path)
+    if value is not None and not is_language_tag(value):
+        raise SeedError(f"must be a BCP 47 language tag such as {EXAMPLES}, not {value!r}", path=path,
+                        line=entry.line_of("language"), key="language")
+    return value
+
+
+def _authors(entry: LineDict, path: str) -> tuple[str, ...]:
+    authors = _strings(entry, "authors", path) or ()
+    line = entry.line_of("authors")
+    if len(authors) > MAX_NAMES:
+        raise SeedError(f"{len(authors)} names (limit {MAX_NAMES})", path=path, line=line, key="authors")
+    for name in authors:
+        _check_limit(name, MAX_NAME_CHARS, path, line, "authors")
+    return authors
 
 
 def _strings(entry: LineDict, key: str, path: str) -> tuple[str, ...] | None:

@@ -298,8 +298,8 @@ class Store(BandStore, SourceStore, EntryStore):
 
     def feed_mark(self, feed: str) -> FeedMark:
         """What the last publish recorded for `feed` (all empty if nothing yet)."""
-        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base FROM feed_marks "
-                               "WHERE feed = ?", (feed,)).fetchone()
+        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base, first_published "
+                               "FROM feed_marks WHERE feed = ?", (feed,)).fetchone()
         return FeedMark(*row) if row else FeedMark()
 
     def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
@@ -357,9 +357,9 @@ class Store(BandStore, SourceStore, EntryStore):
             yield seq, row_to_stored(found[0][1:17], sources).item
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?)",
-                             [(feed, m.seen, m.fingerprint, m.files, m.summary, m.pages_base)
-                              for feed, m in marks.items()])
+        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [(feed, m.seen, m.fingerprint, m.files, m.summary, m.pages_base,
+                               m.first_published) for feed, m in marks.items()])
 
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""

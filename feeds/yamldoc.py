@@ -7,6 +7,7 @@ the line of each element); scalars are plain Python values.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,23 @@ def parse_yaml(text: str, path: str, error: type[LocatedError]) -> Any:
         raise error(f"invalid YAML value: {exc}", path=path) from exc
     except RecursionError as exc:  # [[[[... nested thousands deep
         raise error("invalid YAML: nested too deeply", path=path) from exc
+
+
+def describe(value: Any) -> str:
+    """What a parsed YAML value is, in the words of an error message ("must be text, not a
+    list"): never the name of a Python class."""
+    for kind, words in _KINDS:
+        if isinstance(value, kind):
+            return words
+    return "empty" if value is None else "a value of another kind"
+
+
+# In order: bool before int (a bool is an int), datetime before date (likewise).
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"), (int, "a whole number"), (float, "a number"), (str, "text"),
+    (datetime, "a date and time"), (date, "a date"), (dict, "a mapping"), (list, "a list"),
+    (bytes, "binary data"),
+)
 
 
 def load_yaml(path: Path, error: type[LocatedError]) -> Any:

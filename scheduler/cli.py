@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("source", help="the id of the source whose entry to split off")
     commands.add_parser("serve", parents=[common],
                         help="run the service: poll on schedule, publish, serve over HTTP (foreground)")
-    commands.add_parser("sources", parents=[common], help="show every source's status")
+    table = commands.add_parser("sources", parents=[common], help="show every source's status")
+    table.add_argument("--wide", action="store_true", help="one line per source, the last error unwrapped")
+    table.add_argument("--json", action="store_true", help="print JSON")
     opml = commands.add_parser("import-opml", parents=[common],
                                help="add the feeds of an OPML subscription list as sources")
     opml.add_argument("file", type=Path, help="the OPML file")
@@ -68,7 +71,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     with jobs.Context.open(load_config(args.config)) as context:
-        jobs.publish(context)
+        jobs.publish(context, datetime.now(UTC))
     return 0
 
 
@@ -103,13 +106,14 @@ def cmd_dedupe_why(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     with jobs.Context.open(load_config(args.config)) as context:
-        done = pipeline.split(context.store, args.item, args.source, datetime.now(UTC))
+        now = datetime.now(UTC)
+        done = pipeline.split(context.store, args.item, args.source, now)
         print(f"split off: {done.split_off.id} {done.split_off.title!r} ({args.source})")
         print(f"kept:      {done.kept.id} {done.kept.title!r} "
               f"({', '.join(sorted(done.kept.source_ids))})")
         if done.reread:
             print(f"the store held no entry of {', '.join(done.reread)}: read again on the next poll")
-        jobs.publish(context)
+        jobs.publish(context, now)
     return 0
 
 
@@ -130,7 +134,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_sources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with Store(config.database) as store:
-        print(sources.format_table(sources.source_rows(config, store, datetime.now(UTC))))
+        rows = sources.source_rows(config, store, datetime.now(UTC))
+    if args.json:
+        print(sources.format_json(rows))
+    else:
+        print(sources.format_table(rows, None if args.wide else shutil.get_terminal_size().columns))
     return 0
 
 

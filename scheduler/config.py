@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
 from feeds.fetch import FetchSettings, user_agent
+from feeds.languages import EXAMPLES, is_language_tag
 from feeds.model import SiteInfo, SourceSpec
-from feeds.yamldoc import LineDict, LineList, load_yaml
+from feeds.yamldoc import LineDict, LineList, describe, load_yaml
 from scheduler.feedconfig import FeedsConfig, read_feeds
 
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -68,7 +69,8 @@ class Section:
             data = LineDict()
             data.line, data.key_lines = line, {}
         if not isinstance(data, LineDict):
-            raise ConfigError(f"must be a mapping, not {_kind(data)}", path=file, line=line, key=key or None)
+            raise ConfigError(f"must be a mapping, not {describe(data)}", path=file, line=line,
+                              key=key or None)
         self.data, self.file, self.key, self.seen = data, file, key, set[str]()
         self.base = Path(file).parent
 
@@ -88,13 +90,20 @@ class Section:
         value = self.data[key]
         # bool is an int in Python; a YAML `yes` must not pass as a number.
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
-            raise self.error(key, f"must be {_names(kind)}, not {_kind(value)}")
+            raise self.error(key, f"must be {_names(kind)}, not {describe(value)}")
         return value
 
     def text(self, key: str, default: Any = _MISSING) -> Any:
         value = self.get(key, str, default)
         if isinstance(value, str) and not value.strip():
             raise self.error(key, "must not be empty")
+        return value
+
+    def language(self, key: str) -> str | None:
+        """An optional BCP 47 language tag (feeds/languages.py): it is published as `xml:lang`."""
+        value: str | None = self.text(key, None)
+        if value is not None and not is_language_tag(value):
+            raise self.error(key, f"must be a BCP 47 language tag such as {EXAMPLES}, not {value!r}")
         return value
 
     def integer(self, key: str, default: Any = _MISSING, minimum: int = 0) -> Any:
@@ -160,7 +169,7 @@ def load_config(path: Path) -> Config:
     storage.finish()
     seeds = root.section("seeds")
     seed_paths = seeds.paths("paths")
-    seed_language = seeds.text("language", None)
+    seed_language = seeds.language("language")
     seed_publisher = seeds.text("publisher", None) or site.title
     seeds.finish()
     registry = root.section("registry")
@@ -265,7 +274,7 @@ def _read_sources(section: Section, specs: dict[str, SourceSpec],
         source = Section(entry, section.file, f"sources[{index}]", line)
         spec = SourceSpec(
             id=source.text("id"), url=source.url("url"), party=source.text("party", None),
-            language=source.text("language", None),
+            language=source.language("language"),
             interval_seconds=source.integer("interval", 3600, minimum=min_interval),
             enabled=source.get("enabled", bool, True), title=source.text("title", None),
         )
@@ -282,14 +291,13 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
+_WORDS: dict[type, str] = {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+                          list: "a list", dict: "a mapping"}
+
+
 def _names(kind: type | tuple[type, ...]) -> str:
-    words = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping"}
-    return " or ".join(words.get(k, k.__name__) for k in _as_tuple(kind))
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return {str: "text", bool: "true/false", int: "a number", float: "a number"}.get(type(value), "null")
+    """The expected kind in words: "a whole number", "a number" (for int or float)."""
+    kinds = _as_tuple(kind)
+    if float in kinds:
+        kinds = tuple(k for k in kinds if k is not int)  # a whole number is a number
+    return " or ".join(_WORDS[k] for k in kinds)

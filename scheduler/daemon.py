@@ -158,7 +158,7 @@ class Daemon:
             after = self.context.store.source_state(spec.id)
         self._count(report, after.last_success if after else None)
         if report.ingest.new or report.ingest.merged or report.ingest.revised or \
-                (after is not None and pipeline.health_event(state, after, now)):
+                (after is not None and pipeline.health_events(state, after, now)):
             self.request_publish()
 
     def _host_lock(self, host: str) -> threading.Lock:
@@ -211,7 +211,7 @@ class Daemon:
     def publish_now(self) -> None:
         started = time.monotonic()
         with self.store_lock:
-            report = jobs.publish(self.context)
+            report = jobs.publish(self.context, utcnow())
         self.metrics.publish_duration.observe(time.monotonic() - started)
         hub = self.config.site.hub_url
         base = self.config.site.base_url

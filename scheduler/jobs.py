@@ -78,23 +78,27 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
                                           force=force):
         for outcome in ("new", "merged", "revised", "unchanged"):
             setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
+        if source.failed:
+            report.sources_failed.append(source.source_id)
     return report
 
 
-def publish(context: Context) -> pipeline.PublishReport:
+def publish(context: Context, now: datetime) -> pipeline.PublishReport:
     """Every feed, the OPML list, the index, and the operator's health feed."""
     config = context.config
     report = pipeline.publish(context.store, context.registry, config.site, config.output_dir,
-                              config.feeds.options)
-    pipeline.publish_health(context.store, config.site, config.output_dir, report)
+                              config.feeds.options, now=now)
+    pipeline.publish_health(context.store, config.site, config.output_dir, report, now=now)
     return report
 
 
 def run_once(context: Context, now: datetime) -> tuple[pipeline.IngestReport, pipeline.PublishReport]:
-    """Ingest everything once, then publish."""
+    """Ingest everything once, then publish. A malformed seed document makes the run's status
+    "error"; a failed source does not (it is recorded, logged, and retried with backoff)."""
     ingested = ingest(context, now, force=True)
-    published = publish(context)
-    log.info("run status=ok new=%d merged=%d revised=%d unchanged=%d errors=%d written=%d unchanged_files=%d",
-             ingested.new, ingested.merged, ingested.revised, ingested.unchanged, len(ingested.errors),
-             len(published.written), published.unchanged)
+    published = publish(context, now)
+    log.info("run status=%s new=%d merged=%d revised=%d unchanged=%d seed_errors=%d sources_failed=%d "
+             "written=%d unchanged_files=%d", "error" if ingested.errors else "ok", ingested.new,
+             ingested.merged, ingested.revised, ingested.unchanged, len(ingested.errors),
+             len(ingested.sources_failed), len(published.written), published.unchanged)
     return ingested, published

@@ -1,7 +1,10 @@
-"""Operator commands about sources: importing OPML, the status table."""
+"""Operator commands about sources: importing OPML, the status table (text or JSON)."""
 
 from __future__ import annotations
 
+import json
+import textwrap
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ from feeds.write import write_if_changed
 from feeds.yamldoc import dump_yaml, load_yaml
 from scheduler.config import Config
 
-COLUMNS = ("source", "status", "last success", "last error", "items", "next fetch")
+COLUMNS = ("source", "status", "last success", "items", "next fetch", "last error")
+MIN_ERROR_WIDTH = 40  # narrower than this, the last error goes under its row, ERROR_INDENT in
+ERROR_INDENT = 4
 
 
 def import_opml(config: Config, registry: Registry, opml_path: Path) -> list[SourceSpec]:
@@ -64,12 +69,48 @@ def _append_sources(path: Path, specs: list[SourceSpec]) -> None:
     write_if_changed(path.parent, path.name, (header + dump_yaml({"sources": entries})).encode())
 
 
-def source_rows(config: Config, store: Store, now: datetime) -> list[tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One configured source as the store remembers it: what `partyfeeds sources` shows."""
+
+    spec: SourceSpec
+    state: SourceState | None
+    status: str  # new | ok | error | retired | disabled
+    due: bool
+
+    def as_json(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "source": self.spec.id, "status": self.status, "url": state.url if state else self.spec.url,
+            "last_success": _iso(state.last_success if state else None),
+            "last_attempt": _iso(state.last_attempt if state else None),
+            "last_error": state.last_error if state else None,
+            "error_count": state.error_count if state else 0,
+            "malformed": state.malformed if state else None,
+            "items": state.item_count if state else 0,
+            "next_fetch": _iso(state.next_fetch if state and not self.due else None), "due": self.due,
+        }
+
+    def cells(self) -> tuple[str, ...]:
+        """The table's cells, the last error last (it is the one that wraps)."""
+        state = self.state
+        if self.due:
+            next_fetch = "due"
+        elif state is not None and self.status not in ("disabled", "retired"):
+            next_fetch = _when(state.next_fetch)
+        else:
+            next_fetch = "-"
+        error = (state.last_error if state else None) or "-"
+        return (self.spec.id, self.status, _when(state.last_success if state else None),
+                str(state.item_count if state else 0), next_fetch, error)
+
+
+def source_rows(config: Config, store: Store, now: datetime) -> list[SourceRow]:
     """One row per configured source: its status as the store remembers it."""
     return [_row(spec, store.source_state(spec.id), now) for spec in config.sources]
 
 
-def _row(spec: SourceSpec, state: SourceState | None, now: datetime) -> tuple[str, ...]:
+def _row(spec: SourceSpec, state: SourceState | None, now: datetime) -> SourceRow:
     if not spec.enabled:
         status = "disabled"
     elif state is None:
@@ -78,27 +119,56 @@ def _row(spec: SourceSpec, state: SourceState | None, now: datetime) -> tuple[st
         status = "retired"
     else:
         status = "error" if state.error_count else "ok"
-    next_fetch = "-"
-    if spec.enabled and state is not None and not state.retired:
-        next_fetch = "due" if polling.is_due(state, now) else _when(state.next_fetch)
-    elif spec.enabled and state is None:
-        next_fetch = "due"
-    error = (state.last_error or "-") if state else "-"
-    return (spec.id, status, _when(state.last_success if state else None), _shorten(error, 60),
-            str(state.item_count if state else 0), next_fetch)
+    due = status in ("new", "ok", "error") and (state is None or polling.is_due(state, now))
+    return SourceRow(spec, state, status, due)
 
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
-def format_table(rows: list[tuple[str, ...]]) -> str:
-    """A plain text table with a header row, columns padded to their widest cell."""
-    table = [COLUMNS, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-                     for row in table)
+def format_table(rows: list[SourceRow], width: int | None = None) -> str:
+    """A plain text table with a header row, columns padded to their widest cell, the last error
+    shown whole: on one line if `width` is None; else wrapped to `width` characters in its
+    column, or, when the terminal leaves the column less than MIN_ERROR_WIDTH, on lines of its
+    own under the source's row."""
+    cells = [row.cells() for row in rows]
+    widths = [max(len(cell[i]) for cell in [COLUMNS, *cells]) for i in range(len(COLUMNS) - 1)]
+    indent = sum(widths) + 2 * len(widths)
+    if width is not None and width - indent < MIN_ERROR_WIDTH:
+        return "\n".join(_row_then_error(cell, widths, width) for cell in [COLUMNS[:-1], *cells])
+    lines = []
+    for cell in [COLUMNS, *cells]:
+        first, *more = _wrapped(cell[-1], None if width is None else width - indent)
+        lines.append(f"{_padded(cell, widths)}  {first}".rstrip())
+        lines += [" " * indent + part for part in more]
+    return "\n".join(lines)
+
+
+def _padded(cells: tuple[str, ...], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=False))
+
+
+def _row_then_error(cells: tuple[str, ...], widths: list[int], width: int) -> str:
+    """A row without its last error, then the error (if any) indented under it."""
+    head = _padded(cells, widths).rstrip()
+    if len(cells) < len(COLUMNS) or cells[-1] == "-":
+        return head
+    pad = " " * ERROR_INDENT
+    return "\n".join([head, *(pad + part for part in _wrapped(cells[-1], max(20, width - ERROR_INDENT)))])
+
+
+def _wrapped(text: str, width: int | None) -> list[str]:
+    """`text` in lines of at most `width` characters, broken at spaces where it can be (a long
+    URL is cut): nothing but the spaces at the breaks is left out."""
+    if width is None or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, break_on_hyphens=False) or [text]
+
+
+def format_json(rows: list[SourceRow]) -> str:
+    return json.dumps([row.as_json() for row in rows], ensure_ascii=False, indent=2)

@@ -117,7 +117,7 @@ def test_walking_each_chain_gets_every_item_once_newest_first(server: FeedServer
     items = [make(n) for n in range(57)]
     store = Store(":memory:")
     save(store, items)
-    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS)
+    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS, now=T0)
     for path, selects in FEEDS.items():
         want = expected(items, selects)
         walk = walk_atom(client, server.url + path)
@@ -133,20 +133,20 @@ def test_full_pages_never_change_while_the_feed_grows_and_items_are_revised(
     items = [make(n) for n in range(30)]
     store = Store(":memory:")
     save(store, items)
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     pages = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "archive").rglob("*") if p.is_file()}
     assert len(pages) > 10
     # An archived item is revised (updated moves to the newest), and ten new items arrive.
     revised = replace(items[2], title="Item 2 (updated)", updated=T0 + timedelta(days=1))
     save(store, [revised, *(make(n) for n in range(30, 40))])
-    report = pipeline.publish(store, registry, site, out, OPTIONS)
+    report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in pages} == pages  # not even touched
     assert not [w for w in report.written if w in {str(p.relative_to(out)) for p in pages}]
     assert "archive/all/7.atom" in report.written  # 40 entries: 7 pages of 5, a head of 5
     walk = walk_atom(client, server.url + "all.atom")
     assert sorted(walk.entry_ids) == sorted(atom_id(make(n).id) for n in range(40))
     assert len(walk.entry_ids) == len(set(walk.entry_ids)) == 40  # the revised item once, in its page
-    again = pipeline.publish(store, registry, site, out, OPTIONS)
+    again = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     assert again.written == [] and again.removed == []
 
 
@@ -156,9 +156,9 @@ def test_a_revised_item_still_in_the_head_shows_its_new_version(server: FeedServ
     items = [make(n) for n in range(12)]
     store = Store(":memory:")
     save(store, items)
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     save(store, [replace(items[-1], title="Item 11 (updated)", updated=T0 + timedelta(days=1))])
-    report = pipeline.publish(store, registry, site, out, OPTIONS)
+    report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     assert "all.atom" in report.written and not [w for w in report.written if w.startswith("archive/")]
     assert b"Item 11 (updated)" in (out / "all.atom").read_bytes()
     assert walk_atom(client, server.url + "all.atom").entry_ids == expected(
@@ -169,7 +169,7 @@ def test_archive_pages_link_forward_back_and_to_the_head(server: FeedServer, cli
                                                          registry: Registry) -> None:
     store = Store(":memory:")
     save(store, [make(n) for n in range(23)])  # 3 pages, a head of 8
-    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS)
+    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS, now=T0)
     url = server.url + "archive/all/1.atom"
     seen = []
     while True:
@@ -192,9 +192,9 @@ def test_a_changed_query_restarts_the_feeds_history(server: FeedServer, client: 
     items = [make(n) for n in range(40)]
     store = Store(":memory:")
     save(store, items)
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     only_kke = replace(PALESTINE, query=Term("party", ("kke",)))
-    report = pipeline.publish(store, registry, site, out, replace(OPTIONS, composed=(only_kke,)))
+    report = pipeline.publish(store, registry, site, out, replace(OPTIONS, composed=(only_kke,)), now=T0)
     walk = walk_atom(client, server.url + PALESTINE.path)
     assert walk.entry_ids == expected(items, lambda i: "kke" in i.parties)
     assert len(walk.documents) == 1 + full_pages(14, PAGE, HEAD)
@@ -207,7 +207,7 @@ def test_a_feed_without_archives_has_no_archive_links(server: FeedServer, client
                                                       registry: Registry) -> None:
     store = Store(":memory:")
     save(store, [make(n) for n in range(3)])
-    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS)
+    pipeline.publish(store, registry, site_for(server), Path(server.site.output_dir), OPTIONS, now=T0)
     walk = walk_atom(client, server.url + "all.atom")
     assert walk.documents == [server.url + "all.atom"] and len(walk.entry_ids) == 3
     assert not (Path(server.site.output_dir) / "archive" / "all").exists()
@@ -222,17 +222,17 @@ def test_a_moved_site_rewrites_the_archive_pages_once(server: FeedServer, client
     store = Store(":memory:")
     save(store, items)
     with FeedServer(tmp_path / "elsewhere") as old:
-        pipeline.publish(store, registry, replace(site, base_url=old.url), out, OPTIONS)
+        pipeline.publish(store, registry, replace(site, base_url=old.url), out, OPTIONS, now=T0)
         pages = [p for p in (out / "archive").rglob("*") if p.is_file()]
         assert pages and all(old.url.encode() in p.read_bytes() for p in pages)
-        report = pipeline.publish(store, registry, site, out, OPTIONS)
+        report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
         assert {str(p.relative_to(out)) for p in pages} <= set(report.written)
         assert not [p for p in pages if old.url.encode() in p.read_bytes()]
         for path, selects in FEEDS.items():  # the chains lead through `server` only
             walk = walk_atom(client, server.url + path)
             assert walk.entry_ids == expected(items, selects), path
             assert all(url.startswith(server.url) for url in walk.documents), path
-    again = pipeline.publish(store, registry, site, out, OPTIONS)
+    again = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     assert again.written == []
 
 
@@ -241,9 +241,9 @@ def test_pages_of_a_store_from_before_base_urls_were_recorded_stay_as_they_are(
     out, site = Path(server.site.output_dir), site_for(server)
     store = Store(":memory:")
     save(store, [make(n) for n in range(30)])
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     store._db.execute("UPDATE feed_marks SET pages_base = ''")  # as migrated: not known
     pages = {p: p.stat().st_mtime_ns for p in (out / "archive").rglob("*") if p.is_file()}
-    assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
+    assert pipeline.publish(store, registry, site, out, OPTIONS, now=T0).written == []
     assert {p: p.stat().st_mtime_ns for p in pages} == pages
     assert {store.feed_mark(feed).pages_base for feed in store.feed_logs()} == {site.base_url}

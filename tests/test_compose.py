@@ -272,7 +272,7 @@ def test_the_default_config_publishes_its_composed_feeds(tmp_path: Path, registr
     store = Store(":memory:")
     pipeline.ingest_seeds(store, Tagger(registry), [ROOT / "seeds"], now)
     out = tmp_path / "public"
-    pipeline.publish(store, registry, SITE, out, config.feeds.options)
+    pipeline.publish(store, registry, SITE, out, config.feeds.options, now=T0)
     palestine = assert_valid_atom((out / "feeds" / "kke-tkp-palestine.atom").read_bytes())
     entries = palestine.findall(f"{A}entry")
     assert len(entries) >= 2

@@ -117,6 +117,8 @@ def test_config_errors_name_file_key_and_line(config_dir: Path, change: tuple[st
         ("  - id: a\n    url: https://x.org/rss\n  - id: a\n    url: https://y.org/rss\n", "duplicate"),
         ("  - id: a\n    url: https://x.org/rss\n    enabled: 1\n", "true or false"),
         ("  - id: a\n    url: https://x.org/rss\n    party_code: kke\n", "unknown key"),
+        ("  - id: a\n    url: https://x.org/rss\n    language: greek\n", "BCP 47 language tag"),
+        ("  - id: a\n    url: https://x.org/rss\n    language: el_GR\n", "BCP 47 language tag"),
     ],
 )
 def test_bad_sources_are_reported(config_dir: Path, source: str, words: str) -> None:
@@ -137,3 +139,46 @@ def test_yaml_syntax_error_names_line(config_dir: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.line is not None and caught.value.line >= 13
+
+
+@pytest.mark.parametrize("language", ["en", "el", "pt-BR", "sr-Latn", "zh-Hant-TW", "es-419", "eng"])
+def test_language_tags_are_accepted(config_dir: Path, language: str) -> None:
+    text = MINIMAL.replace("  paths: [seeds]\n", f"  paths: [seeds]\n  language: {language}\n")
+    text += f"sources:\n  - {{id: a, url: 'https://x.org/rss', language: {language}}}\n"
+    config = load_config(write_config(config_dir, text))
+    assert config.seed_language == config.sources[0].language == language
+
+
+@pytest.mark.parametrize("language", ["english", "e", "en_US", "en-", "en-GB-oed", "'12'"])
+def test_seed_language_must_be_a_bcp47_tag(config_dir: Path, language: str) -> None:
+    text = MINIMAL.replace("  paths: [seeds]\n", f"  paths: [seeds]\n  language: {language}\n")
+    path = write_config(config_dir, text)
+    with pytest.raises(ConfigError, match="must be a BCP 47 language tag such as en, pt-BR") as caught:
+        load_config(path)
+    assert (caught.value.key, caught.value.line) == ("seeds.language", 10)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (("  title: Test site\n", "  title: [a, b]\n"), "site.title: must be text, not a list"),
+        (("  title: Test site\n", "  title: {a: b}\n"), "site.title: must be text, not a mapping"),
+        (("  title: Test site\n", "  title: 2024-05-01\n"), "site.title: must be text, not a date"),
+        (("  title: Test site\n", "  title: 2024-05-01T10:00:00Z\n"), "must be text, not a date and time"),
+        (("  title: Test site\n", "  title: 1.5\n"), "site.title: must be text, not a number"),
+        (("seeds:\n", "fetch: {read_timeout: soon}\nseeds:\n"),
+         "fetch.read_timeout: must be a number, not text"),
+        (("seeds:\n", "fetch: {read_timeout: 2024-05-01}\nseeds:\n"), "must be a number, not a date"),
+        (("seeds:\n", "fetch: {workers: 1.5}\nseeds:\n"),
+         "fetch.workers: must be a whole number, not a number"),
+        (("seeds:\n", "fetch: {allow_hosts: {a: b}}\nseeds:\n"),
+         "fetch.allow_hosts: must be a list, not a mapping"),
+    ],
+)
+def test_type_errors_name_the_expected_kind_in_words(config_dir: Path, change: tuple[str, str],
+                                                     words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(config_dir, MINIMAL.replace(*change)))
+    assert words in str(caught.value)
+    internal = ("LineList", "LineDict", "float", "datetime", "NoneType")
+    assert not any(name in str(caught.value) for name in internal)

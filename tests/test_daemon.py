@@ -280,7 +280,7 @@ def test_a_publish_requested_while_one_runs_is_not_lost(tmp_path: Path,
     write_config(tmp_path, [])
     runs: list[float] = []
 
-    def slow_publish(context: object) -> object:
+    def slow_publish(context: object, now: object) -> object:
         runs.append(time.monotonic())
         time.sleep(0.6)  # longer than publish_delay (0.2 s)
         return type("Report", (), {"written": []})()

@@ -51,7 +51,7 @@ def poll(store: Store, tagger: Tagger, spec: SourceSpec, body: bytes,
 
 
 def published(store: Store, registry: Registry, out: Path) -> list[etree._Element]:
-    pipeline.publish(store, registry, SITE, out)
+    pipeline.publish(store, registry, SITE, out, now=NOW)
     data = (out / "all.atom").read_bytes()
     assert_valid_atom(data)
     return etree.fromstring(data).findall(f"{A}entry")

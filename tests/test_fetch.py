@@ -183,7 +183,7 @@ def test_redirect_without_location_or_to_another_scheme_is_an_error() -> None:
 def test_http_error_status_is_an_error_result() -> None:
     result = mock_fetch(lambda request: respond(500))
     assert (result.status, result.http_status, result.error, result.retry_after) == (
-        "error", 500, "HTTP 500 Internal Server Error", None,
+        "error", 500, "HTTP 500 Internal Server Error from https://party.example/feed", None,
     )
 
 

@@ -99,7 +99,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with Store(":memory:") as store, make_client(SETTINGS, transport=transport) as client:
         reports = pipeline.ingest_sources(store, Tagger(registry), client, specs, SETTINGS, NOW, force=True)
         assert [r.status for r in reports] == ["ok", "ok", "ok"], reports
-        pipeline.publish(store, registry, SITE, out)
+        pipeline.publish(store, registry, SITE, out, now=NOW)
     yield out
 
 

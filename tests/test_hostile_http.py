@@ -39,6 +39,7 @@ def test_each_hostile_server_ends_in_an_error_for_its_source(server: LocalServer
         result = fetch(client, SourceState(case.name, server.url(case.path)), SETTINGS, NOW)
     assert result.status == "error", result
     assert case.error in (result.error or ""), result.error
+    assert "http://" in (result.error or ""), result.error  # the operator reads where it went wrong
     assert "read timeout" not in (result.error or "")
     assert result.body is None
     state = next_state(SourceState(case.name, server.url(case.path)), result, SourceSpec(case.name, "x"), NOW)

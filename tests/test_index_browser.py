@@ -66,7 +66,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeedServer]:
         store = Store(":memory:")
         now = datetime.fromisoformat("2026-11-28T12:00Z")
         pipeline.ingest_seeds(store, Tagger(registry), [ROOT / "seeds"], now)
-        pipeline.publish(store, registry, site, out, config.feeds.options)
+        pipeline.publish(store, registry, site, out, config.feeds.options, now=now)
         yield server
 
 

@@ -73,7 +73,7 @@ def test_good_sources_go_on_and_published_items_stay(server: LocalServer, tmp_pa
     with Store(":memory:") as store, make_client(SETTINGS) as client:
         for cycle, now in enumerate((T0, T0 + timedelta(days=2)), start=1):
             reports = pipeline.ingest_sources(store, tagger, client, specs, SETTINGS, now, force=True)
-            pipeline.publish(store, registry, SITE, tmp_path)
+            pipeline.publish(store, registry, SITE, tmp_path, now=T0)
             status = {r.source_id: r.status for r in reports}
             published = titles(tmp_path / "all.atom")
             assert status["alpha"] == status["beta"] == "ok"

@@ -56,7 +56,7 @@ def test_seeds_publish_with_distinct_updated_values_in_document_order(
         tmp_path: Path, store: Store, tagger: Tagger, registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now)
     out = tmp_path / "public"
-    pipeline.publish(store, registry, replace(SITE, entries_per_feed=100), out)
+    pipeline.publish(store, registry, replace(SITE, entries_per_feed=100), out, now=now)
     feed = assert_valid_atom((out / "all.atom").read_bytes())
     updated = [e.findtext(f"{A}updated") for e in feed.iter(f"{A}entry")]
     written = [seed.item.title for seed in read_seed_file(SEEDS / "seed-headlines.txt", now)]
@@ -82,7 +82,7 @@ def test_seed_items_are_credited_to_the_given_publisher(tmp_path: Path, store: S
                                                         registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now, publisher="partyfeeds test")
     out = tmp_path / "public"
-    pipeline.publish(store, registry, SITE, out)
+    pipeline.publish(store, registry, SITE, out, now=now)
     feed = assert_valid_atom((out / "all.atom").read_bytes())
     names = {e.findtext(f"{A}author/{A}name") for e in feed.iter(f"{A}entry")}
     sources = {e.findtext(f"{A}source/{A}title") for e in feed.iter(f"{A}entry")}
@@ -166,7 +166,7 @@ def test_publish_writes_valid_feeds_and_nothing_on_a_rerun(tmp_path: Path, store
                                                           registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now)
     out = tmp_path / "public"
-    report = pipeline.publish(store, registry, SITE, out)
+    report = pipeline.publish(store, registry, SITE, out, now=T0)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert files == sorted(report.written)
     assert {"all.atom", "feeds.opml", "index.html", "party/kke.atom", "party/tkp.atom",
@@ -174,7 +174,7 @@ def test_publish_writes_valid_feeds_and_nothing_on_a_rerun(tmp_path: Path, store
     for name in files:
         if name.endswith(".atom"):
             assert_valid_atom((out / name).read_bytes())
-    rerun = pipeline.publish(store, registry, SITE, out)
+    rerun = pipeline.publish(store, registry, SITE, out, now=T0)
     assert rerun.written == [] and rerun.unchanged == len(files)
 
 
@@ -182,7 +182,7 @@ def test_party_feed_holds_exactly_that_partys_items(tmp_path: Path, store: Store
                                                     registry: Registry, now: datetime) -> None:
     pipeline.ingest_seeds(store, tagger, [SEEDS], now)
     out = tmp_path / "public"
-    pipeline.publish(store, registry, SITE, out)
+    pipeline.publish(store, registry, SITE, out, now=T0)
     feed = etree.fromstring((out / "party" / "kke.atom").read_bytes())
     titles = [e.findtext(f"{A}title") for e in feed.iter(f"{A}entry")]
     expected = [i.title for i in store.latest(50, "party", "kke")]

@@ -40,7 +40,7 @@ def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish
     store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
     items = [make(n) for n in range(30)]
     save(store, items)
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     rendered: list[str] = []
     original = documents.files
 
@@ -49,15 +49,15 @@ def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish
         return original(job, *args, **kwargs)
 
     monkeypatch.setattr(documents, "files", spy)
-    assert pipeline.publish(store, registry, site, out, OPTIONS).written == []
+    assert pipeline.publish(store, registry, site, out, OPTIONS, now=T0).written == []
     assert rendered == []
     save(store, [make(31)])
-    report = pipeline.publish(store, registry, site, out, OPTIONS)
+    report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     assert "all.atom" in rendered and len(rendered) < 8
     fresh = Store(":memory:")
     save(fresh, [*items, make(31)])
     shutil.rmtree(tmp_path / "fresh", ignore_errors=True)
-    pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+    pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS, now=T0)
     assert _files(out) == _files(tmp_path / "fresh")
     assert "index.html" in report.written
 
@@ -65,10 +65,10 @@ def test_only_the_changed_feeds_are_rendered_and_the_bytes_match_a_fresh_publish
 def test_a_head_edited_by_hand_is_put_back(tmp_path: Path, registry: Registry) -> None:
     store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
     save(store, [make(n) for n in range(5)])
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     before = (out / "all.atom").read_bytes()
     (out / "all.atom").write_bytes(b"<feed/>")
-    assert "all.atom" in pipeline.publish(store, registry, site, out, OPTIONS).written
+    assert "all.atom" in pipeline.publish(store, registry, site, out, OPTIONS, now=T0).written
     assert (out / "all.atom").read_bytes() == before
 
 
@@ -91,7 +91,7 @@ def _publish_with(tmp_path: Path, registry: Registry, monkeypatch: pytest.Monkey
         monkeypatch.setattr(module, name, value)
         with Store(tmp_path / f"{name}-{value}.sqlite") as store:
             save(store, items)
-            report = pipeline.publish(store, registry, site, tmp_path / f"{name}-{value}", OPTIONS)
+            report = pipeline.publish(store, registry, site, tmp_path / f"{name}-{value}", OPTIONS, now=T0)
         runs.append((report, _files(tmp_path / f"{name}-{value}")))
     return runs
 
@@ -117,7 +117,7 @@ def test_a_store_published_before_the_history_index_was_dropped_goes_on_publishi
                    if "DROP INDEX IF EXISTS feed_entries_by_item" in script)
     with Store(tmp_path / "old.sqlite") as store:
         save(store, items)
-        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS)
+        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS, now=T0)
     with sqlite3.connect(tmp_path / "old.sqlite") as db:  # as the code before that migration left it
         db.execute("CREATE INDEX feed_entries_by_item ON feed_entries (item_id)")
         db.execute(f"PRAGMA user_version = {dropped}")
@@ -133,24 +133,24 @@ def test_a_store_published_before_the_history_index_was_dropped_goes_on_publishi
         assert store.schema_version == len(MIGRATIONS)
         store.check()
         save(store, [make(31), replace(make(3), title="Item 3, revised", updated=T0 + timedelta(days=1))])
-        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS)
+        pipeline.publish(store, registry, site, tmp_path / "old", OPTIONS, now=T0)
     with Store(tmp_path / "fresh.sqlite") as fresh:
         save(fresh, items)
-        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS, now=T0)
         save(fresh, [make(31), replace(make(3), title="Item 3, revised", updated=T0 + timedelta(days=1))])
-        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS)
+        pipeline.publish(fresh, registry, site, tmp_path / "fresh", OPTIONS, now=T0)
     assert _files(tmp_path / "old") == _files(tmp_path / "fresh")
 
 
 def test_a_publish_deletes_the_temporary_files_a_crashed_one_left(tmp_path: Path, registry: Registry) -> None:
     store, site, out = Store(":memory:"), _site(tmp_path), tmp_path / "public"
     save(store, [make(n) for n in range(5)])
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
     leftover = out / "party" / ".kke.atom.x1y2.tmp"
     leftover.write_bytes(b"<feed")  # what a publish killed between writing and renaming leaves
     os.utime(leftover, (0, 0))
 
-    pipeline.publish(store, registry, site, out, OPTIONS)
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
 
     assert not leftover.exists()
 
@@ -170,7 +170,7 @@ def test_a_runs_jobs_hold_each_item_id_once(tmp_path: Path, registry: Registry,
     monkeypatch.setattr(documents, "jobs", spy)
     with Store(tmp_path / "s.sqlite") as store:
         save(store, [make(n) for n in range(120)])
-        pipeline.publish(store, registry, _site(tmp_path), tmp_path / "public", OPTIONS)
+        pipeline.publish(store, registry, _site(tmp_path), tmp_path / "public", OPTIONS, now=T0)
     held: dict[str, list[int]] = {}
     for job in planned:
         for item_id in job.item_ids:
@@ -194,11 +194,11 @@ def test_a_backlog_starts_the_render_workers_before_the_histories_and_a_few_chan
     site, out = _site(tmp_path), tmp_path / "public"
     with Store(tmp_path / "backlog.sqlite") as store:
         save(store, [make(n) for n in range(40)])  # 40 changes since the (absent) marks
-        pipeline.publish(store, registry, site, out, OPTIONS)
+        pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
         assert events[0] == "forkserver" and events.count("forkserver") == 1 and "history" in events
         events.clear()
         save(store, [make(n) for n in range(40, 45)])  # 5 changes since the last publish
-        pipeline.publish(store, registry, site, out, OPTIONS)
+        pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
         assert "forkserver" not in events and "history" in events
 
 

@@ -17,7 +17,6 @@ from lxml import etree
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id, item_id
 from feeds.render import (
-    EMPTY_FEED_UPDATED,
     UNTITLED,
     Labels,
     clean_text,
@@ -102,10 +101,15 @@ def test_feed_updated_is_the_newest_entry_never_the_build_time() -> None:
     assert parse_rfc3339(root.findtext(f"{A}updated") or "") == OLD
 
 
-def test_empty_feed_is_valid_and_dated_by_a_constant() -> None:
-    root = render([], spec=ALL)
+def test_empty_feed_is_valid_and_dated_by_its_first_publish() -> None:
+    root = assert_valid_atom(render_atom(ALL, [], SITE, LABELS, updated_if_empty=OLD))
     assert entries(root) == []
-    assert parse_rfc3339(root.findtext(f"{A}updated") or "") == EMPTY_FEED_UPDATED
+    assert parse_rfc3339(root.findtext(f"{A}updated") or "") == OLD
+
+
+def test_an_empty_feed_without_its_first_publish_time_is_refused() -> None:
+    with pytest.raises(PublishError, match="first published"):
+        render_atom(ALL, [], SITE, LABELS)
 
 
 def test_related_link_only_for_a_party_feed_with_a_website() -> None:

@@ -80,10 +80,12 @@ def entries(feed: bytes) -> list[etree._Element]:
 def test_sources_are_ingested_merged_published_then_polled_conditionally(project: Path,
                                                                           server: LocalServer) -> None:
     first = partyfeeds("once", cwd=project)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 0, first.stderr  # failed sources are recorded, not a failed run
+    assert " seed_errors=0 sources_failed=3 " in first.stderr and "run status=ok " in first.stderr
     for source in GOOD:
         assert f"source={source} status=ok" in first.stderr
-    assert 'source=broken status=error error="HTTP 500' in first.stderr
+    broken = server.url("/broken.rss")
+    assert f'source=broken status=error error="HTTP 500 Internal Server Error from {broken}"' in first.stderr
     assert "source=slow status=error" in first.stderr and "imeout" in first.stderr
     assert "source=html status=error" in first.stderr and "HTML" in first.stderr
     public = project / "public"
@@ -119,8 +121,20 @@ def test_sources_are_ingested_merged_published_then_polled_conditionally(project
         assert f"source={source} status=not_modified" in second.stderr
     assert snapshot(public) == published
 
-    table = partyfeeds("sources", cwd=project).stdout.splitlines()
+    table = partyfeeds("sources", "--wide", cwd=project).stdout.splitlines()
     rows = {line.split()[0]: line for line in table[1:]}
     assert rows["kke"].split()[1] == "ok" and " 2 " in rows["kke"]
-    assert rows["broken"].split()[1] == "error" and "HTTP 500" in rows["broken"]
+    assert rows["broken"].split()[1] == "error"
+    assert rows["broken"].endswith(f"HTTP 500 Internal Server Error from {server.url('/broken.rss')}")
     assert rows["html"].split()[1] == "error"
+    listed = {row["source"]: row for row in json.loads(partyfeeds("sources", "--json", cwd=project).stdout)}
+    assert listed["html"]["last_error"].startswith("an HTML page, not a feed")
+    assert listed["html"]["last_error"].endswith(f"from {server.url('/html.rss')}")
+    assert (listed["kke"]["status"], listed["kke"]["items"], listed["kke"]["last_error"]) == ("ok", 2, None)
+
+
+def test_a_malformed_seed_fails_the_run_and_is_counted_apart_from_failed_sources(project: Path) -> None:
+    (project / "seeds" / "bad.yaml").write_text("- title: [unclosed\n", "utf-8")
+    run = partyfeeds("once", cwd=project)
+    assert run.returncode == 1
+    assert "run status=error " in run.stderr and " seed_errors=1 sources_failed=3 " in run.stderr

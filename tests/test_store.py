@@ -88,7 +88,9 @@ def test_a_store_from_before_source_sites_reads_them_as_unknown_until_saved_agai
         store.save(item, keys=["id:a"], bands=[1], revision="", first_seen=T0)
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("ALTER TABLE item_sources DROP COLUMN site")
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+        db.execute("ALTER TABLE sources DROP COLUMN malformed")  # and the migration after it
+        db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 2}")
     sited = replace(item, sources=(replace(item.sources[0], site="https://a.example/"),))
     with Store(path) as store:
         assert store.schema_version == len(MIGRATIONS)
@@ -110,6 +112,8 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
         db.execute("ALTER TABLE feed_marks DROP COLUMN pages_base")  # later migrations'
+        db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
+        db.execute("ALTER TABLE sources DROP COLUMN malformed")
         for column in ("title_derived", "enclosures", "source_ids"):
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")
         for table in ("item_entries", "dedupe_splits", "store_meta"):

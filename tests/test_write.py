@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,11 @@ def test_failed_write_raises_publish_error_and_leaves_no_temp_file(tmp_path: Pat
 def test_publishing_the_same_feed_twice_changes_nothing(tmp_path: Path) -> None:
     site = SiteInfo(title="t", base_url="https://feeds.example.org/", author_name="a")
     spec = FeedSpec(path="all.atom", kind="all", key=None, title="All", subtitle="")
-    data = render_atom(spec, [], site, Labels())
+    first = datetime(2024, 5, 1, tzinfo=UTC)
+    data = render_atom(spec, [], site, Labels(), updated_if_empty=first)
     assert write_if_changed(tmp_path, spec.path, data) is True
-    assert write_if_changed(tmp_path, spec.path, render_atom(spec, [], site, Labels())) is False
+    again = render_atom(spec, [], site, Labels(), updated_if_empty=first)
+    assert write_if_changed(tmp_path, spec.path, again) is False
 
 
 def test_remove_stale_deletes_only_unplanned_feed_files(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 The only package that imports httpx. This module is the stage itself;
 transport.py holds the client and its connections, body.py reads a body within
-the limits, settings.py the configuration. `fetch` never raises for a per-source
-failure (network error, HTTP error status, timeout, oversized body): it
-returns a `FetchResult` with status "error" and a readable message, which
+the limits, validators.py decides which ETag / Last-Modified to keep, settings.py
+the configuration. `fetch` never raises for a per-source failure (network error,
+HTTP error status, timeout, oversized body): it returns a `FetchResult` with
+status "error" and a readable message naming the URL, which
 `feeds.polling.next_state` turns into backoff. Anything else is a bug and
 propagates.
 
@@ -48,6 +49,7 @@ import httpx
 
 from feeds import netguard
 from feeds.errors import FetchError
+from feeds.fetch import validators
 from feeds.fetch.body import drain, read_body, remaining
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings, user_agent
 from feeds.fetch.transport import HttpClient, KeepAliveTransport, Reply, guarded_transport, make_client
@@ -103,7 +105,13 @@ def fetch(client: HttpClient, state: SourceState, settings: FetchSettings, now: 
         with netguard.deadline_scope(deadline):
             return _fetch(client, state, settings, now, trace, deadline)
     except FetchError as exc:
-        return trace.result(state, now, "error", error=str(exc))
+        return trace.result(state, now, "error", error=naming_url(str(exc), trace.url))
+
+
+def naming_url(message: str, url: str) -> str:
+    """`message`, ending with the URL it is about unless it names it already: the operator reads
+    it in the source's log line and in `partyfeeds sources`, where the stored URL may have moved."""
+    return message if url in message else f"{message} (from {url})"
 
 
 def fetch_all(
@@ -249,7 +257,7 @@ def _fetch(
     deadline: float,
 ) -> FetchResult:
     try:
-        response = _follow(client, trace, _conditional_headers(state), settings, deadline)
+        response = _follow(client, trace, validators.conditional_headers(state), settings, deadline)
         try:
             return _interpret(response, state, settings, now, trace, deadline)
         finally:
@@ -269,15 +277,6 @@ _TIMEOUT_NAMES = {
     httpx.WriteTimeout: "write timeout",
     httpx.PoolTimeout: "connection pool timeout",
 }
-
-
-def _conditional_headers(state: SourceState) -> dict[str, str]:
-    headers = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
-    return headers
 
 
 def _follow(
@@ -334,21 +333,20 @@ def _interpret(
         drain(response, deadline, settings)  # a 304 has no body; reading its end keeps the connection alive
         return trace.result(
             state, now, "not_modified", headers=headers, body_hash=state.body_hash,
-            etag=headers.get("etag", state.etag),
-            last_modified=headers.get("last-modified", state.last_modified),
+            **validators.renewed(headers, state, trace.url),
         )
     if status == 410:
         log.warning("source=%s gone (HTTP 410) at %s: retiring it", state.source_id, trace.url)
         return trace.result(state, now, "gone", headers=headers, error=f"HTTP 410 Gone at {trace.url}")
     if status != 200:
         retry_after = parse_retry_after(headers.get("retry-after"), now) if status in (429, 503) else None
-        reason = f"HTTP {status} {response.reason_phrase}".rstrip()
+        reason = f"HTTP {status} {response.reason_phrase}".rstrip() + f" from {trace.url}"
         return trace.result(state, now, "error", headers=headers, retry_after=retry_after, error=reason)
     body = read_body(response, settings, deadline)
     digest = hashlib.sha256(body).hexdigest()
-    validators = {"etag": headers.get("etag"), "last_modified": headers.get("last-modified")}
+    kept = validators.received(headers, trace.url)
     if digest == state.body_hash:
-        return trace.result(state, now, "unchanged", headers=headers, body_hash=digest, **validators)
-    return trace.result(state, now, "ok", headers=headers, body=body, body_hash=digest, **validators)
+        return trace.result(state, now, "unchanged", headers=headers, body_hash=digest, **kept)
+    return trace.result(state, now, "ok", headers=headers, body=body, body_hash=digest, **kept)
 
 
