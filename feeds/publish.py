@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from feeds import archive, compose, documents, forkserver, freshness
@@ -260,7 +260,7 @@ def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: Publi
     """
     spec = FeedSpec(HEALTH_PATH, "health", None, f"Source health — {site.title}",
                     "Sources that started failing, recovered, moved, serve malformed XML or were retired")
-    items = [_event_item(event) for event in store.source_events(HEALTH_ENTRIES)]
+    items = _distinct_instants([_event_item(event) for event in store.source_events(HEALTH_ENTRIES)])
     doc = archive.Document(HEALTH_PATH, first=1, last=len(items), current=HEALTH_PATH)
     first = _health_first_published(store, now)
     _write(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels(), doc=doc, updated_if_empty=first),
@@ -275,6 +275,19 @@ def _health_first_published(store: Store, now: datetime) -> datetime:
         with store.transaction():
             store.save_feed_mark(HEALTH_MARK, mark)
     return from_text(mark.first_published) or now
+
+
+def _distinct_instants(items: list[Item]) -> list[Item]:
+    """The events of one run share an instant (sixteen sources failing at once); feed readers and
+    the W3C validator tell entries apart by `updated`, so each entry after the first of an
+    instant is dated a microsecond before the one above it (newest first). The same events give
+    the same dates on every publish."""
+    distinct: list[Item] = []
+    for item in items:
+        if distinct and item.updated >= distinct[-1].updated:
+            item = replace(item, updated=distinct[-1].updated - timedelta(microseconds=1))
+        distinct.append(item)
+    return distinct
 
 
 _EVENT_VERBS = {"failure": "is failing", "recovery": "recovered", "retired": "was retired",

@@ -140,6 +140,19 @@ def test_health_feed_text_is_escaped_for_its_type(store: Store, tmp_path: Path) 
     assert item["summary"] == message and html.unescape(item["content_html"]) == message
 
 
+def test_events_of_one_run_have_distinct_updated_in_the_health_feed(store: Store, tmp_path: Path) -> None:
+    with store.transaction():
+        for source in ("a", "b", "c"):
+            store.add_source_event(SourceEvent(source, NOW, "failure", "HTTP 500"))
+        store.add_source_event(SourceEvent("d", NOW - timedelta(hours=1), "failure", "HTTP 500"))
+    for _ in range(2):  # the same dates on every publish
+        pipeline.publish_health(store, SITE, tmp_path, pipeline.PublishReport(), now=NOW)
+        root = assert_valid_atom((tmp_path / "health.atom").read_bytes())
+        dates = [parse_rfc3339(e.findtext(f"{A}updated") or "") for e in root.findall(f"{A}entry")]
+        assert dates == [NOW, NOW - timedelta(microseconds=1), NOW - timedelta(microseconds=2),
+                         NOW - timedelta(hours=1)]
+
+
 def feed_updated(path: Path) -> datetime:
     return parse_rfc3339(etree.fromstring(path.read_bytes()).findtext(f"{A}updated") or "")
 
