@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import chain, islice
 from pathlib import Path
 
@@ -159,6 +159,7 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
     reports: dict[str, SourceReport] = {}
     quiet: list[tuple[SourceSpec, SourceState, FetchResult]] = []
     prepared: list[tuple[tuple[SourceState, FetchResult], Prepared]] = []
+    undated = Undated(now)
     with Preparer[tuple[SourceState, FetchResult]](tagger, parse_workers, len(states)) as preparer:
         for index, result in fetch_each(client, states, settings, now, max_workers=max_workers):
             spec = by_id[result.source_id]
@@ -169,20 +170,20 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
                 quiet.append((spec, states[index], result))
             prepared += preparer.ready()
             if len(prepared) >= SOURCES_PER_COMMIT:
-                reports.update(_store_batch(store, by_id, prepared, now))
+                reports.update(_store_batch(store, by_id, prepared, undated))
                 prepared = []
         reports.update((report.source_id, report) for report in record_quiet(store, quiet, now))
         rest = chain(prepared, preparer.rest())
         while batch := list(islice(rest, SOURCES_PER_COMMIT)):
-            reports.update(_store_batch(store, by_id, batch, now))
+            reports.update(_store_batch(store, by_id, batch, undated))
     return [reports[state.source_id] for state in states]
 
 
 def _store_batch(store: Store, by_id: Mapping[str, SourceSpec],
                  batch: Sequence[tuple[tuple[SourceState, FetchResult], Prepared]],
-                 now: datetime) -> dict[str, SourceReport]:
+                 undated: Undated) -> dict[str, SourceReport]:
     with store.transaction():
-        done = [_store_prepared(store, by_id[result.source_id], state, result, ready, now)
+        done = [_store_prepared(store, by_id[result.source_id], state, result, ready, undated)
                 for (state, result), ready in batch]
     for report, new_state in done:
         _log_source(report, new_state)
@@ -241,22 +242,23 @@ def store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                    result: FetchResult, prepared: Prepared | None, now: datetime) -> SourceReport:
     """Deduplicate and store a prepared feed; its items, guid map and state commit together."""
     with store.transaction():
-        report, new_state = _store_prepared(store, spec, state, result, prepared, now)
+        report, new_state = _store_prepared(store, spec, state, result, prepared, Undated(now))
     _log_source(report, new_state)
     return report
 
 
 def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                     result: FetchResult, prepared: Prepared | None,
-                    now: datetime) -> tuple[SourceReport, SourceState]:
+                    undated: Undated) -> tuple[SourceReport, SourceState]:
     """`store_prepared` inside the caller's transaction; the report and the new state."""
+    now = undated.now
     report = SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect)
     parse_error = prepared.parse_error if prepared is not None else None
     if parse_error is not None:
         report.status, report.error = "error", parse_error
     if prepared is not None and prepared.guid_links is not None:
-        _accept_all(store, [(item, "") for item in prepared.items], now, report.ingest, prepared.bands,
-                    prepared.keys)
+        _accept_all(store, [(item, "") for item in undated.apart(prepared.items)], now, report.ingest,
+                    prepared.bands, prepared.keys)
         store.save_guid_links(spec.id, prepared.guid_links)
         report.ingest.empty, report.ingest.recovered = prepared.empty_entries, prepared.recovered
         report.malformed = prepared.malformed
@@ -266,6 +268,26 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
     for event in health_events(state, new_state, now):
         store.add_source_event(event)
     return report, new_state
+
+
+class Undated:
+    """First-seen times for the entries of one run that give no date (normalise dates them `now`,
+    the fetch time): each a microsecond before the one before it, in the order they are stored,
+    so they keep their feed's order and no two entries share an `updated` (readers and the W3C
+    validator tell entries apart by it). Seed items count down from `now` in whole seconds, so
+    the two never meet. A stored item keeps the first of its first-seen times (merge)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._taken = 0
+
+    def apart(self, items: Sequence[Item]) -> list[Item]:
+        return [self._apart(item) if item.updated == self.now else item for item in items]
+
+    def _apart(self, item: Item) -> Item:
+        self._taken += 1
+        at = self.now - timedelta(microseconds=self._taken)
+        return replace(item, published=min(item.published, at), updated=at)
 
 
 def _log_source(report: SourceReport, state: SourceState) -> None:

@@ -225,7 +225,7 @@ def content_html(item: Item, title: str) -> str:
     content = clean_text(item.content)
     if not content.strip():
         content = clean_text(item.summary)
-    if not content.strip() and not item.link:  # Atom needs content or an alternate link
+    if not content.strip():  # Atom needs content or an alternate link; readers want some text
         content = html.escape(title)
     if len(item.sources) > 1:
         content = f"{content}\n{sources_html(item.sources)}".strip()

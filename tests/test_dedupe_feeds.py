@@ -172,7 +172,8 @@ def test_a_story_two_feeds_share_credits_each_once_with_a_via_link_to_the_other(
         (entry,) = published(store, registry, tmp_path)
     names = [name for name in titles if name] or ["Norm 2782"]  # configured titles, else the feed's, once
     reported = etree.fromstring(f"<div>{entry.findtext(f'{A}content')}</div>", etree.HTMLParser())
-    assert reported.xpath("string()").strip() == f"Reported by: {', '.join(names)}"
+    body = reported.xpath("string()").strip()
+    assert body.endswith(f"\nReported by: {', '.join(names)}") and body.count("Reported by") == 1
     links = [(link.get("rel"), link.get("href")) for link in entry.findall(f"{A}link")]
     assert links == [("alternate", "https://norm.example/2024/dock-strike"),
                      ("via", "https://norm.example/featured/")]
@@ -204,3 +205,31 @@ def _varied_headlines(count: int) -> Sequence[str]:
     letters = "abcdefghiklmnoprstuvyzαβγδεζηθκλμνξπρστφχψωабвгдежзиклмнопрстуфхцчшщ"
     words = list(dict.fromkeys("".join(rng.choices(letters, k=rng.randint(4, 9))) for _ in range(count * 7)))
     return [" ".join(words[n * 6:(n + 1) * 6]).capitalize() for n in range(count)]
+
+
+def test_entries_without_dates_keep_their_feed_order_and_distinct_updated(tmp_path: Path, tagger: Tagger,
+                                                                          registry: Registry) -> None:
+    items = "".join(f"<item><title>Undated note number {n} on the strike</title>"
+                    f"<link>https://notes.example/{n}</link></item>" for n in range(1, 4))
+    body = f"<rss version='2.0'><channel><title>Notes</title>{items}</channel></rss>".encode()
+    with Store(":memory:") as store:
+        poll(store, tagger, SourceSpec("notes", "https://notes.example/rss"), body)
+        entries = published(store, registry, tmp_path)
+        # Polled again later: first-seen times stay.
+        poll(store, tagger, SourceSpec("notes", "https://notes.example/rss"), body, NOW + timedelta(hours=1))
+        again = published(store, registry, tmp_path / "again")
+    updated = [entry.findtext(f"{A}updated") for entry in entries]
+    assert len(set(updated)) == 3 and updated == sorted(updated, reverse=True)
+    titles = [entry.findtext(f"{A}title") for entry in entries]
+    assert titles == [f"Undated note number {n} on the strike" for n in range(1, 4)]
+    assert [entry.findtext(f"{A}updated") for entry in again] == updated
+
+
+def test_one_runs_undated_entries_of_several_feeds_never_share_an_instant() -> None:
+    undated = pipeline.Undated(NOW)
+    first = [make_item(f"note {n}", source="a", published=NOW, updated=NOW) for n in range(2)]
+    second = [make_item(f"note {n}", source="b", published=NOW, updated=NOW) for n in range(2)]
+    dated = make_item("dated", source="b", published=NOW - timedelta(days=1), updated=NOW - timedelta(days=1))
+    stamped = undated.apart(first) + undated.apart([*second, dated])
+    assert [item.updated for item in stamped] == [NOW - timedelta(microseconds=n) for n in (1, 2, 3, 4)] + [
+        NOW - timedelta(days=1)]

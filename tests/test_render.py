@@ -231,9 +231,12 @@ def test_entry_author_is_never_missing(authors: tuple[str, ...], sources: tuple[
     assert [a.findtext(f"{A}name") for a in entry.findall(f"{A}author")] == expected
 
 
-def test_empty_bodies_are_left_out_not_emitted_empty() -> None:
-    (entry,) = entries(render([make(0, summary="", content="  ", sources=make(0).sources[:1])]))
-    assert entry.find(f"{A}summary") is None and entry.find(f"{A}content") is None
+def test_an_entry_without_text_shows_its_title_and_no_empty_summary() -> None:
+    # A linked entry without text: readers (and the W3C validator, MissingTextualContent) want
+    # some text, so the content is its title; an empty summary is left out, not emitted empty.
+    item = make(0, summary="", content="  ", sources=make(0).sources[:1])
+    (entry,) = entries(render([item]))
+    assert entry.find(f"{A}summary") is None and entry.findtext(f"{A}content") == item.title
     assert links(entry)["alternate"] == ["https://www.kke.gr/article/0"]
 
 
