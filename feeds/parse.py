@@ -5,11 +5,11 @@ dictionaries become our typed `ParsedFeed` / `ParsedEntry`. feedparser is
 handed bytes plus headers, never a URL, so it never does I/O.
 
 Encodings: feedparser alone turns an undeclared legacy encoding into
-mojibake (without chardet it falls back to windows-1252, measured), and it
-trusts a Content-Type charset that is often a server default. So we decode
-first (`decode_feed`: BOM, valid UTF-8, then the declared and likely legacy
-encodings ranked by how plausible the decoded text looks) and give feedparser
-clean UTF-8.
+mojibake (without chardet it falls back to windows-1252, measured). So the
+body is decoded first (`feeds.charsets.decode_feed`: what the feed declares,
+else detection) and feedparser and the fast path are given clean UTF-8. When
+the declaration was not followed, `ParsedFeed.encoding_note` says so, for the
+source's log line.
 
 Fast path: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 with lxml and
 builds the dictionaries feedparser would (~10x less time per entry); anything
@@ -31,21 +31,19 @@ kept, with a warning (unescaped "&" in titles is common in the wild).
 
 from __future__ import annotations
 
-import codecs
 import io
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any
 
 import feedparser
 
 from feeds import fastparse, xmlguard
+from feeds.charsets import decode_feed
 from feeds.errors import ParseError
 
 log = logging.getLogger(__name__)
@@ -86,6 +84,7 @@ class ParsedFeed:
     encoding: str  # how the body was decoded
     entries: tuple[ParsedEntry, ...]
     warnings: tuple[str, ...] = ()  # problems we recovered from
+    encoding_note: str | None = None  # why `encoding` is not what the feed declared (None: it is)
 
 
 def parse_feed(
@@ -101,7 +100,8 @@ def parse_feed(
         raise ParseError(f"empty body ({len(body)} bytes) from {url}")
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
-    text, encoding, warnings = decode_feed(body, content_type, language)
+    text, encoding, encoding_note = decode_feed(body, content_type, language)
+    warnings: list[str] = []
     if _HTML_PAGE.match(text):
         raise ParseError(f"an HTML page, not a feed (Content-Type {content_type or 'unknown'!r}) from {url}")
     loose = _fast(text, url, warnings)
@@ -112,7 +112,7 @@ def parse_feed(
             raise ParseError(f"{exc} (from {url})") from None
         warnings.extend(screened)
         loose = _feedparser(text, url)
-    return _convert(*loose, url, encoding, warnings)
+    return replace(_convert(*loose, url, encoding, warnings), encoding_note=encoding_note)
 
 
 def _fast(text: str, url: str, warnings: list[str]) -> tuple[str, Any, list[Any], str | None] | None:
@@ -240,125 +240,3 @@ def _unique(values: Iterable[Any]) -> tuple[str, ...]:
         if isinstance(value, str) and value.strip():
             seen.setdefault(value.strip(), None)
     return tuple(seen)
-
-
-# --- character encodings ------------------------------------------------------------------------------
-
-# Legacy encodings party sites still serve, in the order ties are broken.
-# windows-1254 before windows-1252: they differ only in letters Turkish uses
-# (ğ ı ş Ğ İ Ş where windows-1252 has Icelandic ð ý þ Ð Ý Þ).
-LEGACY_ENCODINGS = ("windows-1251", "iso-8859-7", "windows-1253", "windows-1254", "windows-1252")
-LANGUAGE_ENCODINGS = {
-    "ru": "windows-1251", "uk": "windows-1251", "be": "windows-1251", "bg": "windows-1251",
-    "sr": "windows-1251", "mk": "windows-1251", "el": "iso-8859-7", "tr": "windows-1254",
-}
-_DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
-_FEED_LANGUAGE = re.compile(rb"<(?:dc:)?language>\s*([A-Za-z]{2,3})|xml:lang=[\"']([A-Za-z]{2,3})")
-_WORD = re.compile(r"[^\W\d_]{4,}")
-_VOWELS = frozenset("aeiouyıöüâêîôûàèìòùáéíóúäëïÿ"
-                    "аеёиоуыэюяіїє" "αεηιουωάέήίόύώϊϋΐΰ")
-_ICELANDIC = frozenset("ðþ")
-_BOMS = ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF8, "utf-8"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
-
-
-def decode_feed(body: bytes, content_type: str, language: str | None = None) -> tuple[str, str, list[str]]:
-    """The body as text, the encoding used (a Python codec name), and warnings.
-
-    A BOM wins; then valid UTF-8 (legacy text is practically never valid
-    UTF-8, while servers often declare latin-1 by default); then the declared
-    encodings and the legacy ones likely for the language, ranked by how
-    plausible the decoded words look, ties going to the declared ones.
-    """
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom):].decode(name, "replace"), name, []
-    declared = [e for e in (_declared(body), _charset(content_type)) if e]
-    if b"\0" not in body[:4]:
-        try:
-            return body.decode("utf-8"), "utf-8", _mismatch(declared, "utf-8", body)
-        except UnicodeDecodeError:
-            pass
-    best = _most_plausible(body, _candidates(body, declared, language))
-    if best is None:
-        return body.decode("utf-8", "replace"), "utf-8", ["no encoding fits; undecodable bytes replaced"]
-    text, name = best
-    return text, name, _mismatch(declared, name, body)
-
-
-def _candidates(body: bytes, declared: list[str], language: str | None) -> list[str]:
-    match = _FEED_LANGUAGE.search(body[:4096])
-    hints = [language, (match.group(1) or match.group(2)).decode() if match else None]
-    hinted = [LANGUAGE_ENCODINGS.get(h.split("-")[0].lower(), "") for h in hints if h]
-    names = (_codec(e) for e in (*declared, *hinted, *LEGACY_ENCODINGS) if e)
-    return list(dict.fromkeys(e for e in names if e))
-
-
-def _most_plausible(body: bytes, candidates: list[str]) -> tuple[str, str] | None:
-    best: tuple[float, str, str] | None = None
-    for name in candidates:
-        try:
-            text = body.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        score = _plausibility(text[:65536])
-        if best is None or score > best[0]:
-            best = (score, text, name)
-    return (best[1], best[2]) if best else None
-
-
-def _plausibility(text: str) -> float:
-    """Share of non-ASCII words that look like real words (-1 .. 1).
-
-    Mis-decoded text gives words in two scripts ("Tьrkiye"), capitals inside
-    words (Greek "απεργία" read as windows-1251 is "бресгЯб"), Latin words
-    made almost wholly of accented letters ("Ïðèâåò"), Icelandic letters in
-    Turkish ("dayanýþma"), or Greek/Cyrillic words with hardly a vowel.
-    """
-    good = bad = 0
-    for word in _WORD.findall(text):
-        if word.isascii():
-            continue
-        if _looks_real(word):
-            good += 1
-        else:
-            bad += 1
-    return (good - bad) / max(1, good + bad)
-
-
-def _looks_real(word: str) -> bool:
-    scripts = {unicodedata.name(ch, "?").split(" ")[0] for ch in word}
-    if len(scripts) != 1 or any(a.islower() and b.isupper() for a, b in pairwise(word)):
-        return False
-    lower = word.lower()
-    if scripts == {"LATIN"}:
-        return sum(not ch.isascii() for ch in word) <= 0.6 * len(word) and not _ICELANDIC & set(lower)
-    if "ς" in lower[:-1]:  # Greek final sigma inside a word
-        return False
-    return 0.2 <= sum(ch in _VOWELS for ch in lower) / len(word) <= 0.8
-
-
-def _declared(body: bytes) -> str | None:
-    match = _DECLARED.match(body[:512])
-    return _codec(match.group(1).decode("ascii")) if match else None
-
-
-def _charset(content_type: str) -> str | None:
-    match = _CHARSET.search(content_type)
-    return _codec(match.group(1)) if match else None
-
-
-def _codec(name: str) -> str | None:
-    """A canonical Python codec name, or None for an unknown or non-ASCII-compatible one."""
-    try:
-        canonical = codecs.lookup(name).name
-    except LookupError:
-        return None
-    return None if canonical.startswith(("utf-16", "utf-32")) else canonical
-
-
-def _mismatch(declared: list[str], used: str, body: bytes) -> list[str]:
-    if body.isascii():
-        return []
-    return [f"declared {name}, decoded as {used}" for name in declared if name != used]

@@ -135,6 +135,7 @@ class SourceReport:
     status: str  # ok | not_modified | unchanged | gone | error
     error: str | None = None
     ingest: IngestReport = field(default_factory=IngestReport)
+    encoding_note: str | None = None  # how the body was decoded, when not as the feed declared
 
 
 def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
@@ -277,6 +278,7 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
                     prepared.keys)
         store.save_guid_links(spec.id, prepared.guid_links)
         report.ingest.empty = prepared.empty_entries
+        report.encoding_note = prepared.encoding_note
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                    parse_error=parse_error)
     store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
@@ -301,9 +303,12 @@ def health_event(before: SourceState, after: SourceState, now: datetime) -> Sour
 def _log_source(report: SourceReport, state: SourceState) -> None:
     ingest = report.ingest
     if report.status == "ok":
-        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d%s", report.source_id,
+        # The encoding note (`encoding=… declared=… how=…`): the declaration was not followed,
+        # or nothing was declared and the encoding was detected.
+        log.info("source=%s status=ok new=%d merged=%d revised=%d unchanged=%d%s%s", report.source_id,
                  ingest.new, ingest.merged, ingest.revised, ingest.unchanged,
-                 f" empty={ingest.empty}" if ingest.empty else "")
+                 f" empty={ingest.empty}" if ingest.empty else "",
+                 f" {report.encoding_note}" if report.encoding_note else "")
     elif report.status in ("not_modified", "unchanged"):
         log.info("source=%s status=%s", report.source_id, report.status)
     else:

@@ -62,6 +62,7 @@ class Prepared:
     guid_links: Mapping[str, str] | None = None  # None: nothing was parsed
     parse_error: str | None = None
     empty_entries: int = 0  # entries with nothing usable: no id, link, title, text or attached file
+    encoding_note: str | None = None  # ParsedFeed.encoding_note: logged by the main process
 
 
 def prepare(job: Job, tagger: Tagger) -> Prepared:
@@ -74,7 +75,7 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
     bands = title_bands([item.title for item in items], [item.title_derived for item in items])
     empty = sum(1 for entry in parsed.entries if not has_something(entry))
     return Prepared(tuple(items), tuple(bands), tuple(batch_keys(items)), guid_links(parsed),
-                    empty_entries=empty)
+                    empty_entries=empty, encoding_note=parsed.encoding_note)
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:
