@@ -45,6 +45,7 @@ import feedparser
 from feeds import fastparse, xmlguard
 from feeds.charsets import decode_feed
 from feeds.errors import ParseError
+from feeds.feedrules import joins_to_itself
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,18 @@ _HTML_PAGE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+# A guid or id element (any prefix, any case: feedparser's loose parser lowers tags): its
+# attributes and its text, CDATA or not.
+_ID_ELEMENT = re.compile(r"<(?:[\w.-]+:)?(?:guid|id)(\s[^>]*)?>\s*(?:<!\[CDATA\[)?([^<]*)", re.IGNORECASE)
+# feedparser joins a guid to the base only if isPermaLink is absent or exactly "true".
+_NOT_PERMALINK = re.compile(r"ispermalink\s*=\s*([\"'])(?!true\1)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedEntry:
     """One entry as the feed gave it; HTML fields are raw, untrusted markup (normalise sanitises)."""
 
-    guid: str | None
+    guid: str | None  # as written: a relative one joined only to the document's xml:base, not the feed URL
     link: str | None  # absolute: resolved against xml:base or the feed URL
     title: str | None
     title_is_html: bool
@@ -130,15 +136,49 @@ def _fast(text: str, url: str, warnings: list[str]) -> tuple[str, Any, list[Any]
 
 
 def _feedparser(text: str, url: str) -> tuple[str, Any, list[Any], str | None]:
-    """feedparser's version, feed and entries, and what made the document malformed (None if nothing)."""
-    utf8 = '<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)
-    headers = {"content-type": "application/xml; charset=utf-8", "content-location": url}
-    result = feedparser.parse(
-        io.BytesIO(utf8.encode("utf-8")), response_headers=headers, resolve_relative_uris=False,
-        sanitize_html=False,
-    )
+    """feedparser's version, feed and entries, and what made the document malformed (None if nothing).
+
+    Entry ids are as feedparser reads them without the document's URL (see `_ids_as_written`).
+    """
+    utf8 = ('<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)).encode()
+    result = _feedparser_result(utf8, url)
+    if _ids_may_depend_on_url(result.entries, text):
+        _ids_as_written(result.entries, _feedparser_result(utf8, None).entries)
     problem = f"{type(result.bozo_exception).__name__}: {result.bozo_exception}" if result.bozo else None
     return dict.get(result, "version") or "", result.feed, result.entries, problem
+
+
+def _feedparser_result(utf8: bytes, url: str | None) -> Any:
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if url is not None:
+        headers["content-location"] = url
+    return feedparser.parse(io.BytesIO(utf8), response_headers=headers, resolve_relative_uris=False,
+                            sanitize_html=False)
+
+
+def _ids_may_depend_on_url(entries: list[Any], text: str) -> bool:
+    """Whether joining to the document's URL may have made some entry id (skipping a second parse).
+
+    Only an http(s) id can come of a join to an http(s) URL; and a guid or id element that holds
+    an absolute URL of plain form (or a tag:, urn:, ...) is its own join, whatever the base.
+    """
+    if not any(str(dict.get(entry, "id", "")).lower().startswith("http") for entry in entries):
+        return False
+    return not all(_plain_id(match) for match in _ID_ELEMENT.finditer(text))
+
+
+def _plain_id(match: re.Match[str]) -> bool:
+    attributes, text = match.group(1, 2)
+    value = text.strip().removesuffix("]]>").strip()
+    return bool(_NOT_PERMALINK.search(attributes or "")) or (joins_to_itself(value) and "&" not in value)
+
+
+def _ids_as_written(entries: list[Any], without_url: list[Any]) -> None:
+    """Give each entry the id feedparser reads without the document's URL: joined only to the
+    document's own xml:base, so that an item's id does not change when its feed moves."""
+    for entry, written in zip(entries, without_url, strict=True):
+        if "id" in written:
+            entry["id"] = written["id"]
 
 
 def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | None, url: str, encoding: str,
