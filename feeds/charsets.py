@@ -3,11 +3,19 @@
 What a feed declares is followed. The declarations, in order: the charset of
 the HTTP Content-Type, a byte order mark, the XML declaration. The first one
 the bytes decode under without error is used (a decode that yields NUL, which
-XML forbids, is an error: UTF-16 read as a one-byte encoding). One exception:
-a one-byte encoding (Latin-1, windows-1251, ...) decodes any bytes at all, so
-"without error" proves nothing for it, while text in a legacy encoding is
-practically never valid UTF-8; a one-byte declaration over bytes that are
-valid UTF-8 (servers default to `charset=iso-8859-1`) gives way to UTF-8.
+XML forbids, is an error: UTF-16 read as a one-byte encoding).
+
+A one-byte encoding (Latin-1, windows-1251, ...) decodes any bytes at all, so
+for it "without error" proves nothing. Two consequences:
+
+- a one-byte declaration over bytes that are valid UTF-8 gives way to UTF-8
+  (text in a legacy encoding is practically never valid UTF-8);
+- a one-byte charset on a feed served as text/html or text/plain is not the
+  feed's declaration but the web server's default for pages (Apache's
+  AddDefaultCharset adds it to exactly those two types; "text/html;
+  charset=iso-8859-1" over a windows-1254 feed is the classic): it is noted,
+  not followed. On an XML type (application/rss+xml, text/xml, ...) the
+  server speaks for the feed, and its charset is followed.
 
 When every declaration fails, or there is none:
 
@@ -64,6 +72,8 @@ DETECTOR_LANGUAGES = {
 # What browsers decode a multi-byte label with (the WHATWG Encoding Standard's decoders).
 SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "shift_jis": "cp932",
              "euc_kr": "cp949", "euc_jp": "euc_jis_2004"}
+# Media types a web server gives files it does not know as feeds, with its default charset.
+PAGE_TYPES = frozenset({"text/html", "text/plain"})
 # Detection candidates within this much garbling (charset-normalizer's chaos, 0..1) count as a tie.
 TIE = 0.01
 
@@ -78,7 +88,7 @@ _BOMS = ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"),
 class Declaration(NamedTuple):
     where: str  # "http", "bom" or "xml"
     label: str  # a Python codec name when Python knows the label, else the label as written
-    codec: str | None  # None: unknown, or not readable as declared (UTF-16 without its BOM)
+    codec: str | None  # None: not followed (unknown; UTF-16 without its BOM; a page default)
 
 
 class Decoded(NamedTuple):
@@ -105,7 +115,10 @@ def declarations(body: bytes, content_type: str) -> list[Declaration]:
     mark, bom = next(((mark, name) for mark, name in _BOMS if body.startswith(mark)), (b"", None))
     found = [("http", _first(_CHARSET.search(content_type))), ("bom", bom),
              ("xml", _first(_XML_ENCODING.match(body[len(mark):512])))]
-    return [_declaration(where, label, bom) for where, label in found if label]
+    declared = [_declaration(where, label, bom) for where, label in found if label]
+    if declared and declared[0].where == "http" and _page_default(content_type, declared[0].codec):
+        declared[0] = declared[0]._replace(codec=None)
+    return declared
 
 
 def _declaration(where: str, label: str, bom: str | None) -> Declaration:
@@ -116,6 +129,12 @@ def _declaration(where: str, label: str, bom: str | None) -> Declaration:
     if codec.startswith(("utf-16", "utf-32")):  # readable only with the BOM that gives the byte order
         return Declaration(where, codec, bom if bom and bom.startswith(codec) else None)
     return Declaration(where, codec, codec)
+
+
+def _page_default(content_type: str, codec: str | None) -> bool:
+    """Whether the HTTP charset is a web server's default for pages rather than a word on the feed."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type in PAGE_TYPES and codec is not None and _one_byte(codec)
 
 
 def _first(match: re.Match[str] | re.Match[bytes] | None) -> str | None:

@@ -157,6 +157,21 @@ def test_a_utf8_byte_order_mark_beats_a_one_byte_charset() -> None:
     assert titles_of(parsed) == titles and parsed.encoding == "utf-8"
 
 
+def test_a_servers_default_charset_for_pages_is_noted_not_followed() -> None:
+    # Apache's AddDefaultCharset on a feed it serves as text/html: Latin-1 would read any bytes.
+    language, titles = HEADLINES["cp1254"]
+    parsed = parse_feed(rss(titles).encode("cp1254"), {"Content-Type": "text/html; charset=iso-8859-1"}, URL,
+                        language=language)
+    assert titles_of(parsed) == titles
+    assert parsed.encoding_note == "encoding=cp1254 declared=http:iso8859-1 how=detected"
+
+
+def test_a_multi_byte_charset_on_a_page_type_is_followed_when_the_bytes_fit_it() -> None:
+    _, titles = HEADLINES["gb2312"]
+    parsed = parse_feed(rss(titles).encode("gb2312"), {"Content-Type": "text/plain; charset=gb2312"}, URL)
+    assert titles_of(parsed) == titles and parsed.encoding_note is None
+
+
 def test_plain_ascii_needs_no_decision() -> None:
     assert decode_feed(b"<rss/>", "text/xml; charset=koi8-r") == ("<rss/>", "koi8-r", None)
     assert decode_feed(b"<rss/>", "") == ("<rss/>", "utf-8", None)

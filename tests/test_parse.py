@@ -59,8 +59,9 @@ LEGACY = [  # the undeclared ones are read with the source's configured language
     ("legacy-windows-1254-undeclared.rss", "cp1254", TURKISH, "tr"),
 ]
 # What servers say: nothing; an XML type without charset (RFC 3023 would mean
-# us-ascii for text/xml); a wrong UTF-8 claim (the bytes do not decode as UTF-8).
-CONTENT_TYPES = [None, "application/rss+xml", "text/xml", "application/xml; charset=utf-8"]
+# us-ascii for text/xml); a server's default charset for pages; a wrong UTF-8 claim.
+CONTENT_TYPES = [None, "application/rss+xml", "text/xml", "text/html; charset=iso-8859-1",
+                 "application/xml; charset=utf-8"]
 
 
 @pytest.mark.parametrize("content_type", CONTENT_TYPES)
@@ -94,9 +95,15 @@ def test_a_charset_the_bytes_do_not_decode_under_gives_way_to_the_xml_declaratio
     assert parsed.encoding_note == "encoding=cp1251 declared=http:utf-8,xml:cp1251 how=declared"
 
 
-def test_a_charset_the_bytes_decode_under_is_followed_and_the_xml_declaration_noted() -> None:
-    # The HTTP charset comes first (RFC 7303); Latin-1 reads any bytes, so it is followed.
+def test_a_pages_default_charset_gives_way_to_the_xml_declaration_with_a_note() -> None:
     parsed = load("legacy-windows-1251-declared.rss", "text/html; charset=iso-8859-1")
+    assert parsed.entries[0].title == RUSSIAN
+    assert parsed.encoding_note == "encoding=cp1251 declared=http:iso8859-1,xml:cp1251 how=declared"
+
+
+def test_a_charset_on_a_feed_type_the_bytes_decode_under_is_followed() -> None:
+    # The server speaks for the feed, and comes first (RFC 7303): the XML declaration is noted.
+    parsed = load("legacy-windows-1251-declared.rss", "application/rss+xml; charset=iso-8859-1")
     assert parsed.encoding == "iso8859-1"
     assert parsed.encoding_note == "encoding=iso8859-1 declared=http:iso8859-1,xml:cp1251 how=declared"
 
