@@ -16,6 +16,12 @@ builds the dictionaries feedparser would (~10x less time per entry); anything
 it is not sure of goes to feedparser, the reference. Both paths end in
 `_convert`, so normalise sees one kind of ParsedFeed.
 
+Entry ids: `ParsedEntry.guid` is the guid or atom:id as feedparser reads it
+without the document's URL (joined to the document's own xml:base only), so
+that item ids do not follow the feed's URL (feeds/normalise.py). feedparser
+is given the URL, for links; when an id may have been joined to it, the
+document is parsed a second time without it, for the ids.
+
 feedparser's own HTML sanitiser and relative-URL resolver are off: both run
 on sgmllib and took 99% of the parse time of content-heavy feeds (20 s for
 9 MB), and normalise does both with nh3 against each entry's base. So the
