@@ -24,7 +24,10 @@ moves the base as feedparser's start tag does. The rules it re-states are feedpa
 element semantics (`feedparser/namespaces/_base.py`, `mixin.py`): a
 permalink guid or an Atom id is the link until a link element says
 otherwise, the last date element wins, RSS category text fills the term of a
-category without one, an entry link's `&amp;` is undone.
+category without one, an entry link's `&amp;` is undone. One answer
+differs from feedparser's on purpose: an entry's id is what feedparser gives
+without the document's URL (joined to the document's own xml:base only), and
+`parse` has feedparser give the same, so that ids do not follow the feed's URL.
 
 Safety: the text comes cleaned by `xmlguard.clean`, and only when
 `xmlguard.scan_needed` proved the guard's scan would change nothing (no
@@ -44,7 +47,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from feeds.feedrules import add_tag, content_type_name, parse_date, person_of, repair, resolve
+from feeds.feedrules import add_tag, content_type_name, next_base, parse_date, person_of, repair, resolve
 from feeds.urls import is_plain_absolute
 from feeds.xmlguard import MAX_DEPTH
 
@@ -179,10 +182,12 @@ def _content_type(value: str | None, default: str) -> str:
 
 
 class _Walk:
-    """One document's walk; `base` is what feedparser's baseuri is at the element being read."""
+    """One document's walk; `base` is what feedparser's baseuri is at the element being read, and
+    `id_base` what it would be without the document's URL (the base entry ids are joined to)."""
 
     def __init__(self, base: str, version: str) -> None:
         self.base = base
+        self.id_base = self.feed_id_base = ""  # the latter: `id_base` at the feed's level
         self.version = version
 
     def resolve(self, uri: str) -> str:
@@ -193,12 +198,20 @@ class _Walk:
         result is safe, else ignored); returns the base to put back when the element ends."""
         outer, value = self.base, element.get(XML_BASE)
         if value:
-            if not outer:  # feedparser would then keep an entry's base after it ends
+            if not self.base:  # feedparser would then keep an entry's base after it ends
                 raise Unsupported("xml:base without a document URL")
-            self.base = make_safe_absolute_uri(outer, value) or outer
-            if make_safe_absolute_uri(self.base, self.base) != self.base:  # every child would rewrite it
+            self.base = make_safe_absolute_uri(self.base, value) or self.base
+            self.id_base = next_base(self.id_base, value)
+            if (make_safe_absolute_uri(self.base, self.base) != self.base  # every child would rewrite it
+                    or next_base(self.id_base, None) != self.id_base):
                 raise Unsupported(f"an xml:base feedparser would rewrite: {value!r}")
         return outer
+
+    def unscope(self, outer: str) -> None:
+        """Put back the bases at an entry's end as feedparser's end tag does: the feed's, unless that
+        is empty (then, without the document's URL, an entry's xml:base stays for those after it)."""
+        self.base = outer
+        self.id_base = self.feed_id_base or self.id_base
 
     # -- feed level ---------------------------------------------------------------------------------
 
@@ -211,6 +224,7 @@ class _Walk:
             raise Unsupported("an RSS root without exactly one channel")
         feed: Loose = {}
         self.scope(root)
+        self.feed_id_base = self.id_base
         lang = self.lang(root, None, feed)
         channel = children[0][1]
         _attrs(channel, _LANG_ONLY)
@@ -219,6 +233,7 @@ class _Walk:
     def atom(self, root: Any) -> tuple[Loose, list[Loose]]:
         _attrs(root, _SCOPE_ATTRS)
         self.scope(root)
+        self.feed_id_base = self.id_base
         feed: Loose = {}
         return feed, self.channel(root, self.lang(root, None, feed), feed)
 
@@ -282,7 +297,7 @@ class _Walk:
                 _empty(child)
             elif key not in ENTRY_IGNORED:
                 raise Unsupported(f"entry element {key}")
-        self.base = outer
+        self.unscope(outer)
         return entry
 
     def title(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
@@ -332,12 +347,13 @@ class _Walk:
             raise Unsupported("an enclosure")
 
     def guid(self, element: Any) -> tuple[str, str | None]:
-        """(id, the link it stands for if it is a permalink)."""
+        """(id, the link it stands for if it is a permalink): a permalink's id is joined to `id_base`
+        (an item's id must not follow its feed's URL), its link to the base, as feedparser's."""
         attrs = _attrs(element, _GUID_ATTRS)
-        permalink = attrs.get("ispermalink", "true") == "true"
         raw = _text(element)
-        value = repair(self.resolve(raw) if permalink else raw)
-        return value, value if permalink else None
+        if attrs.get("ispermalink", "true") != "true":
+            return repair(raw), None
+        return repair(resolve(self.id_base, raw) if raw else raw), repair(self.resolve(raw))
 
     def entry_guid(self, element: Any, entry: Loose, lang: str | None, seen: set[str]) -> None:
         self.once(seen, "id")

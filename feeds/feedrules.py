@@ -20,7 +20,7 @@ from feedparser.datetimes import _parse_date
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin
+from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
 from feeds.urls import is_plain_absolute
@@ -67,6 +67,20 @@ def resolve(base: str, uri: str) -> str:
     if is_plain_absolute(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
         return uri
     return _urljoin(base, uri)
+
+
+def joins_to_itself(uri: str) -> bool:
+    """Whether feedparser's join of `uri` to any base, or to none, is `uri` itself."""
+    return is_plain_absolute(uri) or _OTHER_SCHEME.match(uri) is not None
+
+
+def next_base(base: str, value: str | None) -> str:
+    """feedparser's base inside an element with xml:base `value` (None: without one), where the base
+    was `base`: joined to it if the result is safe, else the base; with no base yet, `value` as given."""
+    value = value or base
+    if base:
+        return make_safe_absolute_uri(base, value) or base
+    return _urljoin(base, value)
 
 
 def content_type_name(value: str) -> str:

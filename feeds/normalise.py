@@ -2,7 +2,18 @@
 
 Identity (the design note): Item.id = item_id(f"{source_id}\\x1f{key}") where
 the key is the entry's guid, else its canonical link, else a hash of its
-title and date. Guids are only trusted when the feed uses them properly:
+title and date.
+
+The guid (RSS guid, Atom id) is taken as the document writes it: a relative
+one is joined only to the document's own xml:base, never to the URL the feed
+was fetched from (parse and fastparse give `ParsedEntry.guid` so; the entry's
+link is still joined to that URL), so a source that moves to another URL
+keeps its items' ids. An absolute guid is its own key whatever the base. A
+store that holds an entry under another key of the same entry (its guid
+joined to the feed's URL, say) finds it by its link, an identity key too
+(feeds.dedupe.keys), so it is not stored twice.
+
+Guids are only trusted when the feed uses them properly:
 
 - within one fetch, one guid must not stand for two different links
   (CMS templates that print the same guid on every item);

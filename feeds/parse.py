@@ -5,16 +5,22 @@ dictionaries become our typed `ParsedFeed` / `ParsedEntry`. feedparser is
 handed bytes plus headers, never a URL, so it never does I/O.
 
 Encodings: feedparser alone turns an undeclared legacy encoding into
-mojibake (without chardet it falls back to windows-1252, measured), and it
-trusts a Content-Type charset that is often a server default. So we decode
-first (`decode_feed`: BOM, valid UTF-8, then the declared and likely legacy
-encodings ranked by how plausible the decoded text looks) and give feedparser
-clean UTF-8.
+mojibake (without chardet it falls back to windows-1252, measured). So the
+body is decoded first (`feeds.charsets.decode_feed`: what the feed declares,
+else detection) and feedparser and the fast path are given clean UTF-8. When
+the declaration was not followed, `ParsedFeed.encoding_note` says so, for the
+source's log line.
 
 Fast path: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 with lxml and
 builds the dictionaries feedparser would (~10x less time per entry); anything
 it is not sure of goes to feedparser, the reference. Both paths end in
 `_convert`, so normalise sees one kind of ParsedFeed.
+
+Entry ids: `ParsedEntry.guid` is the guid or atom:id as feedparser reads it
+without the document's URL (joined to the document's own xml:base only), so
+that item ids do not follow the feed's URL (feeds/normalise.py). feedparser
+is given the URL, for links; when an id may have been joined to it, the
+document is parsed a second time without it, for the ids.
 
 feedparser's own HTML sanitiser and relative-URL resolver are off: both run
 on sgmllib and took 99% of the parse time of content-heavy feeds (20 s for
@@ -31,22 +37,21 @@ kept, with a warning (unescaped "&" in titles is common in the wild).
 
 from __future__ import annotations
 
-import codecs
 import io
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from itertools import pairwise
 from typing import Any
 
 import feedparser
 
 from feeds import fastparse, xmlguard
+from feeds.charsets import decode_feed
 from feeds.errors import ParseError
+from feeds.feedrules import joins_to_itself
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +60,18 @@ _HTML_PAGE = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
+# A guid or id element (any prefix, any case: feedparser's loose parser lowers tags): its
+# attributes and its text, CDATA or not.
+_ID_ELEMENT = re.compile(r"<(?:[\w.-]+:)?(?:guid|id)(\s[^>]*)?>\s*(?:<!\[CDATA\[)?([^<]*)", re.IGNORECASE)
+# feedparser joins a guid to the base only if isPermaLink is absent or exactly "true".
+_NOT_PERMALINK = re.compile(r"ispermalink\s*=\s*([\"'])(?!true\1)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedEntry:
     """One entry as the feed gave it; HTML fields are raw, untrusted markup (normalise sanitises)."""
 
-    guid: str | None
+    guid: str | None  # as written: a relative one joined only to the document's xml:base, not the feed URL
     link: str | None  # absolute: resolved against xml:base or the feed URL
     title: str | None
     title_is_html: bool
@@ -93,6 +103,7 @@ class ParsedFeed:
     def recovered(self) -> int:
         """Entries kept from a document that was not well-formed (0 if it was)."""
         return len(self.entries) if self.malformed else 0
+    encoding_note: str | None = None  # why `encoding` is not what the feed declared (None: it is)
 
 
 def parse_feed(
@@ -108,7 +119,8 @@ def parse_feed(
         raise ParseError(f"empty body ({len(body)} bytes) from {url}")
     lowered = {name.lower(): value for name, value in headers.items()}
     content_type = lowered.get("content-type", "")
-    text, encoding, warnings = decode_feed(body, content_type, language)
+    text, encoding, encoding_note = decode_feed(body, content_type, language)
+    warnings: list[str] = []
     if _HTML_PAGE.match(text):
         raise ParseError(f"an HTML page, not a feed (Content-Type {content_type or 'unknown'!r}) from {url}")
     loose = _fast(text, url, warnings)
@@ -119,7 +131,7 @@ def parse_feed(
             raise ParseError(f"{exc} (from {url})") from None
         warnings.extend(screened)
         loose = _feedparser(text, url)
-    return _convert(*loose, url, encoding, warnings)
+    return replace(_convert(*loose, url, encoding, warnings), encoding_note=encoding_note)
 
 
 def _fast(text: str, url: str, warnings: list[str]) -> tuple[str, Any, list[Any], str | None] | None:
@@ -137,15 +149,49 @@ def _fast(text: str, url: str, warnings: list[str]) -> tuple[str, Any, list[Any]
 
 
 def _feedparser(text: str, url: str) -> tuple[str, Any, list[Any], str | None]:
-    """feedparser's version, feed and entries, and what made the document malformed (None if nothing)."""
-    utf8 = '<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)
-    headers = {"content-type": "application/xml; charset=utf-8", "content-location": url}
-    result = feedparser.parse(
-        io.BytesIO(utf8.encode("utf-8")), response_headers=headers, resolve_relative_uris=False,
-        sanitize_html=False,
-    )
+    """feedparser's version, feed and entries, and what made the document malformed (None if nothing).
+
+    Entry ids are as feedparser reads them without the document's URL (see `_ids_as_written`).
+    """
+    utf8 = ('<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)).encode()
+    result = _feedparser_result(utf8, url)
+    if _ids_may_depend_on_url(result.entries, text):
+        _ids_as_written(result.entries, _feedparser_result(utf8, None).entries)
     problem = f"{type(result.bozo_exception).__name__}: {result.bozo_exception}" if result.bozo else None
     return dict.get(result, "version") or "", result.feed, result.entries, problem
+
+
+def _feedparser_result(utf8: bytes, url: str | None) -> Any:
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if url is not None:
+        headers["content-location"] = url
+    return feedparser.parse(io.BytesIO(utf8), response_headers=headers, resolve_relative_uris=False,
+                            sanitize_html=False)
+
+
+def _ids_may_depend_on_url(entries: list[Any], text: str) -> bool:
+    """Whether joining to the document's URL may have made some entry id (skipping a second parse).
+
+    Only an http(s) id can come of a join to an http(s) URL; and a guid or id element that holds
+    an absolute URL of plain form (or a tag:, urn:, ...) is its own join, whatever the base.
+    """
+    if not any(str(dict.get(entry, "id", "")).lower().startswith("http") for entry in entries):
+        return False
+    return not all(_plain_id(match) for match in _ID_ELEMENT.finditer(text))
+
+
+def _plain_id(match: re.Match[str]) -> bool:
+    attributes, text = match.group(1, 2)
+    value = text.strip().removesuffix("]]>").strip()
+    return bool(_NOT_PERMALINK.search(attributes or "")) or (joins_to_itself(value) and "&" not in value)
+
+
+def _ids_as_written(entries: list[Any], without_url: list[Any]) -> None:
+    """Give each entry the id feedparser reads without the document's URL: joined only to the
+    document's own xml:base, so that an item's id does not change when its feed moves."""
+    for entry, written in zip(entries, without_url, strict=True):
+        if "id" in written:
+            entry["id"] = written["id"]
 
 
 def _convert(version: str, feed: Any, raw_entries: list[Any], problem: str | None, url: str, encoding: str,
@@ -269,125 +315,3 @@ def _unique(values: Iterable[Any]) -> tuple[str, ...]:
         if isinstance(value, str) and value.strip():
             seen.setdefault(value.strip(), None)
     return tuple(seen)
-
-
-# --- character encodings ------------------------------------------------------------------------------
-
-# Legacy encodings party sites still serve, in the order ties are broken.
-# windows-1254 before windows-1252: they differ only in letters Turkish uses
-# (ğ ı ş Ğ İ Ş where windows-1252 has Icelandic ð ý þ Ð Ý Þ).
-LEGACY_ENCODINGS = ("windows-1251", "iso-8859-7", "windows-1253", "windows-1254", "windows-1252")
-LANGUAGE_ENCODINGS = {
-    "ru": "windows-1251", "uk": "windows-1251", "be": "windows-1251", "bg": "windows-1251",
-    "sr": "windows-1251", "mk": "windows-1251", "el": "iso-8859-7", "tr": "windows-1254",
-}
-_DECLARED = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
-_FEED_LANGUAGE = re.compile(rb"<(?:dc:)?language>\s*([A-Za-z]{2,3})|xml:lang=[\"']([A-Za-z]{2,3})")
-_WORD = re.compile(r"[^\W\d_]{4,}")
-_VOWELS = frozenset("aeiouyıöüâêîôûàèìòùáéíóúäëïÿ"
-                    "аеёиоуыэюяіїє" "αεηιουωάέήίόύώϊϋΐΰ")
-_ICELANDIC = frozenset("ðþ")
-_BOMS = ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF8, "utf-8"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
-
-
-def decode_feed(body: bytes, content_type: str, language: str | None = None) -> tuple[str, str, list[str]]:
-    """The body as text, the encoding used (a Python codec name), and warnings.
-
-    A BOM wins; then valid UTF-8 (legacy text is practically never valid
-    UTF-8, while servers often declare latin-1 by default); then the declared
-    encodings and the legacy ones likely for the language, ranked by how
-    plausible the decoded words look, ties going to the declared ones.
-    """
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom):].decode(name, "replace"), name, []
-    declared = [e for e in (_declared(body), _charset(content_type)) if e]
-    if b"\0" not in body[:4]:
-        try:
-            return body.decode("utf-8"), "utf-8", _mismatch(declared, "utf-8", body)
-        except UnicodeDecodeError:
-            pass
-    best = _most_plausible(body, _candidates(body, declared, language))
-    if best is None:
-        return body.decode("utf-8", "replace"), "utf-8", ["no encoding fits; undecodable bytes replaced"]
-    text, name = best
-    return text, name, _mismatch(declared, name, body)
-
-
-def _candidates(body: bytes, declared: list[str], language: str | None) -> list[str]:
-    match = _FEED_LANGUAGE.search(body[:4096])
-    hints = [language, (match.group(1) or match.group(2)).decode() if match else None]
-    hinted = [LANGUAGE_ENCODINGS.get(h.split("-")[0].lower(), "") for h in hints if h]
-    names = (_codec(e) for e in (*declared, *hinted, *LEGACY_ENCODINGS) if e)
-    return list(dict.fromkeys(e for e in names if e))
-
-
-def _most_plausible(body: bytes, candidates: list[str]) -> tuple[str, str] | None:
-    best: tuple[float, str, str] | None = None
-    for name in candidates:
-        try:
-            text = body.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        score = _plausibility(text[:65536])
-        if best is None or score > best[0]:
-            best = (score, text, name)
-    return (best[1], best[2]) if best else None
-
-
-def _plausibility(text: str) -> float:
-    """Share of non-ASCII words that look like real words (-1 .. 1).
-
-    Mis-decoded text gives words in two scripts ("Tьrkiye"), capitals inside
-    words (Greek "απεργία" read as windows-1251 is "бресгЯб"), Latin words
-    made almost wholly of accented letters ("Ïðèâåò"), Icelandic letters in
-    Turkish ("dayanýþma"), or Greek/Cyrillic words with hardly a vowel.
-    """
-    good = bad = 0
-    for word in _WORD.findall(text):
-        if word.isascii():
-            continue
-        if _looks_real(word):
-            good += 1
-        else:
-            bad += 1
-    return (good - bad) / max(1, good + bad)
-
-
-def _looks_real(word: str) -> bool:
-    scripts = {unicodedata.name(ch, "?").split(" ")[0] for ch in word}
-    if len(scripts) != 1 or any(a.islower() and b.isupper() for a, b in pairwise(word)):
-        return False
-    lower = word.lower()
-    if scripts == {"LATIN"}:
-        return sum(not ch.isascii() for ch in word) <= 0.6 * len(word) and not _ICELANDIC & set(lower)
-    if "ς" in lower[:-1]:  # Greek final sigma inside a word
-        return False
-    return 0.2 <= sum(ch in _VOWELS for ch in lower) / len(word) <= 0.8
-
-
-def _declared(body: bytes) -> str | None:
-    match = _DECLARED.match(body[:512])
-    return _codec(match.group(1).decode("ascii")) if match else None
-
-
-def _charset(content_type: str) -> str | None:
-    match = _CHARSET.search(content_type)
-    return _codec(match.group(1)) if match else None
-
-
-def _codec(name: str) -> str | None:
-    """A canonical Python codec name, or None for an unknown or non-ASCII-compatible one."""
-    try:
-        canonical = codecs.lookup(name).name
-    except LookupError:
-        return None
-    return None if canonical.startswith(("utf-16", "utf-32")) else canonical
-
-
-def _mismatch(declared: list[str], used: str, body: bytes) -> list[str]:
-    if body.isascii():
-        return []
-    return [f"declared {name}, decoded as {used}" for name in declared if name != used]

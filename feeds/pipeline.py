@@ -262,6 +262,7 @@ def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
         store.save_guid_links(spec.id, prepared.guid_links)
         report.ingest.empty, report.ingest.recovered = prepared.empty_entries, prepared.recovered
         report.malformed = prepared.malformed
+        report.encoding_note = prepared.encoding_note
     new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
                                    parse_error=parse_error, malformed=report.malformed)
     store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))

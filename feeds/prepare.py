@@ -64,6 +64,7 @@ class Prepared:
     empty_entries: int = 0  # entries with nothing usable: no id, link, title, text or attached file
     recovered: int = 0  # entries kept from a document that was not well-formed
     malformed: str | None = None  # what made it not well-formed (feeds.parse.ParsedFeed.malformed)
+    encoding_note: str | None = None  # ParsedFeed.encoding_note: logged by the main process
 
 
 def prepare(job: Job, tagger: Tagger) -> Prepared:
@@ -76,7 +77,8 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
     bands = title_bands([item.title for item in items], [item.title_derived for item in items])
     empty = sum(1 for entry in parsed.entries if not has_something(entry))
     return Prepared(tuple(items), tuple(bands), tuple(batch_keys(items)), guid_links(parsed),
-                    empty_entries=empty, recovered=parsed.recovered, malformed=parsed.malformed)
+                    empty_entries=empty, recovered=parsed.recovered, malformed=parsed.malformed,
+                    encoding_note=parsed.encoding_note)
 
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:

@@ -41,6 +41,7 @@ class SourceReport:
     ingest: IngestReport = field(default_factory=IngestReport)
     moved_to: str | None = None  # where a chain of permanent redirects (301/308) led
     malformed: str | None = None  # what made the new body not well-formed, its entries recovered
+    encoding_note: str | None = None  # how the body was decoded, when not as the feed declared
 
     @property
     def failed(self) -> bool:
@@ -57,6 +58,8 @@ def source_line(report: SourceReport, state: SourceState) -> tuple[int, str]:
             line += f" recovered={ingest.recovered} malformed={_quoted(report.malformed)}"
         if ingest.empty:
             line += f" empty={ingest.empty}"
+        if report.encoding_note:  # `encoding=… declared=… how=…`: the declaration was not followed
+            line += f" {report.encoding_note}"
         return logging.INFO, line + _move(report, state)
     if report.status in ("not_modified", "unchanged"):
         return logging.INFO, f"source={report.source_id} status={report.status}{_move(report, state)}"

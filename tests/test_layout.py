@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import feeds
@@ -27,3 +28,10 @@ def test_seed_copy_matches_shared_when_present() -> None:
     assert ours.is_file()
     if shared.is_file():
         assert ours.read_bytes() == shared.read_bytes()
+
+
+def test_charset_normalizer_is_imported_in_one_module() -> None:
+    imports = re.compile(r"^\s*(?:import|from) charset_normalizer\b", re.MULTILINE)
+    importers = [path.relative_to(ROOT).as_posix() for folder in ("feeds", "scheduler")
+                 for path in sorted((ROOT / folder).rglob("*.py")) if imports.search(path.read_text("utf-8"))]
+    assert importers == ["feeds/charsets.py"]

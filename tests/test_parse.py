@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from feeds.charsets import decode_feed
 from feeds.errors import ParseError
-from feeds.parse import ParsedEntry, ParsedFeed, decode_feed, parse_feed
+from feeds.parse import ParsedEntry, ParsedFeed, parse_feed
 from feeds.sanitize import sanitize_html
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -44,31 +45,31 @@ def test_fixture_parses_as_expected(expected_path: Path) -> None:
     assert parsed.warnings == ()
 
 
-# --- encodings ---------------------------------------------------------------------------------------
+# --- encodings (the rules, with every encoding, are tested in tests/test_charsets.py) -------------------
 
 RUSSIAN = "Коммунисты провели пленум ЦК"
 GREEK = "Απεργία στα λιμάνια: Ισχυρή συμμετοχή"
 TURKISH = "Şişecam işçileri için dayanışma çağrısı"
-LEGACY = [
-    ("legacy-windows-1251-declared.rss", "cp1251", RUSSIAN),
-    ("legacy-windows-1251-undeclared.rss", "cp1251", RUSSIAN),
-    ("legacy-iso-8859-7-declared.rss", "iso8859-7", GREEK),
-    ("legacy-iso-8859-7-undeclared.rss", "iso8859-7", GREEK),
-    ("legacy-windows-1254-declared.rss", "cp1254", TURKISH),
-    ("legacy-windows-1254-undeclared.rss", "cp1254", TURKISH),
+LEGACY = [  # the undeclared ones are read with the source's configured language, as ingest reads them
+    ("legacy-windows-1251-declared.rss", "cp1251", RUSSIAN, "ru"),
+    ("legacy-windows-1251-undeclared.rss", "cp1251", RUSSIAN, "ru"),
+    ("legacy-iso-8859-7-declared.rss", "iso8859-7", GREEK, "el"),
+    ("legacy-iso-8859-7-undeclared.rss", "iso8859-7", GREEK, "el"),
+    ("legacy-windows-1254-declared.rss", "cp1254", TURKISH, "tr"),
+    ("legacy-windows-1254-undeclared.rss", "cp1254", TURKISH, "tr"),
 ]
 # What servers say: nothing; an XML type without charset (RFC 3023 would mean
-# us-ascii for text/xml); a wrong server-default charset; a wrong UTF-8 claim.
+# us-ascii for text/xml); a server's default charset for pages; a wrong UTF-8 claim.
 CONTENT_TYPES = [None, "application/rss+xml", "text/xml", "text/html; charset=iso-8859-1",
                  "application/xml; charset=utf-8"]
 
 
 @pytest.mark.parametrize("content_type", CONTENT_TYPES)
-@pytest.mark.parametrize(("name", "encoding", "title"), LEGACY)
+@pytest.mark.parametrize(("name", "encoding", "title", "language"), LEGACY)
 def test_legacy_encodings_come_out_as_unicode(
-    name: str, encoding: str, title: str, content_type: str | None
+    name: str, encoding: str, title: str, language: str, content_type: str | None
 ) -> None:
-    parsed = load(name, content_type)
+    parsed = load(name, content_type, language=language)
     assert parsed.encoding == encoding
     assert parsed.entries[0].title == title
     assert parsed.title and parsed.title.isprintable()
@@ -85,18 +86,33 @@ def test_the_greek_tonos_survives() -> None:
 ])
 def test_a_correct_content_type_charset_is_used(name: str, charset: str, encoding: str) -> None:
     parsed = load(name, f"text/xml; charset={charset}")
-    assert parsed.encoding == encoding and parsed.warnings == ()
+    assert parsed.encoding == encoding and parsed.encoding_note is None and parsed.warnings == ()
 
 
-def test_a_wrong_declaration_is_overridden_with_a_warning() -> None:
+def test_a_charset_the_bytes_do_not_decode_under_gives_way_to_the_xml_declaration() -> None:
+    parsed = load("legacy-windows-1251-declared.rss", "text/xml; charset=utf-8")
+    assert parsed.entries[0].title == RUSSIAN
+    assert parsed.encoding_note == "encoding=cp1251 declared=http:utf-8,xml:cp1251 how=declared"
+
+
+def test_a_pages_default_charset_gives_way_to_the_xml_declaration_with_a_note() -> None:
     parsed = load("legacy-windows-1251-declared.rss", "text/html; charset=iso-8859-1")
-    assert parsed.warnings == ("declared iso8859-1, decoded as cp1251",)
+    assert parsed.entries[0].title == RUSSIAN
+    assert parsed.encoding_note == "encoding=cp1251 declared=http:iso8859-1,xml:cp1251 how=declared"
+
+
+def test_a_charset_on_a_feed_type_the_bytes_decode_under_is_followed() -> None:
+    # The server speaks for the feed, and comes first (RFC 7303): the XML declaration is noted.
+    parsed = load("legacy-windows-1251-declared.rss", "application/rss+xml; charset=iso-8859-1")
+    assert parsed.encoding == "iso8859-1"
+    assert parsed.encoding_note == "encoding=iso8859-1 declared=http:iso8859-1,xml:cp1251 how=declared"
 
 
 def test_utf8_served_as_latin1_is_still_utf8() -> None:
     parsed = load("wordpress-tr.rss", "text/xml; charset=ISO-8859-1")
     assert parsed.encoding == "utf-8" and parsed.title == "soL Haber Portalı"
-    assert parsed.warnings == ("declared iso8859-1, decoded as utf-8",)
+    assert parsed.encoding_note == "encoding=utf-8 declared=http:iso8859-1,xml:utf-8 how=valid-utf-8"
+    assert parsed.warnings == ()
 
 
 @pytest.mark.parametrize("bom_encoding", ["utf-16", "utf-8-sig"])
@@ -104,6 +120,7 @@ def test_byte_order_marks(bom_encoding: str) -> None:
     text = (FEEDS / "atom03-ru.atom").read_text(encoding="utf-8").replace('encoding="utf-8"', "")
     parsed = parse_feed(text.encode(bom_encoding), {}, "https://kprf.example.ru/atom.xml")
     assert parsed.entries[0].title == "Первомай: коммунисты вышли на улицы"
+    assert parsed.encoding_note is None
 
 
 def test_the_configured_language_breaks_a_tie() -> None:
@@ -112,18 +129,19 @@ def test_the_configured_language_breaks_a_tie() -> None:
     assert decode_feed(body, "", "el")[1] == "iso8859-7"
 
 
-@pytest.mark.parametrize(("text", "codec"), [
-    ("Солидарность с рабочими", "cp1251"),
-    ("Η απεργία συνεχίζεται", "iso8859-7"),
-    ("Güçlü örgütlenme, işçi sınıfı", "cp1254"),
-    ("Partido Comunista de España: movilización", "cp1254"),  # same bytes in windows-1252
-    ("ЦК КПРФ: Заявление о Первомае", "cp1251"),
-    ("ΚΚΕ: Ανακοίνωση για την ΑΠΕΡΓΙΑ στο Πειραιά", "iso8859-7"),
-    ("İstanbul'da 1 Mayıs: İŞÇİLER ALANDA", "cp1254"),
-    ("Ömer Çağlar ile söyleşi", "cp1254"),
+@pytest.mark.parametrize(("text", "codec", "language"), [
+    ("Солидарность с рабочими", "cp1251", None),
+    ("Η απεργία συνεχίζεται", "iso8859-7", None),
+    ("ЦК КПРФ: Заявление о Первомае", "cp1251", None),
+    ("ΚΚΕ: Ανακοίνωση για την ΑΠΕΡΓΙΑ στο Πειραιά", "iso8859-7", None),
+    # A few Latin-script words do not say which code page they are in: the language does.
+    ("Güçlü örgütlenme, işçi sınıfı", "cp1254", "tr"),
+    ("Partido Comunista de España: movilización", "cp1254", "es"),  # same bytes in windows-1252
+    ("İstanbul'da 1 Mayıs: İŞÇİLER ALANDA", "cp1254", "tr"),
+    ("Ömer Çağlar ile söyleşi", "cp1254", "tr"),
 ])
-def test_decode_feed_guesses_undeclared_legacy_text(text: str, codec: str) -> None:
-    decoded, _, _ = decode_feed(f"<t>{text}</t>".encode(codec), "", None)
+def test_decode_feed_detects_undeclared_legacy_text(text: str, codec: str, language: str | None) -> None:
+    decoded, _, _ = decode_feed(f"<t>{text}</t>".encode(codec), "", language)
     assert decoded == f"<t>{text}</t>"
 
 

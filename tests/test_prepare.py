@@ -52,6 +52,7 @@ def test_worker_processes_give_the_same_results_in_order(monkeypatch: pytest.Mon
     in_process = [prep.prepare(job, TAGGER) for job in batch]
     assert list(prep.prepare_all(batch, TAGGER, workers=2)) == in_process
     assert any(p.parse_error for p in in_process) and any(p.items for p in in_process)
+    assert any(p.encoding_note for p in in_process)  # comes back from the workers, to be logged here
 
 
 def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
