@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from feeds.registry import Registry, load_registry
+from feeds.tag import Tagger
+
 # No timing in tests: hypothesis's per-example deadline and its "generation is slow" check
 # fail on a loaded machine without any change in behaviour.
 settings.register_profile("untimed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -15,6 +18,17 @@ settings.load_profile("untimed")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """The checkout's own party registry and topic taxonomy."""
+    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
+
+
+@pytest.fixture(scope="session")
+def tagger(registry: Registry) -> Tagger:
+    return Tagger(registry)
 
 
 @pytest.fixture

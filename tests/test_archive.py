@@ -14,7 +14,7 @@ from feeds import pipeline
 from feeds.archive import chain, full_pages, page_path
 from feeds.compose import All, ComposedFeed, PublishOptions, Term
 from feeds.model import Item, SiteInfo, SourceRef, atom_id, item_id
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.store import Store
 from scheduler.server import FeedServer
 from tests.atomcheck import assert_valid_atom
@@ -52,11 +52,6 @@ def test_chain_links_point_along_the_chain() -> None:
 
 
 # --- publish and walk ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from feeds import textfold
 from feeds.dedupe.rules import same_story
 from feeds.dedupe.titles import title_bands
-from feeds.registry import load_registry
 from feeds.tag import Tagger
 from tests.factories import make_item
 
@@ -33,11 +32,6 @@ def texts(words_per_text: int, total: int) -> Iterator[str]:
     words = distinct_words()
     for _ in range(total // words_per_text + 1):
         yield " ".join(islice(words, words_per_text))
-
-
-@pytest.fixture(scope="module")
-def tagger() -> Tagger:
-    return Tagger(load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml"))
 
 
 def test_more_than_a_million_distinct_words_through_tagging(tagger: Tagger) -> None:

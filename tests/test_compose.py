@@ -27,7 +27,7 @@ from feeds.compose import (
 )
 from feeds.errors import ConfigError
 from feeds.model import Item, SiteInfo, item_id
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
 from scheduler.config import load_config
@@ -38,11 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SITE = SiteInfo(title="t", base_url="https://feeds.example.org/", author_name="a")
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
 
 
 # --- queries select in SQL what they mean -----------------------------------------------------------

@@ -20,7 +20,7 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import FetchResult
 from feeds.model import SiteInfo, SourceSpec, SourceState
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
 from tests.atomcheck import assert_valid_atom
@@ -31,16 +31,6 @@ FEEDS = ROOT / "tests" / "data" / "feeds"
 A = "{http://www.w3.org/2005/Atom}"
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 SITE = SiteInfo(title="t", base_url="http://127.0.0.1:8080/", author_name="t", entries_per_feed=100)
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
-
-
-@pytest.fixture(scope="module")
-def tagger(registry: Registry) -> Tagger:
-    return Tagger(registry)
 
 
 def poll(store: Store, tagger: Tagger, spec: SourceSpec, body: bytes,

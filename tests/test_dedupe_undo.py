@@ -12,7 +12,6 @@ import pytest
 from feeds import pipeline
 from feeds.errors import DedupeError
 from feeds.model import Item, SourceState, item_id
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
 from tests.factories import make_item
@@ -23,11 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 OWN_TITLE = "KKE condemns the NATO war drills in the Aegean and the use of Souda base"
 COPY_TITLE = "KKE condemned NATO war drills in the Aegean, use of Souda base"
-
-
-@pytest.fixture(scope="module")
-def tagger() -> Tagger:
-    return Tagger(load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml"))
 
 
 def own_entry() -> Item:

@@ -12,7 +12,7 @@ from lxml import etree
 
 from feeds import pipeline
 from feeds.model import SiteInfo, SourceRef
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.seeds import read_seed_file
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -25,16 +25,6 @@ A = "{http://www.w3.org/2005/Atom}"
 SITE = SiteInfo(title="partyfeeds test", base_url="http://127.0.0.1:8080/", author_name="partyfeeds",
                 entries_per_feed=50)
 JERUSALEM_PARTIES = {"kke", "cpim", "tkp", "ppp_ps", "pcp_ps", "cpi_israel"}
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
-
-
-@pytest.fixture(scope="module")
-def tagger(registry: Registry) -> Tagger:
-    return Tagger(registry)
 
 
 @pytest.fixture

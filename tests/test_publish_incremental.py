@@ -15,15 +15,10 @@ import pytest
 from feeds import documents, forkserver, pipeline, render
 from feeds import publish as publish_module
 from feeds import store as store_module
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.schema import MIGRATIONS
 from feeds.store import Store
-from tests.test_archive import OPTIONS, ROOT, T0, make, save
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
+from tests.test_archive import OPTIONS, T0, make, save
 
 
 def _site(tmp_path: Path) -> render.SiteInfo:

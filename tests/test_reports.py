@@ -22,7 +22,7 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import FetchSettings, HttpClient, make_client
 from feeds.model import SiteInfo, SourceEvent, SourceSpec
-from feeds.registry import Registry, load_registry
+from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
 from tests.atomcheck import assert_valid_atom, parse_rfc3339
@@ -35,11 +35,6 @@ SETTINGS = FetchSettings(user_agent="partyfeeds-test", connect_timeout=1, read_t
                          allow_hosts=("127.0.0.1",))
 SITE = SiteInfo(title="reports", base_url="http://127.0.0.1:8080/", author_name="partyfeeds")
 RECOVERABLE = (FEEDS_DIR / "recoverable.rss").read_bytes()
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    return load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml")
 
 
 @pytest.fixture
