@@ -41,7 +41,6 @@ entries a fetch may bring is bounded in parse (xmlguard.MAX_ENTRIES).
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -52,7 +51,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
 from feeds.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
-from feeds.urls import canonical_url, is_plain_absolute
+from feeds.urls import cached_canonical_url as _canonical
+from feeds.urls import is_plain_absolute
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,6 @@ MAX_NAMES, MAX_NAME_CHARS = 20, 200  # authors, and likewise categories
 # No party feed predates the epoch: an earlier date is a zero or a parse slip, not a news date.
 EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
-# canonical_url is pure and each link is canonicalised 2-3 times per fetch (guid checks, guid_links).
-_canonical = functools.lru_cache(maxsize=4096)(canonical_url)
 
 
 def normalise_feed(

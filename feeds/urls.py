@@ -7,6 +7,7 @@ tracking parameters dropped, remaining query parameters sorted.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -48,3 +49,8 @@ def canonical_url(url: str) -> str:
         path = path.rstrip("/")
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
     return urlunsplit(("https", netloc, path, urlencode(sorted(query)), ""))
+
+
+# Pure, and each link is canonicalised several times per fetch (guid checks, the guid map, identity
+# keys, the links a fetch shares): one cache for all of them.
+cached_canonical_url = functools.lru_cache(maxsize=8192)(canonical_url)

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from feeds.model import Item
-from feeds.urls import canonical_url
+from feeds.urls import cached_canonical_url as _canonical
 
 
 def identity_keys(item: Item, shared_links: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Exact keys under which an item is known: its id and its identifying links."""
-    links = {canonical_url(link) for link in (item.link, *(s.link for s in item.sources)) if link}
+    links = {_canonical(link) for link in (item.link, *(s.link for s in item.sources)) if link}
     return (f"id:{item.id}", *sorted(f"link:{link}" for link in links
                                      if link not in shared_links and not is_front_page(link)))
 
@@ -38,7 +38,7 @@ def shared_links(items: Iterable[Item]) -> frozenset[str]:
     shared: set[str] = set()
     for item in items:
         if item.link:
-            link = canonical_url(item.link)
+            link = _canonical(item.link)
             (shared if link in seen else seen).add(link)
     return frozenset(shared)
 
