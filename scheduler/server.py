@@ -63,6 +63,7 @@ class Site:
     max_age: int = 300
     head_timeout: float = 10.0
     max_connections: int = 64
+    backlog: int = 128  # the listening socket's queue: connects past it are dropped by the kernel
 
     @property
     def output_dir(self) -> Path:
@@ -76,9 +77,9 @@ class FeedServer:
                  health: Health | None = None, metrics: Callable[[], str] | None = None,
                  on_response: Callable[[int], None] | None = None,
                  idle_timeout: float = 30.0, max_age: int = 300, head_timeout: float = 10.0,
-                 max_connections: int = 64) -> None:
+                 max_connections: int = 64, backlog: int = 128) -> None:
         self.site = Site(OutputFiles(output_dir), health, metrics, on_response, idle_timeout, max_age,
-                         head_timeout, max_connections)
+                         head_timeout, max_connections, backlog)
         self.host = host
         self._requested_port = port
         self._httpd: _HTTPServer | None = None
@@ -134,6 +135,9 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], site: Site) -> None:
         self.site = site
+        # socketserver listens with a queue of 5: feed readers poll at round times, and a burst
+        # of connects past the queue is dropped, each client retrying after 1-7 s.
+        self.request_queue_size = site.backlog
         self._connections: set[socket.socket] = set()
         self._changed = threading.Condition()
         self._stopping = threading.Event()
@@ -286,6 +290,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")  # every response, errors included
+        if self.request_version == "HTTP/1.0" and not self.close_connection:
+            # An HTTP/1.0 client that asked to keep the connection is told it is kept (RFC 9112,
+            # 9.3): without the header it waits for the close that marks the end of the answer.
+            self.send_header("Connection", "keep-alive")
         super().end_headers()
 
     # --- responses -------------------------------------------------------------------------

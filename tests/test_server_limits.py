@@ -93,3 +93,42 @@ def test_connections_past_the_cap_get_503_and_the_rest_are_served(strict: FeedSe
         assert response.status == 200
     finally:
         connection.close()
+
+
+def read_response(sock: socket.socket) -> http.client.HTTPResponse:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    response.read()
+    return response
+
+
+def test_an_http_1_0_keep_alive_is_answered_with_keep_alive_and_kept(strict: FeedServer) -> None:
+    # RFC 9112, 9.3: an HTTP/1.0 client keeps the connection only if told so; without the header
+    # it waits for the close that would end the answer (ab -k stalled until the idle timeout).
+    with connect(strict) as sock:
+        for _ in range(2):  # the same connection carries a second request
+            sock.sendall(b"GET /all.atom HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            response = read_response(sock)
+            assert response.status == 200 and response.getheader("Connection") == "keep-alive"
+        assert not closed_by_peer(sock, 0.2)
+
+
+def test_an_http_1_0_request_without_keep_alive_is_closed(strict: FeedServer) -> None:
+    with connect(strict) as sock:
+        sock.sendall(b"GET /all.atom HTTP/1.0\r\n\r\n")
+        response = read_response(sock)
+        assert response.status == 200 and response.getheader("Connection") is None
+        assert closed_by_peer(sock, 2)
+
+
+def test_the_listen_queue_is_the_configured_backlog(public: Path) -> None:
+    with FeedServer(public, backlog=256) as server:
+        assert server._httpd is not None and server._httpd.request_queue_size == 256
+        # 200 connects at once, before any is accepted, all complete (the kernel queues them).
+        sockets = [connect(server) for _ in range(200)]
+        for sock in sockets:
+            sock.sendall(b"GET /all.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = [read_response(sock).status for sock in sockets]
+        for sock in sockets:
+            sock.close()
+    assert answers.count(200) + answers.count(503) == 200
