@@ -81,7 +81,9 @@ def accept_known(store: Store, lookup: Lookup, item: Item, existing_id: str, rev
     store.save(merged, keys=merged_keys, bands=bands, revision=revision or stored.revision,
                first_seen=stored.first_seen)
     moved = merged.updated != stored.item.updated  # it may join the newest of its other bands
-    titles = [e.title for e in store.entries_of(merged.id).values() if not e.title_derived]
+    # Sources' own titles are kept only for a story with several (_keep_entries).
+    titles = [e.title for e in store.entries_of(merged.id).values() if not e.title_derived] \
+        if len(merged.sources) > 1 else []
     lookup.saved(merged, merged_keys, bands, store.bands_of(merged.id) if moved else (), titles)
     return "merged" if merged.source_ids != stored.item.source_ids else "revised"
 
