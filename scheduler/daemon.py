@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from feeds import pipeline, polling
 from feeds.errors import PartyfeedsError
 from feeds.fetch import fetch, host_key
-from feeds.model import SourceSpec
+from feeds.model import SourceSpec, SourceState
 from feeds.registry import load_registry
 from feeds.seeds import seed_files
 from feeds.tag import Tagger
@@ -65,6 +65,10 @@ class Daemon:
         self._running_jobs = 0
         self._running_guard = threading.Lock()
         self._publish_pending = threading.Lock()
+        # The sources' states as last stored, kept here so /healthz answers without the store lock
+        # (a publish or a large ingest holds it for seconds).
+        self._states: dict[str, SourceState] = dict(self.context.store.source_states())
+        self._states_guard = threading.Lock()
         self._seed_fingerprint: tuple[Any, ...] = ()
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(max(2, config.fetch_workers))},
@@ -157,6 +161,9 @@ class Daemon:
         with self.store_lock:
             report = pipeline.ingest_result(self.context.store, self.context.tagger, spec, state, result, now)
             after = self.context.store.source_state(spec.id)
+        if after is not None:
+            with self._states_guard:
+                self._states[spec.id] = after
         self._count(report, after.last_success if after else None)
         if report.ingest.new or report.ingest.merged or report.ingest.revised or \
                 (after is not None and pipeline.health_events(state, after, now)):
@@ -278,10 +285,11 @@ class Daemon:
             job.remove()
 
     def health(self) -> Mapping[str, Any]:
-        """What /healthz reports: the scheduler's state and the failing sources."""
+        """What /healthz reports: the scheduler's state and the failing sources, from memory (a
+        liveness probe must not wait for a publish that holds the store)."""
         running = self.scheduler.running and not self.stopping.is_set()
-        with self.store_lock:
-            states = [self.context.store.source_state(s.id) for s in self.config.sources if s.enabled]
+        with self._states_guard:
+            states = [self._states.get(s.id) for s in self.config.sources if s.enabled]
         failing = {s.source_id: s.last_error for s in states
                    if s is not None and (s.error_count or s.retired)}
         return {"status": "ok" if running else "stopping", "scheduler": "running" if running else "stopped",

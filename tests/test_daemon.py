@@ -322,3 +322,36 @@ def test_settings_fixed_at_start_wait_for_a_restart(tmp_path: Path, caplog: pyte
         assert daemon._keep_fixed(retitled) == retitled and not caplog.records
     finally:
         daemon.context.close()
+
+
+def test_health_answers_while_the_store_is_held_and_reports_failing_sources(tmp_path: Path,
+                                                                           sources: LocalServer) -> None:
+    """A liveness probe must not wait for a publish or an ingest, which hold the store for seconds."""
+    sources.script("/down.rss", Reply(500, b"down"))
+    write_config(tmp_path, [{"id": "down", "url": sources.url("/down.rss"), "interval": 3600}])
+    daemon = Daemon(load_config(tmp_path / "config.yaml"))
+    try:
+        daemon.poll_source("down")
+        held, release = threading.Event(), threading.Event()
+
+        def hold_the_store() -> None:
+            with daemon.store_lock:
+                held.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold_the_store)
+        holder.start()
+        held.wait(5)
+        answer: list[object] = []
+        asker = threading.Thread(target=lambda: answer.append(daemon.health()))
+        asker.start()
+        asker.join(5)  # generous: it must not need the store at all
+        answered = not asker.is_alive()
+        release.set()
+        holder.join()
+        asker.join()
+        assert answered
+        (health,) = answer
+        assert isinstance(health, dict) and list(health["failing_sources"]) == ["down"]
+    finally:
+        daemon.context.close()
