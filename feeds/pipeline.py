@@ -1,9 +1,10 @@
 """The pipeline: the one place that runs the stages in order.
 
-Ingest (per item source)::
+Ingest (the engine `once` and `serve` share: feeds/ingest.py)::
 
-    seeds:  read seed documents ─┐
-    feeds:  fetch → parse → normalise ─┴→ tag → deduplicate → store
+    seeds:  read seed documents → tag ────────────────────────┐
+    feeds:  fetch (per-host queues) → prepare: parse →          ├→ accept: deduplicate → store
+            normalise → tag (a thread, or worker processes) ───┘     (one writer thread)
 
 Publish (feeds/publish.py, re-exported here)::
 
@@ -18,10 +19,9 @@ Every function takes `now`; none reads the clock.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
-from itertools import chain, islice
+from datetime import datetime
 from pathlib import Path
 
 from feeds import polling
@@ -29,10 +29,14 @@ from feeds.dedupe import upgrade
 from feeds.dedupe.accept import accept_batch
 from feeds.dedupe.explain import explain
 from feeds.dedupe.split import Split, split_item
-from feeds.errors import DedupeError, SeedError
-from feeds.fetch import FetchResult, FetchSettings, HttpClient, fetch_each
+from feeds.errors import DedupeError
+from feeds.fetch import FetchResult, FetchSettings, HttpClient
+from feeds.ingest import Ingest as Ingest
+from feeds.ingest import Setup as Setup
+from feeds.ingest import Undated, accept_seed_document, log_source, read_seeds
+from feeds.ingest import store_prepared as store_prepared
 from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
-from feeds.prepare import Job, Prepared, Preparer, prepare
+from feeds.prepare import Job, prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
 from feeds.publish import PublishReport as PublishReport
@@ -44,8 +48,7 @@ from feeds.publish import publish_health as publish_health
 from feeds.reports import IngestReport as IngestReport
 from feeds.reports import SourceReport as SourceReport
 from feeds.reports import health_events as health_events
-from feeds.reports import source_line
-from feeds.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
+from feeds.seeds import DEFAULT_PUBLISHER
 from feeds.store import Store
 from feeds.tag import Tagger, tag_item
 
@@ -67,57 +70,20 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
                  report: IngestReport | None = None) -> IngestReport:
     """Tag, deduplicate and store (item, revision marker) pairs in one transaction."""
     report = report or IngestReport()
+    tagged = [(tag_item(tagger, item), revision) for item, revision in items]
     with store.transaction():
-        _accept_all(store, [(tag_item(tagger, item), revision) for item, revision in items], now, report)
+        for outcome in accept_batch(store, tagged, now):
+            report.count(outcome)
     return report
-
-
-def _accept_all(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime, report: IngestReport,
-                bands: Sequence[tuple[int, ...]] | None = None,
-                keys: Sequence[tuple[str, ...]] | None = None) -> None:
-    for outcome in accept_batch(store, tagged, now, bands, keys):
-        report.count(outcome)
-
-
-def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
-    """A seed document's own parties/topics are the operator's word: they win."""
-    return replace(
-        tagged,
-        parties=tuple(sorted(seed.explicit_parties)) if seed.explicit_parties is not None else tagged.parties,
-        topics=tuple(sorted(seed.explicit_topics)) if seed.explicit_topics is not None else tagged.topics,
-    )
-
-
-def _with_language(item: Item, language: str | None) -> Item:
-    return replace(item, language=language) if language and not item.language else item
 
 
 def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime,
                  language: str | None = None, publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
-    """Ingest every seed document; a malformed one is reported and skipped.
-
-    `language`: the language of seed items that do not name one; `publisher`: who is credited
-    for the documents that do not name their own. Undated items are first seen at `now`, then
-    a second earlier each, across the documents in order: no two share an instant.
-    """
+    """Ingest every seed document on this thread; a malformed one is reported and skipped
+    (see feeds.ingest.read_seeds). The daemon and `once` go through `Ingest.ingest_seeds`."""
     report = IngestReport()
-    start = now
-    for path in seed_files(paths):
-        try:
-            seeds = read_seed_file(path, start, publisher)
-            check_tags(seeds, tagger.registry.parties, tagger.registry.topics)
-        except SeedError as exc:
-            log.error("seed=%s status=error error=%r", path, str(exc))
-            report.errors.append(str(exc))
-            continue
-        start = first_seen(start, len(seeds))
-        before = (report.new, report.merged, report.revised)
-        tagged = [(_with_explicit_tags(seed, tag_item(tagger, _with_language(seed.item, language))),
-                   seed.revision) for seed in seeds]
-        with store.transaction():
-            _accept_all(store, tagged, now, report)
-        log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(seeds),
-                 report.new - before[0], report.merged - before[1], report.revised - before[2])
+    for path, tagged in read_seeds(tagger, paths, now, language, publisher, report):
+        accept_seed_document(store, path=path, tagged=tagged, now=now, report=report)
     return report
 
 
@@ -143,157 +109,36 @@ def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
             if polling.is_due(s, now) or (force and not s.retired and s.error_count == 0)]
 
 
+def due_polls(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
+              force: bool = False) -> list[tuple[SourceSpec, SourceState]]:
+    """(source, state) of the enabled sources due at `now` (see `due_sources`), in config order."""
+    by_id = {spec.id: spec for spec in specs}
+    return [(by_id[state.source_id], state) for state in due_sources(store, specs, now, force=force)]
+
+
 def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
                    force: bool = False, parse_workers: int = 2) -> list[SourceReport]:
-    """Fetch every due source (hosts in parallel); parse, normalise, tag, dedupe and store the
-    new bodies while the others are still being fetched.
-
-    A new body is prepared (feeds.prepare: parse → normalise → tag) in one of `parse_workers`
-    processes as soon as its fetch ends, while this process deduplicates and stores the feeds
-    already prepared, in source order, SOURCES_PER_COMMIT per transaction. The state changes of
-    all the other sources (not modified, unchanged, failed) are recorded in one transaction.
-    """
-    by_id = {spec.id: spec for spec in specs}
-    states = due_sources(store, specs, now, force=force)
-    reports: dict[str, SourceReport] = {}
-    quiet: list[tuple[SourceSpec, SourceState, FetchResult]] = []
-    prepared: list[tuple[tuple[SourceState, FetchResult], Prepared]] = []
-    undated = Undated(now)
-    with Preparer[tuple[SourceState, FetchResult]](tagger, parse_workers, len(states)) as preparer:
-        for index, result in fetch_each(client, states, settings, now, max_workers=max_workers):
-            spec = by_id[result.source_id]
-            if _has_body(result):
-                preparer.add(index, _job(store, spec, result, now), (states[index], result))
-            else:
-                preparer.skip(index)
-                quiet.append((spec, states[index], result))
-            prepared += preparer.ready()
-            if len(prepared) >= SOURCES_PER_COMMIT:
-                reports.update(_store_batch(store, by_id, prepared, undated))
-                prepared = []
-        reports.update((report.source_id, report) for report in record_quiet(store, quiet, now))
-        rest = chain(prepared, preparer.rest())
-        while batch := list(islice(rest, SOURCES_PER_COMMIT)):
-            reports.update(_store_batch(store, by_id, batch, undated))
-    return [reports[state.source_id] for state in states]
-
-
-def _store_batch(store: Store, by_id: Mapping[str, SourceSpec],
-                 batch: Sequence[tuple[tuple[SourceState, FetchResult], Prepared]],
-                 undated: Undated) -> dict[str, SourceReport]:
-    with store.transaction():
-        done = [_store_prepared(store, by_id[result.source_id], state, result, ready, undated)
-                for (state, result), ready in batch]
-    for report, new_state in done:
-        _log_source(report, new_state)
-    return {report.source_id: report for report, _ in done}
-
-
-# Sources with a new body stored per transaction by `ingest_sources`: a commit per source
-# cost as much as storing its items. Each source still commits whole or not at all. A commit
-# writes every page its saves dirtied, and band and key inserts land all over their indexes:
-# 100 sources (~1,000 items) write those pages a third as often as 25 did.
-SOURCES_PER_COMMIT = 100
-
-
-def _has_body(result: FetchResult) -> bool:
-    return result.status == "ok" and result.body is not None
-
-
-def _job(store: Store, spec: SourceSpec, result: FetchResult, now: datetime) -> Job:
-    assert result.body is not None
-    return Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
-
-
-def record_quiet(store: Store, batch: Sequence[tuple[SourceSpec, SourceState, FetchResult]],
-                 now: datetime) -> list[SourceReport]:
-    """Record fetches that brought no new body (the steady state) in one transaction.
-
-    The same states and health events as `ingest_result` gives each of them.
-    """
-    if not batch:
-        return []
-    counts = store.source_item_counts([spec.id for spec, _, _ in batch])
-    reports, states, events = [], [], []
-    for spec, state, result in batch:
-        new_state = polling.next_state(state, result, spec, now)
-        count = counts.get(spec.id, 0)
-        states.append(new_state if new_state.item_count == count else replace(new_state, item_count=count))
-        events += health_events(state, new_state, now)
-        reports.append(SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect))
-    with store.transaction():
-        store.save_source_states(states)
-        for event in events:
-            store.add_source_event(event)
-    for report, new_state in zip(reports, states, strict=True):
-        _log_source(report, new_state)
-    return reports
+    """Fetch, prepare and store every due source through the ingest engine (feeds/ingest.py),
+    in source order; the reports in that order."""
+    polls = due_polls(store, specs, now, force=force)
+    with Ingest(store, Setup(client, settings, tagger), fetch_workers=max_workers,
+                parse_workers=parse_workers, ordered=True, expected=len(polls)) as engine:
+        return engine.run(polls, now)
 
 
 def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
                   now: datetime) -> SourceReport:
-    """One source's items, guid map and state commit together, or not at all."""
-    prepared = prepare(_job(store, spec, result, now), tagger) if _has_body(result) else None
-    return store_prepared(store, spec, state, result, prepared, now)
-
-
-def store_prepared(store: Store, spec: SourceSpec, state: SourceState,
-                   result: FetchResult, prepared: Prepared | None, now: datetime) -> SourceReport:
-    """Deduplicate and store a prepared feed; its items, guid map and state commit together."""
+    """One fetched source, prepared and stored on this thread: its items, guid map and state
+    commit together, or not at all (the engine's steps, one at a time, for tests and tools)."""
+    prepared = None
+    if result.status == "ok" and result.body is not None:
+        job = Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
+        prepared = prepare(job, tagger)
     with store.transaction():
-        report, new_state = _store_prepared(store, spec, state, result, prepared, Undated(now))
-    _log_source(report, new_state)
+        report, new_state = store_prepared(store, spec, state, result, prepared, Undated(now))
+    log_source(report, new_state)
     return report
-
-
-def _store_prepared(store: Store, spec: SourceSpec, state: SourceState,
-                    result: FetchResult, prepared: Prepared | None,
-                    undated: Undated) -> tuple[SourceReport, SourceState]:
-    """`store_prepared` inside the caller's transaction; the report and the new state."""
-    now = undated.now
-    report = SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect)
-    parse_error = prepared.parse_error if prepared is not None else None
-    if parse_error is not None:
-        report.status, report.error = "error", parse_error
-    if prepared is not None and prepared.guid_links is not None:
-        _accept_all(store, [(item, "") for item in undated.apart(prepared.items)], now, report.ingest,
-                    prepared.bands, prepared.keys)
-        store.save_guid_links(spec.id, prepared.guid_links)
-        report.ingest.empty, report.ingest.recovered = prepared.empty_entries, prepared.recovered
-        report.malformed = prepared.malformed
-        report.encoding_note = prepared.encoding_note
-    new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
-                                   parse_error=parse_error, malformed=report.malformed)
-    store.save_source_state(replace(new_state, item_count=store.source_item_count(spec.id)))
-    for event in health_events(state, new_state, now):
-        store.add_source_event(event)
-    return report, new_state
-
-
-class Undated:
-    """First-seen times for the entries of one run that give no date (normalise dates them `now`,
-    the fetch time): each a microsecond before the one before it, in the order they are stored,
-    so they keep their feed's order and no two entries share an `updated` (readers and the W3C
-    validator tell entries apart by it). Seed items count down from `now` in whole seconds, so
-    the two never meet. A stored item keeps the first of its first-seen times (merge)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self._taken = 0
-
-    def apart(self, items: Sequence[Item]) -> list[Item]:
-        return [self._apart(item) if item.updated == self.now else item for item in items]
-
-    def _apart(self, item: Item) -> Item:
-        self._taken += 1
-        at = self.now - timedelta(microseconds=self._taken)
-        return replace(item, published=min(item.published, at), updated=at)
-
-
-def _log_source(report: SourceReport, state: SourceState) -> None:
-    level, line = source_line(report, state)
-    log.log(level, "%s", line)
 
 
 # -- explaining and undoing merges (partyfeeds dedupe-why, partyfeeds split) -----------------------

@@ -1,25 +1,24 @@
 """The CPU half of ingesting a fetched feed: parse → normalise → tag → band and identity keys.
 
-`feeds.pipeline` runs this half for many sources at once in worker processes
-(a `Preparer`), while its own process does the SQLite half (deduplicate →
-store) of the sources already prepared: both cores work on a cold ingest. The
-half here is pure - bytes, the source, `now`, the guid map of the last fetch
-and the tagger in, plain frozen values out - so what runs in a worker is
-exactly what would run in-process. Each worker gets the tagger once, when it
-starts. Small batches are prepared in-process: starting workers costs
-more than they save.
+The ingest engine (feeds/ingest.py) runs this half off its writer thread, in
+worker processes when a backlog builds up (a `PrepareStage`), while the writer
+does the SQLite half (deduplicate → store) of the sources already prepared:
+both cores work on a cold ingest. The half here is pure - bytes, the source,
+`now`, the guid map of the last fetch and the tagger in, plain frozen values
+out - so what runs in a worker is exactly what would run in-process. Each
+worker gets the tagger once, when it starts. A few feeds are prepared
+in-process: starting workers costs more than they save.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 
 from feeds import forkserver
 from feeds.dedupe.keys import batch_keys
@@ -32,12 +31,9 @@ from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)
 
-# Fewer sources with a new body than this are prepared in-process.
+# Jobs waiting to be prepared before worker processes are started: starting them costs more
+# than a few feeds take to prepare in-process.
 MIN_POOL_BATCH = 40
-C = TypeVar("C")  # what the caller keeps beside each job
-# Jobs sent to the workers and not handed back yet: enough to keep them busy while this
-# process stores a batch, few enough that prepared feeds do not pile up in memory.
-IN_FLIGHT = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +63,9 @@ class Prepared:
     encoding_note: str | None = None  # ParsedFeed.encoding_note: logged by the main process
 
 
+Done = Callable[[Prepared | BaseException], None]  # where a prepared job goes
+
+
 def prepare(job: Job, tagger: Tagger) -> Prepared:
     """Parse, normalise, tag, band and key one feed; a ParseError comes back as `parse_error`."""
     try:
@@ -83,125 +82,132 @@ def prepare(job: Job, tagger: Tagger) -> Prepared:
 
 def prepare_all(jobs: Sequence[Job], tagger: Tagger, workers: int) -> Iterator[Prepared]:
     """`prepare` of every job, in order; in `workers` processes if there are enough jobs."""
-    with Preparer[None](tagger, workers, len(jobs)) as preparer:
-        for slot, job in enumerate(jobs):
-            preparer.add(slot, job, None)
-        yield from (prepared for _, prepared in preparer.rest())
+    done: list[Future[Prepared]] = []
+    with PrepareStage(workers, expected=len(jobs)) as stage:
+        for job in jobs:
+            future: Future[Prepared] = Future()
+            done.append(future)
+            stage.submit(job, tagger, _resolver(future))
+        for future in done:
+            yield future.result()
 
 
-class Preparer(Generic[C]):
-    """Prepares jobs as they arrive and hands them back in slot order.
+def _resolver(future: Future[Prepared]) -> Done:
+    def resolve(prepared: Prepared | BaseException) -> None:
+        if isinstance(prepared, BaseException):
+            future.set_exception(prepared)
+        else:
+            future.set_result(prepared)
+    return resolve
 
-    The caller numbers the `slots` it expects (the sources it fetches), then
-    `add`s a job or `skip`s each slot in any order (fetches end in any order).
-    `ready` gives what is prepared in slot order without waiting, so the
-    caller stores the first feeds while the rest are fetched and parsed;
-    `rest` waits for the others. Jobs go to `workers` processes once enough
-    have come to pay for starting them, at most IN_FLIGHT at a time (lowest
-    slots first), so prepared feeds do not pile up in memory while this
-    process stores. A bug in a worker re-raises here. Workers that cannot
-    start (no POSIX semaphores in some containers) or that die (the OOM
-    killer) are given up with a warning, and this process prepares the rest.
+
+class PrepareStage:
+    """Prepares jobs off the caller's thread; each result goes to the job's `done` callback
+    (called from a stage thread: it should only hand the result on).
+
+    Jobs are prepared on one thread of this process, unless a backlog builds up: once
+    MIN_POOL_BATCH jobs are waiting (a cold start, a daemon catching up) and `workers` >= 2,
+    they go to `workers` processes, which then stay up for later backlogs. Each pool of
+    workers gets the tagger once, when it starts; a job with another tagger (the registry was
+    reloaded) starts a new pool and lets the old one finish its jobs. Workers that cannot
+    start (no POSIX semaphores in some containers) or that die (the OOM killer) are given up
+    with a warning, and this process prepares their jobs. A bug in a worker reaches `done` as
+    the exception.
     """
 
-    def __init__(self, tagger: Tagger, workers: int, slots: int) -> None:
-        self._tagger, self._workers, self._slots = tagger, workers, slots
-        self._jobs: dict[int, tuple[C, Job]] = {}
-        self._futures: dict[int, Future[Prepared]] = {}  # sent to a worker, not handed back
-        self._waiting: list[int] = []  # heap of slots not sent yet
-        self._skipped: set[int] = set()
-        self._next = 0  # the first slot not handed back yet
+    def __init__(self, workers: int, *, expected: int = 0) -> None:
+        """`expected`: jobs the caller knows are coming; enough of them start the workers'
+        forkserver now, while the first fetches are on the wire (it takes a second or so)."""
+        self._workers = workers
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="prepare")
         self._pool: ProcessPoolExecutor | None = None
-        if workers >= 2 and slots >= MIN_POOL_BATCH:
-            # Starting the forkserver imports the parsing stack (a second or so): do it while
-            # the first fetches are on the wire, not when the first body arrives. It stays up
-            # for later runs, so the steady state never pays for it.
+        self._pool_tagger: Tagger | None = None
+        self._pending = 0  # submitted, not handed back
+        self._lock = threading.Lock()
+        if workers >= 2 and expected >= MIN_POOL_BATCH:
             forkserver.start_in_background()
 
-    def __enter__(self) -> Preparer[C]:
+    def __enter__(self) -> PrepareStage:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the jobs submitted, then stop the thread and the workers."""
+        self._thread.shutdown(wait=True)
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.shutdown(wait=True)
 
-    def add(self, slot: int, job: Job, context: C) -> None:
-        self._jobs[slot] = (context, job)
-        heapq.heappush(self._waiting, slot)
-        if self._pool is None and self._workers >= 2 and len(self._jobs) >= MIN_POOL_BATCH:
-            self._start_pool()
-        self._send()
+    def submit(self, job: Job, tagger: Tagger, done: Done) -> None:
+        with self._lock:
+            self._pending += 1
+            pool = self._pool_for(tagger)
+        if pool is not None:
+            try:
+                future = pool.submit(_prepare_in_worker, job)
+            except (BrokenProcessPool, OSError, RuntimeError) as exc:
+                self._give_up_workers(pool, exc)
+            else:
+                future.add_done_callback(lambda f: self._from_worker(f, job, tagger, done))
+                return
+        self._thread.submit(self._in_process, job, tagger, done)
 
-    def skip(self, slot: int) -> None:
-        self._skipped.add(slot)
+    def _pool_for(self, tagger: Tagger) -> ProcessPoolExecutor | None:
+        """The pool a new job goes to (None: this process); under the lock."""
+        if self._workers < 2 or (self._pool is None and self._pending < MIN_POOL_BATCH):
+            return None
+        if self._pool is not None and self._pool_tagger is not tagger:
+            self._pool.shutdown(wait=False)  # its jobs finish; later ones go to a pool with this tagger
+            self._pool = None
+        if self._pool is None:
+            try:
+                self._pool = ProcessPoolExecutor(self._workers, mp_context=forkserver.context(),
+                                                 initializer=_start_worker, initargs=(tagger,))
+            except OSError as exc:
+                self._workers = 1
+                self._warn(exc)
+                return None
+            self._pool_tagger = tagger
+        return self._pool
 
-    def ready(self) -> Iterator[tuple[C, Prepared]]:
-        while self._next < self._slots:
-            slot = self._next
-            if slot not in self._skipped:
-                if slot not in self._jobs or self._pool is None:
-                    return  # not fetched yet, or prepared in-process by `rest`
-                future = self._future(slot)
-                if future is not None and not future.done():
-                    return
-            self._next += 1
-            if slot not in self._skipped:
-                yield self._hand_back(slot)
-
-    def rest(self) -> Iterator[tuple[C, Prepared]]:
-        for slot in range(self._next, self._slots):
-            self._next = slot + 1
-            if slot not in self._skipped:
-                yield self._hand_back(slot)
-
-    def _hand_back(self, slot: int) -> tuple[C, Prepared]:
-        context, job = self._jobs[slot]
-        future = self._future(slot) if self._pool is not None else None
+    def _in_process(self, job: Job, tagger: Tagger, done: Done) -> None:
         try:
-            prepared = future.result() if future is not None else prepare(job, self._tagger)
+            prepared: Prepared | BaseException = prepare(job, tagger)
+        except Exception as exc:  # a bug: the caller re-raises it
+            prepared = exc
+        self._hand_back(done, prepared)
+
+    def _from_worker(self, future: Future[Prepared], job: Job, tagger: Tagger, done: Done) -> None:
+        try:
+            prepared: Prepared | BaseException = future.result()
         except BrokenProcessPool as exc:
-            self._give_up_workers(exc)
-            prepared = prepare(job, self._tagger)
-        self._futures.pop(slot, None)
-        del self._jobs[slot]
-        self._send()
-        return context, prepared
+            self._give_up_workers(None, exc)
+            self._thread.submit(self._in_process, job, tagger, done)
+            return
+        except BaseException as exc:
+            prepared = exc
+        self._hand_back(done, prepared)
 
-    def _future(self, slot: int) -> Future[Prepared] | None:
-        """The slot's future; sent now if the window was full (the caller waits for this one).
-        None if the workers were given up."""
-        if slot not in self._futures:
-            self._submit(slot)
-        return self._futures.get(slot)
+    def _hand_back(self, done: Done, prepared: Prepared | BaseException) -> None:
+        with self._lock:
+            self._pending -= 1
+        done(prepared)
 
-    def _send(self) -> None:
-        while self._pool is not None and self._waiting and len(self._futures) < IN_FLIGHT:
-            slot = heapq.heappop(self._waiting)
-            if slot in self._jobs and slot not in self._futures:  # not sent early by `_future`
-                self._submit(slot)
+    def _give_up_workers(self, pool: ProcessPoolExecutor | None, exc: BaseException) -> None:
+        """Prepare every job from now on in this process (warned once)."""
+        with self._lock:
+            if self._workers < 2:
+                return
+            broken, self._pool, self._workers = self._pool or pool, None, 1
+        self._warn(exc)
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
 
-    def _submit(self, slot: int) -> None:
-        assert self._pool is not None
-        try:  # the first submits start the workers
-            self._futures[slot] = self._pool.submit(_prepare_in_worker, self._jobs[slot][1])
-        except (BrokenProcessPool, OSError) as exc:
-            self._give_up_workers(exc)
-
-    def _start_pool(self) -> None:
-        try:
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=forkserver.context(),
-                                             initializer=_start_worker, initargs=(self._tagger,))
-        except OSError as exc:
-            self._give_up_workers(exc)
-
-    def _give_up_workers(self, exc: BaseException) -> None:
-        """Prepare every job not handed back yet in this process, from now on."""
+    @staticmethod
+    def _warn(exc: BaseException) -> None:
         log.warning("parse workers failed, preparing feeds in this process instead: %s: %s",
                     type(exc).__name__, exc)
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool, self._workers = None, 1
-        self._futures.clear()
 
 
 _worker_tagger: Tagger | None = None  # set once in each worker process

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from feeds import archive, compose, documents, forkserver, freshness
 from feeds.compose import PublishOptions
+from feeds.errors import StoreError
 from feeds.jsonfeed import render_json
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
 from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
@@ -251,25 +252,36 @@ HEALTH_ENTRIES = 100
 
 
 def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: PublishReport, *,
-                   now: datetime) -> None:
+                   now: datetime, extra: Sequence[SourceEvent] = ()) -> None:
     """Write the operator's feed of source failures, recoveries, retirements, moves and malformed
     feeds (feeds.reports.health_events), Atom and JSON Feed.
 
     The newest HEALTH_ENTRIES events only: an operator's alert feed needs no archive.
     While there are none, its `updated` is the time it was first published (`now`, then).
+    `extra`: events that cannot be stored (the store failing); if the store cannot even be read,
+    the feed holds those alone.
     """
     spec = FeedSpec(HEALTH_PATH, "health", None, f"Source health — {site.title}",
                     "Sources that started failing, recovered, moved, serve malformed XML or were retired")
-    items = _distinct_instants([_event_item(event) for event in store.source_events(HEALTH_ENTRIES)])
+    try:
+        with store.errors():
+            stored = store.source_events(HEALTH_ENTRIES)
+        first = _health_first_published(store, now)
+    except StoreError:
+        if not extra:
+            raise
+        stored, first = [], now
+    events = sorted([*extra, *stored], key=lambda event: event.at, reverse=True)[:HEALTH_ENTRIES]
+    items = _distinct_instants([_event_item(event) for event in events])
     doc = archive.Document(HEALTH_PATH, first=1, last=len(items), current=HEALTH_PATH)
-    first = _health_first_published(store, now)
     _write(output_dir, HEALTH_PATH, render_atom(spec, items, site, Labels(), doc=doc, updated_if_empty=first),
            report)
     _write(output_dir, doc.json_path, render_json(spec, items, site, doc), report)
 
 
 def _health_first_published(store: Store, now: datetime) -> datetime:
-    mark = store.feed_mark(HEALTH_MARK)
+    with store.errors():
+        mark = store.feed_mark(HEALTH_MARK)
     if not mark.first_published:
         mark = _first_published(mark, now)
         with store.transaction():

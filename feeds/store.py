@@ -43,6 +43,7 @@ from feeds.sourcestore import SourceStore
 __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
            "to_text"]
 
+BUSY_SECONDS = 60.0  # a first publish of 100,000 items holds the write lock for seconds
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
 _ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
@@ -75,7 +76,10 @@ class Store(BandStore, SourceStore, EntryStore):
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # Several connections share the file (the daemon's writer, its publisher and reads, the
+            # CLI): a writer waits for another's transaction, up to BUSY_SECONDS, before failing.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                       timeout=BUSY_SECONDS)
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
@@ -113,8 +117,23 @@ class Store(BandStore, SourceStore, EntryStore):
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
+    def errors(self) -> Iterator[None]:
+        """SQLite's errors inside (locked, read-only, disk full, corrupt) as a StoreError naming
+        the database: one clear line for the operator, not a traceback."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {type(exc).__name__}: {exc}") from exc
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all."""
+        """All writes inside commit together or not at all. SQLite's errors come out as a
+        StoreError (see `errors`)."""
+        with self.errors(), self._transaction():
+            yield
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
         # Cached facts stay good until another connection commits (this one's saves drop theirs):
         # a cold ingest reads each stored item's facts once, not once per transaction.
@@ -126,11 +145,19 @@ class Store(BandStore, SourceStore, EntryStore):
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
             self._facts.clear()  # they may hold what was just rolled back
             self._bands = None
+            if self._db.in_transaction:  # SQLite rolls back by itself after some errors (disk full)
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            self._facts.clear()
+            self._bands = None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     # -- items ---------------------------------------------------------------
 

@@ -71,7 +71,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     with jobs.Context.open(load_config(args.config)) as context:
-        jobs.publish(context, datetime.now(UTC))
+        jobs.publish(context.store, context.config, context.registry, datetime.now(UTC))
     return 0
 
 
@@ -113,7 +113,7 @@ def cmd_split(args: argparse.Namespace) -> int:
               f"({', '.join(sorted(done.kept.source_ids))})")
         if done.reread:
             print(f"the store held no entry of {', '.join(done.reread)}: read again on the next poll")
-        jobs.publish(context, now)
+        jobs.publish(context.store, context.config, context.registry, now)
     return 0
 
 

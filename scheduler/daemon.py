@@ -1,14 +1,15 @@
 """`partyfeeds serve`: the long-running service.
 
-One APScheduler job per source at its own interval (with jitter; never two
-runs of one source at once; missed runs coalesced), a job that re-reads the
-seed documents when they change, and a debounced publish after new items.
-The HTTP server serves the published folder. SIGTERM/SIGINT stop cleanly;
-SIGHUP reloads the configuration (a bad one is refused, the old one runs on).
+One APScheduler job per source at its own interval (with jitter; missed runs coalesced), a job
+that re-reads the seed documents when they change, and a debounced publish after new items.
+The HTTP server serves the published folder. SIGTERM/SIGINT stop cleanly; SIGHUP reloads the
+configuration (a bad one is refused, the old one runs on).
 
-Threads: jobs run in APScheduler's pool. Network I/O happens outside the
-store lock, with at most one request at a time per host; every use of the
-SQLite store holds `store_lock`, so transactions never interleave.
+Threads: a source's job only hands the source to the ingest engine (feeds/ingest.py) and
+returns, so no job waits for a host or for the store. The engine fetches on per-host queues,
+prepares off the writer, and stores on its one writer thread. Publishing has a connection of
+its own and reads committed state (SQLite WAL) while the writer writes; the jobs' small reads
+(a source's state) have another. /healthz and /metrics answer from memory.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import random
 import signal
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,11 +31,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds import pipeline, polling
-from feeds.errors import PartyfeedsError
-from feeds.fetch import fetch, host_key
-from feeds.model import SourceSpec, SourceState
-from feeds.registry import load_registry
+from feeds.errors import ConfigError, PartyfeedsError, StoreError
+from feeds.fetch import make_client
+from feeds.model import SourceEvent, SourceSpec, SourceState
+from feeds.registry import Registry, load_registry
 from feeds.seeds import seed_files
+from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.websub import notify_hub
 from scheduler import jobs, systemd
@@ -46,32 +47,54 @@ from scheduler.server import FeedServer
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 3.0
 FEED_SUFFIXES = (".atom", ".json")
+JOB_THREADS = 4  # jobs are short (a poll hands its source on); a publish and a seeds run may overlap
+PARSE_WORKERS = 2  # processes preparing a backlog of feeds: both cores, as `once` uses
+STORE_RETRY_SECONDS = 30.0  # a failed publish is tried again after this
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """The configuration and what is built from it: replaced whole by a reload."""
+
+    config: Config
+    registry: Registry
+    tagger: Tagger
+
+
 class Daemon:
-    """The service: scheduler, jobs and HTTP server around one pipeline context."""
+    """The service: scheduler, ingest engine and HTTP server around one store."""
 
     def __init__(self, config: Config) -> None:
-        self.context = jobs.Context.open(config)
+        if config.database == ":memory:":
+            raise ConfigError("the daemon needs a database file (its readers open their own "
+                              "connections, and items must survive a restart)",
+                              path=str(config.path), key="storage.database")
+        self.context = jobs.Context.open(config)  # the writer's store, and the first HTTP client
+        self._view = _View(config, self.context.registry, self.context.tagger)
         self.metrics = DaemonMetrics.create()
-        self.store_lock = threading.RLock()
-        self._host_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._host_locks_guard = threading.Lock()
+        self._publisher = Store(config.database, cache_bands=False)  # used by one publish at a time
+        self._publish_lock = threading.Lock()
+        self._reads = Store(config.database, cache_bands=False)  # a source's state, before its poll
+        self._reads_lock = threading.Lock()
+        self.engine = pipeline.Ingest(
+            self.context.store, pipeline.Setup(self.context.client, config.fetch, self.context.tagger),
+            fetch_workers=config.fetch_workers, parse_workers=PARSE_WORKERS, clock=utcnow,
+            owns_client=True, on_store_error=self._ingest_store_error)
         self.stopping = threading.Event()
         self._running_jobs = 0
         self._running_guard = threading.Lock()
         self._publish_pending = threading.Lock()
-        # The sources' states as last stored, kept here so /healthz answers without the store lock
-        # (a publish or a large ingest holds it for seconds).
-        self._states: dict[str, SourceState] = dict(self.context.store.source_states())
+        # The sources' states as last stored, kept here so /healthz answers without the store.
+        self._states: dict[str, SourceState] = dict(self._read(lambda store: store.source_states()))
         self._states_guard = threading.Lock()
+        self._store_trouble: dict[str, tuple[datetime, str]] = {}  # "ingest"/"publish" -> since, error
         self._seed_fingerprint: tuple[Any, ...] = ()
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, executors={"default": ThreadPoolExecutor(max(2, config.fetch_workers))},
+            timezone=UTC, executors={"default": ThreadPoolExecutor(JOB_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         settings = config.daemon
@@ -84,7 +107,7 @@ class Daemon:
 
     @property
     def config(self) -> Config:
-        return self.context.config
+        return self._view.config
 
     # -- life cycle ----------------------------------------------------------
 
@@ -107,13 +130,22 @@ class Daemon:
         systemd.notify("STOPPING=1")
         self.stopping.set()
         self.server.stop()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
+        stored = self.engine.close(grace=STOP_GRACE_SECONDS)
         while self._running_jobs and time.monotonic() < deadline:
             time.sleep(0.05)
-        with self.store_lock:  # no transaction is open while we hold it
-            self.context.close()
-        log.info("serve status=stopped unfinished_jobs=%d", self._running_jobs)
+        if stored and not self._running_jobs:  # else a thread may still use a connection: leave them
+            self.close()
+        log.info("serve status=stopped unfinished_jobs=%d", self._running_jobs + (not stored))
+
+    def close(self) -> None:
+        """Close the engine and every connection (after `stop`, or in tests)."""
+        self.engine.close()  # and the HTTP client, once its fetches end
+        self.context.store.close()
+        self._publisher.close()
+        self._reads.close()
 
     # -- jobs ----------------------------------------------------------------
 
@@ -125,17 +157,22 @@ class Daemon:
             self._running_jobs += 1
         try:
             job(*args)
+        except StoreError as exc:  # logged once, in one line; /healthz says it until it clears
+            log.error("job %s status=error error=%r", getattr(job, "__name__", job), str(exc))
         except Exception:
             log.exception("job failed: %s%r", getattr(job, "__name__", job), args)
         finally:
             with self._running_guard:
                 self._running_jobs -= 1
 
+    def _read(self, read: Any) -> Any:
+        with self._reads_lock, self._reads.errors():
+            return read(self._reads)
+
     def _schedule_source(self, spec: SourceSpec, now: datetime) -> None:
         if not spec.enabled:
             return
-        with self.store_lock:
-            state = self.context.store.source_state(spec.id)
+        state = self._read(lambda store: store.source_state(spec.id))
         jitter = self.config.daemon.jitter_seconds
         # After a restart each source resumes at its stored time; new ones are spread out.
         first = state.next_fetch if state and state.next_fetch and state.next_fetch > now else \
@@ -144,34 +181,34 @@ class Daemon:
                                args=[self.poll_source, spec.id], id=f"source:{spec.id}", name=spec.id,
                                next_run_time=first, replace_existing=True)
 
-    def poll_source(self, source_id: str) -> None:
+    def poll_source(self, source_id: str) -> bool:
+        """Hand the source to the engine (it fetches, prepares and stores it in its own threads);
+        False if it was not due, or is still on its way from the last poll."""
         spec = next((s for s in self.config.sources if s.id == source_id), None)
         if spec is None:
-            return
-        now = utcnow()
-        with self.store_lock:
-            state = pipeline.initial_state(spec, self.context.store.source_state(spec.id))
+            return False
+        stored = self._read(lambda store: store.source_state(spec.id))
+        state = pipeline.initial_state(spec, stored)
         # A healthy source runs on its trigger; a failing one waits out its backoff.
-        if state.retired or (state.error_count and not polling.is_due(state, now)):
-            return
-        with self._host_lock(host_key(state.url)):
-            result = fetch(self.context.client, state, self.config.fetch, now)
-        if self.stopping.is_set():
-            return  # the fetch may have been cut short by the shutdown: record nothing
-        with self.store_lock:
-            report = pipeline.ingest_result(self.context.store, self.context.tagger, spec, state, result, now)
-            after = self.context.store.source_state(spec.id)
-        if after is not None:
-            with self._states_guard:
-                self._states[spec.id] = after
-        self._count(report, after.last_success if after else None)
-        if report.ingest.new or report.ingest.merged or report.ingest.revised or \
-                (after is not None and pipeline.health_events(state, after, now)):
-            self.request_publish()
+        if state.retired or (state.error_count and not polling.is_due(state, utcnow())):
+            return False
+        if not self.engine.poll(spec, state, self._polled):
+            self.metrics.polls_waiting.inc(source=spec.id)
+            log.debug("source=%s poll skipped: the last one is still queued or in flight", spec.id)
+            return False
+        return True
 
-    def _host_lock(self, host: str) -> threading.Lock:
-        with self._host_locks_guard:
-            return self._host_locks[host]
+    def _polled(self, report: pipeline.SourceReport | None, after: SourceState | None,
+                error: BaseException | None) -> None:
+        """A poll ended (on the engine's writer thread): count it, publish what it changed."""
+        if report is None or after is None:
+            return  # not stored (the store failed, or a bug): logged by the engine
+        with self._states_guard:
+            before, self._states[report.source_id] = self._states.get(report.source_id), after
+        self._count(report, after.last_success)
+        events = pipeline.health_events(before, after, after.last_attempt or utcnow()) if before else []
+        if report.ingest.new or report.ingest.merged or report.ingest.revised or events:
+            self.request_publish()
 
     def _count(self, report: pipeline.SourceReport, last_success: datetime | None) -> None:
         source = report.source_id
@@ -191,46 +228,107 @@ class Daemon:
             self.request_publish()
 
     def _ingest_changed_seeds(self) -> bool:
-        """Ingest the seed documents if any changed (by size and mtime); True if items changed."""
-        fingerprint = _fingerprint(seed_files(self.config.seed_paths))
+        """Ingest the seed documents if any changed (by size and mtime); True if items changed.
+        Read and tagged on this thread, stored by the engine's writer."""
+        config = self.config
+        fingerprint = _fingerprint(seed_files(config.seed_paths))
         if fingerprint == self._seed_fingerprint:
             return False
-        with self.store_lock:
-            report = pipeline.ingest_seeds(self.context.store, self.context.tagger, self.config.seed_paths,
-                                           utcnow(), self.config.seed_language, self.config.seed_publisher)
+        report = self.engine.ingest_seeds(config.seed_paths, utcnow(), config.seed_language,
+                                          config.seed_publisher)
         self._seed_fingerprint = fingerprint
         return bool(report.new or report.merged or report.revised)
 
-    def request_publish(self) -> None:
+    def request_publish(self, delay: float | None = None) -> None:
         """Publish once, `publish_delay` after the first request of a burst."""
         if not self._publish_pending.acquire(blocking=False):
             return  # a publish is already scheduled: this request rides along
-        run_at = utcnow() + timedelta(seconds=self.config.daemon.publish_delay)
+        wait = self.config.daemon.publish_delay if delay is None else delay
         # A job of its own each time, not a fixed id: with one id, a publish requested while the
         # previous one still ran was skipped (max_instances) and left the pending flag held, so
-        # nothing was ever published again. Two publishes at once queue on the store lock.
-        self.scheduler.add_job(self._guarded, "date", run_date=run_at, args=[self._scheduled_publish],
-                               name="publish")
+        # nothing was ever published again. Two publishes at once queue on the publish lock.
+        try:
+            self.scheduler.add_job(self._guarded, "date", run_date=utcnow() + timedelta(seconds=wait),
+                                   args=[self._scheduled_publish], name="publish")
+        except Exception:  # the scheduler is shut down: nothing will publish
+            self._publish_pending.release()
+            raise
 
     def _scheduled_publish(self) -> None:
         self._publish_pending.release()  # requests from now on schedule the next publish
         self.publish_now()
 
     def publish_now(self) -> None:
+        """Publish on the publisher's connection. If the store fails, the files already published
+        stay served, health.atom says so, and the publish is tried again later."""
+        view = self._view
         started = time.monotonic()
-        with self.store_lock:
-            report = jobs.publish(self.context, utcnow())
+        with self._publish_lock:
+            now = utcnow()
+            try:
+                self._record_store_recovery(now)
+                report = jobs.publish(self._publisher, view.config, view.registry, now)
+            except StoreError as exc:
+                self._store_failed("publish", exc, now)
+                self._publish_health_only(view, now)
+                self.request_publish(STORE_RETRY_SECONDS)
+                return
+            self._store_trouble.pop("publish", None)
         self.metrics.publish_duration.observe(time.monotonic() - started)
-        hub = self.config.site.hub_url
-        base = self.config.site.base_url
+        self._notify_hub(view.config, report)
+
+    def _notify_hub(self, config: Config, report: pipeline.PublishReport) -> None:
+        hub, base = config.site.hub_url, config.site.base_url
         changed = [base + path for path in report.written if path.endswith(FEED_SUFFIXES)]
         if hub and changed:
-            notify_hub(self.context.client, hub, changed)
+            notify_hub(self.engine.setup.client, hub, changed)
+
+    # -- a failing store -----------------------------------------------------
+
+    def _ingest_store_error(self, error: StoreError | None) -> None:
+        """From the engine's writer: a commit failed (its sources are polled again), or one
+        succeeded after failures (None)."""
+        if error is None:
+            self._store_trouble.pop("ingest", None)
+        else:
+            self._store_failed("ingest", error, utcnow())
+        self.request_publish()  # health.atom tells the operator either way
+
+    def _store_failed(self, part: str, error: StoreError, now: datetime) -> None:
+        since = self._store_trouble.get(part, (now, ""))[0]
+        self._store_trouble[part] = (since, str(error))
+        log.error("store status=error part=%s error=%r", part, str(error))
+
+    def _trouble_events(self) -> list[SourceEvent]:
+        """The store's failures as health events: they cannot be stored while it fails."""
+        return [SourceEvent(f"database ({part})", since, "failure", error)
+                for part, (since, error) in sorted(dict(self._store_trouble).items())]
+
+    def _publish_health_only(self, view: _View, now: datetime) -> None:
+        """Write health.atom with the store's failure, reading what still can be read."""
+        try:
+            pipeline.publish_health(self._publisher, view.config.site, view.config.output_dir,
+                                    pipeline.PublishReport(), now=now, extra=self._trouble_events())
+        except PartyfeedsError as exc:
+            log.error("publish of health.atom failed: %s", exc)
+
+    def _record_store_recovery(self, now: datetime) -> None:
+        """Once the store works again, its failure and recovery go into the stored health history."""
+        if not self._store_trouble or "ingest" in self._store_trouble:
+            return
+        events = self._trouble_events()
+        with self._publisher.transaction():
+            for event in events:
+                self._publisher.add_source_event(event)
+                self._publisher.add_source_event(replace(event, at=now, kind="recovery", message=""))
+        self._store_trouble.clear()
 
     # -- operations ----------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read the config file; apply it if valid, else keep running the old one."""
+        """Re-read the config file; apply it if valid, else keep running the old one. The new
+        configuration, registry, tagger and client are swapped in whole; fetches in flight end
+        on the old client, which closes after them."""
         try:
             new = load_config(self.config.path)
             registry = load_registry(new.parties_path, new.topics_path, new.registry_overrides)
@@ -241,11 +339,13 @@ class Daemon:
         new = self._keep_fixed(new)
         old, seeds_check = {s.id: s for s in self.config.sources}, self.config.daemon.seeds_check_seconds
         fresh = {s.id: s for s in new.sources}
-        with self.store_lock:
-            self.context.config, self.context.registry = new, registry
-            self.context.tagger = Tagger(registry)
-            if new.fetch != self.context.client_settings:
-                self.context.reopen_client()
+        tagger = Tagger(registry)
+        current = self.engine.setup
+        if new.fetch != current.settings:
+            self.engine.configure(pipeline.Setup(make_client(new.fetch), new.fetch, tagger), owns_client=True)
+        else:
+            self.engine.configure(replace(current, tagger=tagger), owns_client=False)
+        self._view = _View(new, registry, tagger)
         now = utcnow()
         for source_id in old.keys() - fresh.keys():
             self._unschedule(source_id)
@@ -292,8 +392,13 @@ class Daemon:
             states = [self._states.get(s.id) for s in self.config.sources if s.enabled]
         failing = {s.source_id: s.last_error for s in states
                    if s is not None and (s.error_count or s.retired)}
-        return {"status": "ok" if running else "stopping", "scheduler": "running" if running else "stopped",
-                "sources": len(states), "failing_sources": failing}
+        trouble = {part: error for part, (_since, error) in dict(self._store_trouble).items()}
+        status = "stopping" if not running else "error" if trouble else "ok"
+        report: dict[str, Any] = {"status": status, "scheduler": "running" if running else "stopped",
+                  "sources": len(states), "failing_sources": failing, "polls_in_progress": self.engine.busy()}
+        if trouble:
+            report["store"] = trouble
+        return report
 
 
 def _fingerprint(paths: list[Path]) -> tuple[Any, ...]:

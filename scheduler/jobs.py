@@ -8,7 +8,7 @@ from datetime import datetime
 
 from feeds import pipeline
 from feeds.errors import ConfigError
-from feeds.fetch import FetchSettings, HttpClient, make_client
+from feeds.fetch import HttpClient, make_client
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -27,18 +27,10 @@ class Context:
     tagger: Tagger
     store: Store
     client: HttpClient = field(init=False)
-    client_settings: FetchSettings = field(init=False)
 
     def __post_init__(self) -> None:
         # One client for every fetch: connections are reused across sources and runs.
-        self.client_settings = self.config.fetch
-        self.client = make_client(self.client_settings)
-
-    def reopen_client(self) -> None:
-        """A new client for changed fetch settings (the old one is closed)."""
-        old, self.client_settings = self.client, self.config.fetch
-        self.client = make_client(self.client_settings)
-        old.close()
+        self.client = make_client(self.config.fetch)
 
     @classmethod
     def open(cls, config: Config) -> Context:
@@ -69,26 +61,28 @@ def check_source_parties(config: Config, registry: Registry) -> None:
 
 
 def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.IngestReport:
-    """Ingest every seed document and every due source (`force`: see pipeline.due_sources)."""
+    """Ingest every seed document, then every due source (`force`: see pipeline.due_sources),
+    through one ingest engine, storing in config order."""
     config = context.config
-    report = pipeline.ingest_seeds(context.store, context.tagger, config.seed_paths, now,
-                                   config.seed_language, config.seed_publisher)
-    for source in pipeline.ingest_sources(context.store, context.tagger, context.client, config.sources,
-                                          config.fetch, now, max_workers=config.fetch_workers,
-                                          force=force):
-        for outcome in ("new", "merged", "revised", "unchanged"):
-            setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
-        if source.failed:
-            report.sources_failed.append(source.source_id)
+    polls = pipeline.due_polls(context.store, config.sources, now, force=force)
+    setup = pipeline.Setup(context.client, config.fetch, context.tagger)
+    with pipeline.Ingest(context.store, setup, fetch_workers=config.fetch_workers, ordered=True,
+                         expected=len(polls)) as engine:
+        report = engine.ingest_seeds(config.seed_paths, now, config.seed_language, config.seed_publisher)
+        for source in engine.run(polls, now):
+            for outcome in ("new", "merged", "revised", "unchanged"):
+                setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
+            if source.failed:
+                report.sources_failed.append(source.source_id)
     return report
 
 
-def publish(context: Context, now: datetime) -> pipeline.PublishReport:
+def publish(store: Store, config: Config, registry: Registry, now: datetime) -> pipeline.PublishReport:
     """Every feed, the OPML list, the index, and the operator's health feed."""
-    config = context.config
-    report = pipeline.publish(context.store, context.registry, config.site, config.output_dir,
-                              config.feeds.options, now=now)
-    pipeline.publish_health(context.store, config.site, config.output_dir, report, now=now)
+    with store.errors():
+        report = pipeline.publish(store, registry, config.site, config.output_dir, config.feeds.options,
+                                  now=now)
+        pipeline.publish_health(store, config.site, config.output_dir, report, now=now)
     return report
 
 
@@ -96,7 +90,7 @@ def run_once(context: Context, now: datetime) -> tuple[pipeline.IngestReport, pi
     """Ingest everything once, then publish. A malformed seed document makes the run's status
     "error"; a failed source does not (it is recorded, logged, and retried with backoff)."""
     ingested = ingest(context, now, force=True)
-    published = publish(context, now)
+    published = publish(context.store, context.config, context.registry, now)
     log.info("run status=%s new=%d merged=%d revised=%d unchanged=%d seed_errors=%d sources_failed=%d "
              "written=%d unchanged_files=%d", "error" if ingested.errors else "ok", ingested.new,
              ingested.merged, ingested.revised, ingested.unchanged, len(ingested.errors),

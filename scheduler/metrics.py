@@ -202,6 +202,7 @@ class DaemonMetrics:
     last_success: Gauge
     publish_duration: Summary
     http_requests: Counter
+    polls_waiting: Counter
 
     @classmethod
     def create(cls, registry: Registry | None = None) -> DaemonMetrics:
@@ -221,6 +222,9 @@ class DaemonMetrics:
                                          "Time spent publishing the feeds."),
             http_requests=reg.counter("partyfeeds_http_requests_total", "HTTP responses by status code.",
                                       ("code",)),
+            polls_waiting=reg.counter("partyfeeds_polls_waiting_total",
+                                      "Polls not started because the source's last poll was still queued "
+                                      "behind its host or in flight.", ("source",)),
         )
 
     def count_response(self, code: int) -> None:

@@ -192,9 +192,9 @@ def test_the_note_is_logged_on_the_sources_line(caplog: pytest.LogCaptureFixture
     _, titles = HEADLINES["koi8-r"]
     spec = SourceSpec("kprf", URL, language="ru")
     result = FetchResult(spec.id, "ok", URL, URL, NOW, 200, rss(titles).encode("koi8-r"))
-    with Store(":memory:") as store, caplog.at_level(logging.INFO, logger="feeds.pipeline"):
+    with Store(":memory:") as store, caplog.at_level(logging.INFO, logger="feeds.ingest"):
         report = pipeline.ingest_result(store, tagger, spec, SourceState(spec.id, URL), result, NOW)
     assert report.ingest.new == 3
-    lines = [r.getMessage() for r in caplog.records if r.name == "feeds.pipeline"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "feeds.ingest"]
     assert lines == ["source=kprf status=ok new=3 merged=0 revised=0 unchanged=0 "
                      "encoding=koi8-r declared=none how=detected"]

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -280,7 +281,7 @@ def test_a_publish_requested_while_one_runs_is_not_lost(tmp_path: Path,
     write_config(tmp_path, [])
     runs: list[float] = []
 
-    def slow_publish(context: object, now: object) -> object:
+    def slow_publish(*args: object) -> object:
         runs.append(time.monotonic())
         time.sleep(0.6)  # longer than publish_delay (0.2 s)
         return type("Report", (), {"written": []})()
@@ -301,7 +302,7 @@ def test_a_publish_requested_while_one_runs_is_not_lost(tmp_path: Path,
             time.sleep(0.05)
     finally:
         daemon.scheduler.shutdown(wait=True)
-        daemon.context.close()
+        daemon.close()
     assert len(runs) == 3
 
 
@@ -321,7 +322,7 @@ def test_settings_fixed_at_start_wait_for_a_restart(tmp_path: Path, caplog: pyte
         retitled = replace(config, site=replace(config.site, title="renamed"))
         assert daemon._keep_fixed(retitled) == retitled and not caplog.records
     finally:
-        daemon.context.close()
+        daemon.close()
 
 
 def test_health_answers_while_the_store_is_held_and_reports_failing_sources(tmp_path: Path,
@@ -331,13 +332,18 @@ def test_health_answers_while_the_store_is_held_and_reports_failing_sources(tmp_
     write_config(tmp_path, [{"id": "down", "url": sources.url("/down.rss"), "interval": 3600}])
     daemon = Daemon(load_config(tmp_path / "config.yaml"))
     try:
-        daemon.poll_source("down")
+        assert daemon.poll_source("down")
+        deadline = time.monotonic() + 10
+        while daemon.engine.busy() and time.monotonic() < deadline:
+            time.sleep(0.01)
         held, release = threading.Event(), threading.Event()
 
-        def hold_the_store() -> None:
-            with daemon.store_lock:
+        def hold_the_store() -> None:  # a publish running, and another process writing
+            with daemon._publish_lock, sqlite3.connect(daemon.config.database) as other:
+                other.execute("BEGIN EXCLUSIVE")
                 held.set()
                 release.wait(10)
+                other.rollback()
 
         holder = threading.Thread(target=hold_the_store)
         holder.start()
@@ -354,4 +360,4 @@ def test_health_answers_while_the_store_is_held_and_reports_failing_sources(tmp_
         (health,) = answer
         assert isinstance(health, dict) and list(health["failing_sources"]) == ["down"]
     finally:
-        daemon.context.close()
+        daemon.close()

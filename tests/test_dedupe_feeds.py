@@ -89,7 +89,7 @@ def test_a_feed_growing_one_entry_per_poll_keeps_every_entry(tmp_path: Path, tag
 def test_untitled_entries_are_items_named_by_their_text_or_link(tmp_path: Path, tagger: Tagger,
                                                                 registry: Registry,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
-    with Store(":memory:") as store, caplog.at_level(logging.INFO, "feeds.pipeline"):
+    with Store(":memory:") as store, caplog.at_level(logging.INFO, "feeds.ingest"):
         for source, name in (("notes", "untitled.atom"), ("notes-rss", "untitled.rss")):
             spec = SourceSpec(source, f"https://notes.example/{name}")
             poll(store, tagger, spec, (FEEDS / name).read_bytes())

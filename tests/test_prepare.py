@@ -64,21 +64,32 @@ def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(prep.prepare_all(batch, TAGGER, workers=2)) == [prep.prepare(job, TAGGER) for job in batch]
 
 
-@pytest.mark.parametrize(("workers", "in_flight"), [(1, 64), (2, 64), (2, 1)])
-def test_preparer_hands_feeds_back_in_slot_order_whatever_order_they_arrive(
-        monkeypatch: pytest.MonkeyPatch, workers: int, in_flight: int) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_stage_hands_each_job_to_its_callback(monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
-    monkeypatch.setattr(prep, "IN_FLIGHT", in_flight)  # 1: later slots hold the window
-    feeds = {1: jobs()[0], 3: jobs()[1], 5: jobs()[2]}
-    with prep.Preparer[int](TAGGER, workers, 6) as preparer:
-        for slot in (5, 3, 1):  # fetches end in any order
-            preparer.add(slot, feeds[slot], slot)
-        assert list(preparer.ready()) == []  # slot 0 is not resolved yet: nothing may pass it
-        for slot in (4, 0, 2):
-            preparer.skip(slot)
-        handed = list(preparer.ready()) + list(preparer.rest())
-    assert [slot for slot, _ in handed] == [1, 3, 5]
-    assert [ready for _, ready in handed] == [prep.prepare(feeds[slot], TAGGER) for slot in (1, 3, 5)]
+    batch = jobs()[:3]
+    got: dict[int, prep.Prepared | BaseException] = {}
+    with prep.PrepareStage(workers) as stage:
+        for n, job in enumerate(batch):
+            stage.submit(job, TAGGER, lambda ready, n=n: got.__setitem__(n, ready))  # type: ignore[misc]
+    assert got == {n: prep.prepare(job, TAGGER) for n, job in enumerate(batch)}
+
+
+def test_a_new_tagger_gets_workers_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 1)
+    other = Tagger(load_registry(ROOT / "registry" / "parties.yaml", ROOT / "registry" / "topics.yaml"))
+    job = next(j for j in jobs() if j.url.endswith("drupal-es.rss"))
+    results = list(prep.prepare_all([job], TAGGER, workers=2))
+    with prep.PrepareStage(2) as stage:
+        futures = []
+        for tagger in (TAGGER, other):
+            future: Future[prep.Prepared] = Future()
+            stage.submit(job, tagger, prep._resolver(future))
+            futures.append(future)
+        first_pool_tagger = stage._pool_tagger
+        results += [f.result() for f in futures]
+    assert first_pool_tagger is other  # the second job replaced the first pool
+    assert results[0] == results[1] == results[2]
 
 
 class _NoSemaphores:

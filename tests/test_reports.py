@@ -59,7 +59,7 @@ def poll(store: Store, registry: Registry, client: HttpClient, spec: SourceSpec,
          caplog: pytest.LogCaptureFixture) -> str:
     """Poll `spec` `hours` after NOW; its log line."""
     caplog.clear()
-    with caplog.at_level(logging.INFO, "feeds.pipeline"):
+    with caplog.at_level(logging.INFO, "feeds.ingest"):
         pipeline.ingest_sources(store, Tagger(registry), client, [spec], SETTINGS,
                                 NOW + timedelta(hours=hours), force=True)
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"source={spec.id} ")]

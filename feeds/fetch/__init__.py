@@ -19,7 +19,8 @@ only after seeing the same move twice (see polling).
 
 Politeness: conditional GET with the stored ETag / Last-Modified, a
 User-Agent naming the project and the operator's contact URL, and
-`fetch_all` never has two requests in flight to the same host.
+never two requests in flight to the same host (hosts.py: per-host queues feeding a bounded
+pool of threads, so no thread waits for a busy host).
 
 Cost: most polls are a 304 on a kept-alive connection, so the per-request
 overhead is the cost of polling. httpx's errors and transports are the
@@ -36,9 +37,9 @@ import functools
 import hashlib
 import logging
 import queue
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -51,14 +52,30 @@ from feeds import netguard
 from feeds.errors import FetchError
 from feeds.fetch import validators
 from feeds.fetch.body import drain, read_body, remaining
+from feeds.fetch.hosts import HostQueues
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings, user_agent
 from feeds.fetch.transport import HttpClient, KeepAliveTransport, Reply, guarded_transport, make_client
 from feeds.model import SourceState, require_utc
 
 __all__ = [
-    "ACCEPT", "ACCEPT_ENCODING", "FetchResult", "FetchSettings", "FetchStatus", "HttpClient",
-    "KeepAliveTransport", "Reply", "fetch", "fetch_all", "fetch_each", "guarded_transport", "host_key",
-    "make_client", "parse_retry_after", "post_form", "user_agent",
+    "ACCEPT",
+    "ACCEPT_ENCODING",
+    "FetchResult",
+    "FetchSettings",
+    "FetchStatus",
+    "HostQueues",
+    "HttpClient",
+    "KeepAliveTransport",
+    "Reply",
+    "fetch",
+    "fetch_all",
+    "fetch_each",
+    "guarded_transport",
+    "host_key",
+    "make_client",
+    "parse_retry_after",
+    "post_form",
+    "user_agent",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,47 +154,42 @@ def fetch_each(
     *,
     max_workers: int = 8,
 ) -> Iterator[tuple[int, FetchResult]]:
-    """Fetch many sources: hosts in parallel, one request at a time per host.
+    """Fetch many sources: hosts in parallel, one request at a time per host (HostQueues).
 
-    Sources are grouped by host (name and port) and each group is fetched in
-    order by one worker, so a host never sees two of our requests at once and
-    no worker sits blocked on a lock. Yields (index in `states`, result): a
-    result with a new body as soon as its fetch ends, so the caller can parse
-    the first feeds while the rest are still on the wire; the others (not
-    modified, unchanged, failed) at the end, since waking the caller for each
-    of them cost more CPU than the request itself in a steady-state cycle.
+    Yields (index in `states`, result): a result with a new body as soon as its fetch ends,
+    so the caller can parse the first feeds while the rest are still on the wire; the others
+    (not modified, unchanged, failed) at the end, since waking the caller for each of them
+    cost more CPU than the request itself in a steady-state cycle.
     """
-    groups: dict[str, list[int]] = {}
-    for index, state in enumerate(states):
-        groups.setdefault(host_key(state.url), []).append(index)
     bodies: queue.SimpleQueue[tuple[int, FetchResult] | BaseException | None] = queue.SimpleQueue()
     quiet: list[tuple[int, FetchResult]] = []  # list.append is atomic: the workers share it
+    left = [len(states)]
+    counting = threading.Lock()
 
-    def run(indexes: list[int]) -> None:
+    def run(index: int) -> None:
         try:
-            for index in indexes:
-                result = fetch(client, states[index], settings, now)
-                if result.body is not None:
-                    bodies.put((index, result))
-                else:
-                    quiet.append((index, result))
+            result = fetch(client, states[index], settings, now)
         except BaseException as exc:  # a bug: hand it to the consumer, who would wait forever
             bodies.put(exc)
             raise
-        bodies.put(None)  # this host's group is done
+        if result.body is not None:
+            bodies.put((index, result))
+        else:
+            quiet.append((index, result))
+        with counting:
+            left[0] -= 1
+            if not left[0]:
+                bodies.put(None)
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fetch") as pool:
-        for indexes in groups.values():
-            pool.submit(run, indexes)
-        running = len(groups)
-        while running:
-            done = bodies.get()
-            if done is None:
-                running -= 1
-            elif isinstance(done, BaseException):
+    if not states:
+        return
+    with HostQueues(max_workers) as hosts:
+        for index, state in enumerate(states):
+            hosts.submit(host_key(state.url), functools.partial(run, index))
+        while (done := bodies.get()) is not None:
+            if isinstance(done, BaseException):
                 raise done
-            else:
-                yield done
+            yield done
     yield from quiet
 
 

@@ -1,0 +1,82 @@
+"""Host politeness: one request at a time per host, and no thread ever waits for a host.
+
+Each host (name and port, `host_key`) has a queue of tasks. A host with tasks and none
+running is handed to a bounded pool of threads; a thread runs one of its tasks, then puts
+the host back at the end of the pool's queue if it has more. So a thread only ever gets a
+host that is free: a slow or hanging host delays its own sources and holds at most one
+thread, and every other host is served in turn (round robin across hosts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[], None]
+
+
+class HostQueues:
+    """Run tasks on `workers` threads, never two of one host at once, in order per host."""
+
+    def __init__(self, workers: int, *, name: str = "fetch") -> None:
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix=name)
+        self._queues: dict[str, deque[Task]] = {}  # a host is here while it has a task queued or running
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> HostQueues:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(wait=True)
+
+    def submit(self, host: str, task: Task) -> None:
+        """Queue `task` behind the host's others. A task must not raise: it reports its own
+        outcome (an exception is logged as a bug and the host's next task runs)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("host queues are closed")
+            waiting = self._queues.get(host)
+            if waiting is not None:
+                waiting.append(task)
+                return
+            self._queues[host] = deque([task])
+        self._pool.submit(self._run_next, host)
+
+    def waiting(self) -> int:
+        """Tasks queued or running, over all hosts."""
+        with self._lock:
+            return sum(len(tasks) for tasks in self._queues.values())
+
+    def close(self, *, wait: bool) -> None:
+        """Take no more tasks and drop the queued ones; `wait`: until the running ones end."""
+        with self._lock:
+            self._closed = True
+            for tasks in self._queues.values():
+                while len(tasks) > 1:  # the head is running (or about to): _run_next pops it
+                    tasks.pop()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def _run_next(self, host: str) -> None:
+        with self._lock:
+            task = self._queues[host][0]
+        try:
+            task()
+        except Exception:
+            log.exception("a task for host %s failed", host)
+        finally:
+            with self._lock:
+                tasks = self._queues[host]
+                tasks.popleft()
+                more = bool(tasks) and not self._closed
+                if not more:
+                    del self._queues[host]
+            if more:
+                with contextlib.suppress(RuntimeError):  # closed meanwhile: its tasks are dropped
+                    self._pool.submit(self._run_next, host)

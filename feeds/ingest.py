@@ -1,0 +1,580 @@
+"""The ingest engine: one path from a poll to stored items, for `once` and `serve` alike.
+
+    poll(source) → fetch:   a bounded pool of threads, one request at a time per host
+                            (feeds/fetch/hosts.py); no thread ever waits for a busy host
+                 → prepare: parse → normalise → tag → keys, on a thread of its own, or in
+                            worker processes once a backlog builds up (feeds/prepare.py)
+                 → accept:  the writer thread deduplicates and stores, a batch of sources
+                            per short transaction (feeds/dedupe/accept.py)
+
+The writer thread is the only user of the store the engine is given: every write of ingest
+happens there, one transaction at a time, and nothing slow (network, parsing) happens inside
+a transaction. Seed documents are read and tagged on the caller's thread and accepted by the
+writer too (`ingest_seeds`). `once` runs the engine `ordered`: sources are stored in the order
+they were given, whatever order their fetches end in, so a run is reproducible. The daemon
+runs it unordered: a source is stored as soon as it is prepared, so a slow host delays only
+its own sources.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from feeds import polling
+from feeds.dedupe.accept import accept_batch
+from feeds.errors import SeedError, StoreError
+from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, fetch, host_key
+from feeds.model import Item, SourceSpec, SourceState
+from feeds.prepare import Job, Prepared, PrepareStage
+from feeds.reports import IngestReport, SourceReport, health_events, source_line
+from feeds.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
+from feeds.store import Store
+from feeds.tag import Tagger, tag_item
+
+log = logging.getLogger(__name__)
+
+# Sources stored per transaction when several are ready at once (a cold start, a backlog): a
+# commit per source cost as much as storing its items. Each source still commits whole or not
+# at all. A commit writes every page its saves dirtied, and band and key inserts land all over
+# their indexes: 100 sources (~1,000 items) write those pages a third as often as 25 did.
+SOURCES_PER_COMMIT = 100
+# Seed items per transaction: a document of 12,000 headlines in one transaction kept every
+# other writer (the sources, a publish) waiting for seconds.
+SEED_ITEMS_PER_COMMIT = 1000
+# Fetched bodies handed to prepare and not yet stored: enough to keep the workers busy while the
+# writer stores a batch, few enough that prepared feeds do not pile up in memory.
+PREPARE_WINDOW = 64
+
+Done = Callable[[SourceReport | None, SourceState | None, BaseException | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What a poll uses besides its source; replaced whole by `Ingest.configure` on a reload."""
+
+    client: HttpClient
+    settings: FetchSettings
+    tagger: Tagger
+
+
+class _Shared:
+    """A Setup and the fetches using its client: a retired client closes when its last fetch ends."""
+
+    def __init__(self, setup: Setup, owns_client: bool) -> None:
+        self.setup, self.owns = setup, owns_client
+        self._users, self._retired = 0, False
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            close = self._retired and not self._users
+        if close:
+            self._close()
+
+    def retire(self, *, close: bool = True) -> None:
+        with self._lock:
+            self._retired, self.owns = True, self.owns and close
+            close = not self._users
+        if close:
+            self._close()
+
+    def _close(self) -> None:
+        if self.owns:
+            self.setup.client.close()
+
+
+@dataclass(slots=True, eq=False)
+class _Poll:
+    """One source on its way through the engine."""
+
+    ticket: int
+    spec: SourceSpec
+    state: SourceState
+    shared: _Shared
+    done: Done | None
+    now: datetime | None = None  # when its fetch started
+    result: FetchResult | None = None
+    prepared: Prepared | None = None
+    dispatched: float = 0.0  # monotonic time it was handed to prepare
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Where the time of ingest goes (seconds summed over threads), for the benchmark."""
+
+    fetched: int = 0
+    prepared: int = 0
+    stored: int = 0
+    transactions: int = 0
+    fetch_seconds: float = 0.0  # in requests, over all fetch threads
+    prepare_seconds: float = 0.0  # from a body's hand-off to prepare until it was back, prepared
+    store_seconds: float = 0.0  # in the writer's transactions
+
+
+class Ingest:
+    """The engine: `poll` sources (the daemon) or `run` them all (`once`); see the module doc.
+
+    `clock` gives each fetch its `now` (the daemon: the real clock); without one, every fetch
+    uses the `now` given to `run`. `on_store_error` hears of each failed commit (a StoreError:
+    the sources in it are left as they were, to be polled again) and of the next good one (None).
+    """
+
+    def __init__(self, store: Store, setup: Setup, *, fetch_workers: int = 8, parse_workers: int = 2,
+                 ordered: bool = False, clock: Callable[[], datetime] | None = None,
+                 owns_client: bool = False, expected: int = 0,
+                 on_store_error: Callable[[StoreError | None], None] | None = None) -> None:
+        self._store = store
+        self._shared = _Shared(setup, owns_client)
+        self._hosts = HostQueues(fetch_workers)
+        self._prepare = PrepareStage(parse_workers, expected=expected)
+        self._ordered, self._clock, self._on_store_error = ordered, clock, on_store_error
+        self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._active: set[str] = set()  # sources queued, fetching, preparing or waiting to be stored
+        self._tickets = itertools.count()
+        self._closed = False
+        self.stats = IngestStats()
+        # The writer's own state: only its thread touches these.
+        self._fetched: list[tuple[int, _Poll]] = []  # heap of bodies waiting for a prepare slot
+        self._ready: dict[int, _Poll | None] = {}  # ticket -> poll to store (None: nothing to store)
+        self._next = 0  # ordered: the ticket to store next
+        self._preparing = 0
+        self._undated: Undated | None = None
+        self._failing = False
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._writer.start()
+
+    # -- what callers use -------------------------------------------------------------------
+
+    @property
+    def setup(self) -> Setup:
+        return self._shared.setup
+
+    def configure(self, setup: Setup, *, owns_client: bool) -> None:
+        """Use `setup` for polls from now on; fetches in flight finish on the old one, whose
+        client (if the engine owns it) closes when they are done."""
+        with self._lock:
+            old = self._shared
+            same = old.setup.client is setup.client  # then it stays open, owned as it was
+            self._shared = _Shared(setup, old.owns if same else owns_client)
+        old.retire(close=not same)
+
+    def poll(self, spec: SourceSpec, state: SourceState, done: Done | None = None, *,
+             now: datetime | None = None) -> bool:
+        """Queue a fetch of `spec` (from `state`); False if it is queued or in flight already,
+        or the engine is closing. `done` hears how it ended, from the writer thread."""
+        with self._lock:
+            if self._closed or spec.id in self._active:
+                return False
+            self._active.add(spec.id)
+            shared = self._shared
+            shared.enter()
+            poll = _Poll(next(self._tickets), spec, state, shared, done, now)
+        self._hosts.submit(host_key(state.url), partial(self._fetch, poll))
+        return True
+
+    def run(self, sources: Sequence[tuple[SourceSpec, SourceState]], now: datetime) -> list[SourceReport]:
+        """Poll every source once and wait until each is stored; reports in `sources` order.
+        A failed commit (StoreError) or a bug in a stage is raised once all have ended."""
+        reports: dict[str, SourceReport] = {}
+        errors: list[BaseException] = []
+        left = [len(sources)]
+        finished = threading.Event()
+
+        def done(report: SourceReport | None, _state: SourceState | None,
+                 error: BaseException | None) -> None:
+            if report is not None:
+                reports[report.source_id] = report
+            if error is not None:
+                errors.append(error)
+            left[0] -= 1  # only the writer thread calls this
+            if not left[0]:
+                finished.set()
+
+        if not sources:
+            return []
+        for spec, state in sources:
+            if not self.poll(spec, state, done, now=now):
+                raise ValueError(f"source {spec.id} given twice")
+        finished.wait()
+        if errors:
+            raise errors[0]
+        return [reports[spec.id] for spec, _ in sources]
+
+    def call(self, work: Callable[[Store], Any]) -> Any:
+        """Run `work(store)` on the writer thread, between two batches; its result or exception."""
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the ingest engine has stopped")
+            self._inbox.put(("call", work, future))
+        return future.result()
+
+    def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
+                     publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
+        """Every seed document, read and tagged on this thread, stored by the writer (see
+        `read_seeds`)."""
+        report = IngestReport()
+        for path, tagged in read_seeds(self.setup.tagger, paths, now, language, publisher, report):
+            self.call(partial(accept_seed_document, path=path, tagged=tagged, now=now, report=report))
+        return report
+
+    def busy(self) -> int:
+        """Sources queued, fetching, preparing or waiting to be stored."""
+        with self._lock:
+            return len(self._active)
+
+    def close(self, grace: float | None = None) -> bool:
+        """Take no more polls and drop the queued fetches; the writer stores what is prepared
+        and stops. Waits `grace` seconds (None: as long as it takes) for it; True if it stopped.
+        Fetches still on the wire are not recorded: their sources are polled again next time."""
+        with self._lock:
+            self._closed = True
+        self._hosts.close(wait=grace is None)
+        self._inbox.put(("stop",))
+        self._writer.join(grace)
+        stopped = not self._writer.is_alive()
+        if stopped:
+            self._prepare.close()
+        self._shared.retire()
+        return stopped
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- fetch threads ----------------------------------------------------------------------
+
+    def _fetch(self, poll: _Poll) -> None:
+        setup = poll.shared.setup
+        poll.now = self._clock() if self._clock is not None else poll.now
+        assert poll.now is not None, "a poll needs `now` or an engine clock"
+        started = time.monotonic()
+        try:
+            poll.result = fetch(setup.client, poll.state, setup.settings, poll.now)
+        except BaseException as exc:  # a bug: the writer releases the source and reports it
+            self._inbox.put(("lost", poll, exc))
+            raise
+        finally:
+            poll.shared.leave()
+            self.stats.fetch_seconds += time.monotonic() - started  # approximate across threads
+        self._inbox.put(("fetched", poll))
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            stopping = self._take(self._inbox.get())
+            while not stopping:
+                try:
+                    stopping = self._take(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._dispatch()
+            while batch := self._next_batch():
+                self._commit(batch)
+        self._refuse_calls()
+
+    def _refuse_calls(self) -> None:
+        """After the stop: calls still queued fail rather than leave their callers waiting."""
+        while True:
+            try:
+                message = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if message[0] == "call":
+                message[2].set_exception(RuntimeError("the ingest engine has stopped"))
+
+    def _take(self, message: tuple[Any, ...]) -> bool:
+        """File one message; True for "stop"."""
+        kind = message[0]
+        if kind == "stop":
+            return True
+        if kind == "call":
+            _kind, work, future = message
+            try:
+                future.set_result(work(self._store))
+            except BaseException as exc:
+                future.set_exception(exc)
+        elif kind == "fetched":
+            poll = message[1]
+            self.stats.fetched += 1
+            if _has_body(poll.result):
+                heapq.heappush(self._fetched, (poll.ticket, poll))
+            else:
+                self._ready[poll.ticket] = poll
+        elif kind == "prepared":
+            _kind, poll, prepared = message
+            self.stats.prepared += 1
+            self.stats.prepare_seconds += time.monotonic() - poll.dispatched
+            if isinstance(prepared, BaseException):
+                self._lose(poll, prepared)
+            else:
+                poll.prepared = prepared
+                self._ready[poll.ticket] = poll
+        elif kind == "lost":
+            self._lose(message[1], message[2])
+        return False
+
+    def _dispatch(self) -> None:
+        """Hand fetched bodies to prepare, lowest ticket first, while the window has room (and
+        always the ticket an ordered engine stores next, or it would wait for itself)."""
+        while self._fetched and (self._preparing < PREPARE_WINDOW or
+                                 (self._ordered and self._fetched[0][0] == self._next)):
+            _ticket, poll = heapq.heappop(self._fetched)
+            try:
+                job = _job(self._store, poll)
+            except StoreError as exc:
+                self._lose(poll, exc)
+                continue
+            self._preparing += 1
+            poll.dispatched = time.monotonic()
+            self._prepare.submit(job, poll.shared.setup.tagger, partial(self._prepared, poll))
+
+    def _prepared(self, poll: _Poll, prepared: Prepared | BaseException) -> None:
+        self._inbox.put(("prepared", poll, prepared))
+
+    def _next_batch(self) -> list[_Poll | None]:
+        """The next polls to store: in ticket order from the next one (ordered), or as they
+        came (unordered); at most SOURCES_PER_COMMIT."""
+        batch: list[_Poll | None] = []
+        if self._ordered:
+            while self._next in self._ready and len(batch) < SOURCES_PER_COMMIT:
+                batch.append(self._ready.pop(self._next))
+                self._next += 1
+        else:
+            for ticket in itertools.islice(list(self._ready), SOURCES_PER_COMMIT):
+                batch.append(self._ready.pop(ticket))
+        return batch
+
+    def _commit(self, batch: Sequence[_Poll | None]) -> None:
+        polls = [poll for poll in batch if poll is not None]
+        if not polls:
+            return
+        started = time.monotonic()
+        try:
+            with self._store.transaction():
+                done = self._store_batch(polls)
+        except StoreError as exc:
+            log.error("ingest status=error sources=%d error=%r (they are polled again next time)",
+                      len(polls), str(exc))
+            self._failing = True
+            if self._on_store_error is not None:
+                self._on_store_error(exc)
+            for poll in polls:
+                self._release(poll, None, None, exc)
+            return
+        except Exception as exc:  # a bug: log it with its traceback; the others go on
+            log.exception("ingest of %s failed", ", ".join(poll.spec.id for poll in polls))
+            for poll in polls:
+                self._release(poll, None, None, exc)
+            return
+        self.stats.store_seconds += time.monotonic() - started
+        self.stats.transactions += 1
+        self.stats.stored += len(polls)
+        if self._failing:
+            self._failing = False
+            if self._on_store_error is not None:
+                self._on_store_error(None)
+        for poll, (report, state) in zip(polls, done, strict=True):
+            log_source(report, state)
+            self._release(poll, report, state, None)
+
+    def _store_batch(self, polls: Sequence[_Poll]) -> list[tuple[SourceReport, SourceState]]:
+        """Store each poll inside the caller's transaction: prepared feeds one by one, the
+        rest (not modified, unchanged, failed: the steady state) together."""
+        done: dict[int, tuple[SourceReport, SourceState]] = {}
+        quiet = [poll for poll in polls if poll.prepared is None]
+        for poll in polls:
+            if poll.prepared is not None:
+                assert poll.result is not None and poll.now is not None
+                done[poll.ticket] = store_prepared(self._store, poll.spec, poll.state, poll.result,
+                                                    poll.prepared, self._undated_at(poll.now))
+        for poll, stored in zip(quiet, _store_quiet(self._store, quiet), strict=True):
+            done[poll.ticket] = stored
+        return [done[poll.ticket] for poll in polls]
+
+    def _undated_at(self, now: datetime) -> Undated:
+        if self._undated is None or self._undated.now != now:
+            self._undated = Undated(now)
+        return self._undated
+
+    def _lose(self, poll: _Poll, error: BaseException) -> None:
+        """A poll that cannot be stored (a bug, or the store failing): release it, skip its ticket."""
+        if not isinstance(error, StoreError):
+            log.error("ingest of %s failed: %s: %s", poll.spec.id, type(error).__name__, error,
+                      exc_info=error)
+        if poll.prepared is None and poll.dispatched:
+            self._preparing -= 1
+        self._ready[poll.ticket] = None
+        self._release(poll, None, None, error)
+
+    def _release(self, poll: _Poll, report: SourceReport | None, state: SourceState | None,
+                 error: BaseException | None) -> None:
+        if poll.prepared is not None:
+            self._preparing -= 1
+        with self._lock:
+            self._active.discard(poll.spec.id)
+        if poll.done is not None:
+            try:
+                poll.done(report, state, error)
+            except Exception:
+                log.exception("a poll's callback failed")
+
+
+def _has_body(result: FetchResult | None) -> bool:
+    return result is not None and result.status == "ok" and result.body is not None
+
+
+def _job(store: Store, poll: _Poll) -> Job:
+    result = poll.result
+    assert result is not None and result.body is not None and poll.now is not None
+    return Job(result.body, result.headers, result.final_url, poll.spec, poll.now,
+               store.guid_links(poll.spec.id))
+
+
+def store_prepared(store: Store, spec: SourceSpec, state: SourceState, result: FetchResult,
+                    prepared: Prepared | None, undated: Undated) -> tuple[SourceReport, SourceState]:
+    """Deduplicate and store a prepared feed inside the caller's transaction: its items, guid
+    map and state commit together. The report and the new state."""
+    now = undated.now
+    report = SourceReport(spec.id, result.status, result.error, moved_to=result.permanent_redirect)
+    parse_error = prepared.parse_error if prepared is not None else None
+    if parse_error is not None:
+        report.status, report.error = "error", parse_error
+    if prepared is not None and prepared.guid_links is not None:
+        for outcome in accept_batch(store, [(item, "") for item in undated.apart(prepared.items)], now,
+                                    prepared.bands, prepared.keys):
+            report.ingest.count(outcome)
+        store.save_guid_links(spec.id, prepared.guid_links)
+        report.ingest.empty, report.ingest.recovered = prepared.empty_entries, prepared.recovered
+        report.malformed = prepared.malformed
+        report.encoding_note = prepared.encoding_note
+    new_state = polling.next_state(state, result, spec, now, new_items=report.ingest.new,
+                                   parse_error=parse_error, malformed=report.malformed)
+    new_state = replace(new_state, item_count=store.source_item_count(spec.id))
+    store.save_source_state(new_state)
+    for event in health_events(state, new_state, now):
+        store.add_source_event(event)
+    return report, new_state
+
+
+def _store_quiet(store: Store, polls: Sequence[_Poll]) -> list[tuple[SourceReport, SourceState]]:
+    """Record fetches that brought no new body inside the caller's transaction: the same states
+    and health events `_store_prepared` gives them, in a few statements for all."""
+    if not polls:
+        return []
+    counts = store.source_item_counts([poll.spec.id for poll in polls])
+    done, events = [], []
+    for poll in polls:
+        result = poll.result
+        assert result is not None and poll.now is not None
+        new_state = polling.next_state(poll.state, result, poll.spec, poll.now)
+        count = counts.get(poll.spec.id, 0)
+        if new_state.item_count != count:
+            new_state = replace(new_state, item_count=count)
+        events += health_events(poll.state, new_state, poll.now)
+        done.append((SourceReport(poll.spec.id, result.status, result.error,
+                                  moved_to=result.permanent_redirect), new_state))
+    store.save_source_states([state for _, state in done])
+    for event in events:
+        store.add_source_event(event)
+    return done
+
+
+class Undated:
+    """First-seen times for the entries of one run that give no date (normalise dates them `now`,
+    the fetch time): each a microsecond before the one before it, in the order they are stored,
+    so they keep their feed's order and no two entries share an `updated` (readers and the W3C
+    validator tell entries apart by it). Seed items count down from `now` in whole seconds, so
+    the two never meet. A stored item keeps the first of its first-seen times (merge)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._taken = 0
+
+    def apart(self, items: Sequence[Item]) -> list[Item]:
+        return [self._apart(item) if item.updated == self.now else item for item in items]
+
+    def _apart(self, item: Item) -> Item:
+        self._taken += 1
+        at = self.now - timedelta(microseconds=self._taken)
+        return replace(item, published=min(item.published, at), updated=at)
+
+
+def log_source(report: SourceReport, state: SourceState) -> None:
+    """The source's one INFO line (a WARNING if it failed), from this module's logger."""
+    level, line = source_line(report, state)
+    log.log(level, "%s", line)
+
+
+# -- seed documents ---------------------------------------------------------------------------
+
+
+def read_seeds(tagger: Tagger, paths: Sequence[Path], now: datetime, language: str | None,
+               publisher: str, report: IngestReport) -> Iterator[tuple[Path, list[tuple[Item, str]]]]:
+    """Each seed document's items, tagged, with their revision markers; a malformed document
+    is logged, added to `report.errors` and skipped.
+
+    `language`: the language of seed items that do not name one; `publisher`: who is credited
+    for the documents that do not name their own. Undated items are first seen at `now`, then
+    a second earlier each, across the documents in order: no two share an instant.
+    """
+    start = now
+    for path in seed_files(paths):
+        try:
+            seeds = read_seed_file(path, start, publisher)
+            check_tags(seeds, tagger.registry.parties, tagger.registry.topics)
+        except SeedError as exc:
+            log.error("seed=%s status=error error=%r", path, str(exc))
+            report.errors.append(str(exc))
+            continue
+        start = first_seen(start, len(seeds))
+        yield path, [(_with_explicit_tags(seed, tag_item(tagger, _with_language(seed.item, language))),
+                      seed.revision) for seed in seeds]
+
+
+def accept_seed_document(store: Store, *, path: Path, tagged: Sequence[tuple[Item, str]], now: datetime,
+                         report: IngestReport) -> None:
+    """Deduplicate and store one document's tagged items, SEED_ITEMS_PER_COMMIT per transaction
+    (a document cut short by a crash is finished by the next run: seed ids are stable)."""
+    before = (report.new, report.merged, report.revised)
+    for start in range(0, len(tagged), SEED_ITEMS_PER_COMMIT):
+        with store.transaction():
+            for outcome in accept_batch(store, tagged[start:start + SEED_ITEMS_PER_COMMIT], now):
+                report.count(outcome)
+    log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(tagged),
+             report.new - before[0], report.merged - before[1], report.revised - before[2])
+
+
+def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
+    """A seed document's own parties/topics are the operator's word: they win."""
+    return replace(
+        tagged,
+        parties=tuple(sorted(seed.explicit_parties)) if seed.explicit_parties is not None else tagged.parties,
+        topics=tuple(sorted(seed.explicit_topics)) if seed.explicit_topics is not None else tagged.topics,
+    )
+
+
+def _with_language(item: Item, language: str | None) -> Item:
+    return replace(item, language=language) if language and not item.language else item
