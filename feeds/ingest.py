@@ -107,7 +107,7 @@ class _Poll:
     ticket: int
     spec: SourceSpec
     state: SourceState
-    shared: _Shared
+    shared: _Shared  # the setup its fetch started with (its tagger prepares it)
     done: Done | None
     now: datetime | None = None  # when its fetch started
     result: FetchResult | None = None
@@ -184,9 +184,7 @@ class Ingest:
             if self._closed or spec.id in self._active:
                 return False
             self._active.add(spec.id)
-            shared = self._shared
-            shared.enter()
-            poll = _Poll(next(self._tickets), spec, state, shared, done, now)
+            poll = _Poll(next(self._tickets), spec, state, self._shared, done, now)
         self._hosts.submit(host_key(state.url), partial(self._fetch, poll))
         return True
 
@@ -265,6 +263,9 @@ class Ingest:
     # -- fetch threads ----------------------------------------------------------------------
 
     def _fetch(self, poll: _Poll) -> None:
+        with self._lock:  # the setup current when the fetch starts, kept open until it ends
+            poll.shared = self._shared
+            poll.shared.enter()
         setup = poll.shared.setup
         poll.now = self._clock() if self._clock is not None else poll.now
         assert poll.now is not None, "a poll needs `now` or an engine clock"

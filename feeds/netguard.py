@@ -356,6 +356,7 @@ class Pool:
         self._max_idle = max_idle
         self._idle: dict[tuple[str, str, int], list[Connection]] = {}
         self._count = 0
+        self._closed = False
         self._lock = threading.Lock()
 
     def take(self, scheme: str, host: str, port: int) -> Connection:
@@ -374,12 +375,19 @@ class Pool:
     def give(self, connection: Connection) -> None:
         connection.idle_since = time.monotonic()
         with self._lock:
-            self._idle.setdefault(connection.origin, []).append(connection)
-            self._count += 1
-            surplus = self._count - self._max_idle
-            stale = self._oldest(surplus) if surplus > 0 else []
+            if self._closed:
+                stale = [connection]
+            else:
+                self._keep(connection)
+                surplus = self._count - self._max_idle
+                stale = self._oldest(surplus) if surplus > 0 else []
         for old in stale:
             old.close()
+
+    def _keep(self, connection: Connection) -> None:
+        """File an idle connection (under the lock)."""
+        self._idle.setdefault(connection.origin, []).append(connection)
+        self._count += 1
 
     def _oldest(self, count: int) -> list[Connection]:
         """Remove and return the `count` longest-idle connections (under the lock)."""
@@ -391,6 +399,7 @@ class Pool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True  # a connection given back after this is closed, not kept
             every = [c for idle in self._idle.values() for c in idle]
             self._idle.clear()
             self._count = 0

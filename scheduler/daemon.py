@@ -91,7 +91,9 @@ class Daemon:
         # The sources' states as last stored, kept here so /healthz answers without the store.
         self._states: dict[str, SourceState] = dict(self._read(lambda store: store.source_states()))
         self._states_guard = threading.Lock()
-        self._store_trouble: dict[str, tuple[datetime, str]] = {}  # "ingest"/"publish" -> since, error
+        self._store_trouble: dict[str, tuple[datetime, str]] = {}  # "ingest"/"publish" failing: since, error
+        # Failures not in the stored health history yet: since, error, when it recovered.
+        self._unrecorded: dict[str, tuple[datetime, str, datetime | None]] = {}
         self._seed_fingerprint: tuple[Any, ...] = ()
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(JOB_THREADS)},
@@ -239,11 +241,11 @@ class Daemon:
         self._seed_fingerprint = fingerprint
         return bool(report.new or report.merged or report.revised)
 
-    def request_publish(self, delay: float | None = None) -> None:
+    def request_publish(self) -> None:
         """Publish once, `publish_delay` after the first request of a burst."""
         if not self._publish_pending.acquire(blocking=False):
             return  # a publish is already scheduled: this request rides along
-        wait = self.config.daemon.publish_delay if delay is None else delay
+        wait = self.config.daemon.publish_delay
         # A job of its own each time, not a fixed id: with one id, a publish requested while the
         # previous one still ran was skipped (max_instances) and left the pending flag held, so
         # nothing was ever published again. Two publishes at once queue on the publish lock.
@@ -266,16 +268,25 @@ class Daemon:
         with self._publish_lock:
             now = utcnow()
             try:
-                self._record_store_recovery(now)
+                self._record_store_history(now)
                 report = jobs.publish(self._publisher, view.config, view.registry, now)
             except StoreError as exc:
                 self._store_failed("publish", exc, now)
                 self._publish_health_only(view, now)
-                self.request_publish(STORE_RETRY_SECONDS)
+                self._retry_publish()
                 return
             self._store_trouble.pop("publish", None)
         self.metrics.publish_duration.observe(time.monotonic() - started)
         self._notify_hub(view.config, report)
+
+    def _retry_publish(self) -> None:
+        """Publish again in STORE_RETRY_SECONDS (one retry pending at a time; a publish that new
+        items ask for meanwhile still runs at once)."""
+        if self.stopping.is_set() or not self.scheduler.running:
+            return
+        self.scheduler.add_job(self._guarded, "date", args=[self.publish_now], id="publish-retry",
+                               name="publish", replace_existing=True,
+                               run_date=utcnow() + timedelta(seconds=STORE_RETRY_SECONDS))
 
     def _notify_hub(self, config: Config, report: pipeline.PublishReport) -> None:
         hub, base = config.site.hub_url, config.site.base_url
@@ -288,21 +299,33 @@ class Daemon:
     def _ingest_store_error(self, error: StoreError | None) -> None:
         """From the engine's writer: a commit failed (its sources are polled again), or one
         succeeded after failures (None)."""
+        now = utcnow()
         if error is None:
-            self._store_trouble.pop("ingest", None)
+            self._store_recovered("ingest", now)
         else:
-            self._store_failed("ingest", error, utcnow())
+            self._store_failed("ingest", error, now)
         self.request_publish()  # health.atom tells the operator either way
 
     def _store_failed(self, part: str, error: StoreError, now: datetime) -> None:
         since = self._store_trouble.get(part, (now, ""))[0]
         self._store_trouble[part] = (since, str(error))
+        self._unrecorded[part] = (since, str(error), None)
         log.error("store status=error part=%s error=%r", part, str(error))
 
+    def _store_recovered(self, part: str, now: datetime) -> None:
+        if self._store_trouble.pop(part, None) is not None and part in self._unrecorded:
+            since, error, _ = self._unrecorded[part]
+            self._unrecorded[part] = (since, error, now)
+            log.info("store status=ok part=%s (recovered)", part)
+
     def _trouble_events(self) -> list[SourceEvent]:
-        """The store's failures as health events: they cannot be stored while it fails."""
-        return [SourceEvent(f"database ({part})", since, "failure", error)
-                for part, (since, error) in sorted(dict(self._store_trouble).items())]
+        """The store's failures (and recoveries) not stored yet, as health events."""
+        events = []
+        for part, (since, error, recovered) in sorted(dict(self._unrecorded).items()):
+            events.append(SourceEvent(f"database ({part})", since, "failure", error))
+            if recovered is not None:
+                events.append(SourceEvent(f"database ({part})", recovered, "recovery", ""))
+        return events
 
     def _publish_health_only(self, view: _View, now: datetime) -> None:
         """Write health.atom with the store's failure, reading what still can be read."""
@@ -312,16 +335,21 @@ class Daemon:
         except PartyfeedsError as exc:
             log.error("publish of health.atom failed: %s", exc)
 
-    def _record_store_recovery(self, now: datetime) -> None:
-        """Once the store works again, its failure and recovery go into the stored health history."""
-        if not self._store_trouble or "ingest" in self._store_trouble:
+    def _record_store_history(self, now: datetime) -> None:
+        """Store the database's failures and recoveries in the health history, once it takes
+        writes again (a StoreError if it still does not). A failure of publishing itself has
+        recovered if this transaction commits."""
+        if not self._unrecorded:
             return
         events = self._trouble_events()
+        if "publish" in self._unrecorded and self._unrecorded["publish"][2] is None:
+            events.append(SourceEvent("database (publish)", now, "recovery", ""))
         with self._publisher.transaction():
             for event in events:
                 self._publisher.add_source_event(event)
-                self._publisher.add_source_event(replace(event, at=now, kind="recovery", message=""))
-        self._store_trouble.clear()
+        for part, (_since, _error, recovered) in list(self._unrecorded.items()):
+            if recovered is not None or part == "publish":
+                del self._unrecorded[part]
 
     # -- operations ----------------------------------------------------------
 

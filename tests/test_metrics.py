@@ -197,6 +197,7 @@ def test_daemon_metrics_register_the_documented_families() -> None:
         "partyfeeds_source_last_success_timestamp_seconds": "gauge",
         "partyfeeds_publish_duration_seconds": "summary",
         "partyfeeds_http_requests_total": "counter",
+        "partyfeeds_polls_waiting_total": "counter",
     }
     assert ("partyfeeds_http_requests_total", {"code": "304"}, 1.0) in samples
     last = ("partyfeeds_source_last_success_timestamp_seconds", {"source": "kke-902"}, 1764331200.0)
