@@ -110,7 +110,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         ours = repeat("ingest", base, args.runs, workdir)
         peer = [] if args.no_reader else repeat("reader", base, args.runs, workdir)
         floor = repeat("floor", base, args.runs, workdir)
+        backlog = repeat("daemon_backlog", base, args.runs, workdir)
         rows += report.ingest_rows(ours, peer, floor)
+        rows += report.backlog_rows(ours, backlog)
         rows += report.steady_rows(ours, peer, len(sources))
         store = workdir / "big.sqlite"
         if not store.exists():

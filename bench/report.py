@@ -52,6 +52,28 @@ def ingest_rows(ours: Runs, reader: Runs, floor: Runs) -> list[Row]:
     return rows
 
 
+def backlog_rows(once: Runs, daemon: Runs) -> list[Row]:
+    """The daemon's backlog ingest beside `once`'s (one engine: ordered vs as-ready), and where
+    each one's time went: thread-seconds on the wire, a body's wait for prepare, the writer's
+    transactions."""
+    rate, once_text = spread(once, lambda r: r["entries"] / r["cold_wall"], 0)
+    daemon_rate, daemon_text = spread(daemon, lambda r: r["entries"] / r["cold_wall"], 0)
+    rows = [Row("daemon backlog ingest, entries/s", daemon_text, f"once {once_text}",
+                f"{daemon_rate / rate:.2f}× once", "≥ 0.8× once (one pipeline)",
+                verdict(daemon_rate >= 0.8 * rate))]
+    _, cores = spread(daemon, lambda r: r["cold_cpu"] / r["cold_wall"], 2)
+    rows.append(Row("  cores used (CPU s / wall s)", cores))
+    for name, runs in (("once", once), ("daemon", daemon)):
+        _, wall = spread(runs, lambda r: r["cold_wall"], 2)
+        _, fetch = spread(runs, lambda r: r["fetch_s"], 1)
+        _, prep = spread(runs, lambda r: r["prepare_s"], 1)
+        _, store = spread(runs, lambda r: r["store_s"], 2)
+        _, commits = spread(runs, lambda r: r["transactions"], 0)
+        rows.append(Row(f"  {name}: wall s / fetch thread-s / prepare s per feed, summed / store s / commits",
+                        f"{wall} / {fetch} / {prep} / {store} / {commits}"))
+    return rows
+
+
 def steady_rows(ours: Runs, reader: Runs, sources: int) -> list[Row]:
     cpu, cpu_text = spread(ours, lambda r: r["steady_cpu"], 3)
     per_feed = cpu / sources * 1000

@@ -12,6 +12,7 @@ import json
 import resource
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from feeds import pipeline
 from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.titles import title_bands
 from feeds.fetch import FetchSettings, make_client
-from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, item_id
+from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, SourceState, item_id
 from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -84,14 +85,19 @@ def specs(args: Result) -> list[SourceSpec]:
 
 
 def ingest(args: Result) -> Result:
-    """Cold ingest of every source into an empty store, then one unchanged poll of them all."""
+    """Cold ingest of every source into an empty store (`once`'s engine: pipeline.ingest_sources,
+    spelled out to keep its stage times), then one unchanged poll of them all."""
     result: Result = {"entries": args["entries"]}
     sources = specs(args)
     tagger = Tagger(registry())
     with Store(Path(args["workdir"]) / "ingest.sqlite") as store, make_client(SETTINGS) as client:
         now = T0 + timedelta(hours=1)
         with timed(result, "cold"):
-            reports = pipeline.ingest_sources(store, tagger, client, sources, SETTINGS, now, force=True)
+            polls = pipeline.due_polls(store, sources, now, force=True)
+            with pipeline.Ingest(store, pipeline.Setup(client, SETTINGS, tagger), ordered=True,
+                                 expected=len(polls)) as engine:
+                reports = engine.run(polls, now)
+        result.update(_stage_times(engine))
         result["errors"] = sum(r.status == "error" for r in reports)
         result["stored"] = store.count_items()
         result["cold_rss_mb"] = peak_rss_mb()
@@ -102,6 +108,41 @@ def ingest(args: Result) -> Result:
         result["steady_requests"] = server_requests(args["stats_url"]) - before
         result["steady_parsed"] = sum(r.status == "ok" for r in reports)
     return result
+
+
+def daemon_backlog(args: Result) -> Result:
+    """The daemon's ingest on the same corpus: every source handed at once to an engine set up as
+    `serve` sets it up (unordered, the real clock, PARSE_WORKERS), as a daemon starting on an
+    empty store does; timed until the last is stored."""
+    from scheduler.daemon import PARSE_WORKERS, utcnow
+
+    result: Result = {"entries": args["entries"]}
+    tagger = Tagger(registry())
+    left, finished = [len(args["sources"])], threading.Event()
+
+    def done(*_: object) -> None:  # the writer thread calls it, one poll at a time
+        left[0] -= 1
+        if not left[0]:
+            finished.set()
+
+    with Store(Path(args["workdir"]) / "daemon.sqlite") as store, make_client(SETTINGS) as client:
+        engine = pipeline.Ingest(store, pipeline.Setup(client, SETTINGS, tagger), fetch_workers=8,
+                                 parse_workers=PARSE_WORKERS, clock=utcnow)
+        with timed(result, "cold"):
+            for spec in specs(args):
+                engine.poll(spec, SourceState(spec.id, spec.url), done)
+            finished.wait()
+        engine.close()
+        result.update(_stage_times(engine))
+        result["stored"] = store.count_items()
+        result["cold_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _stage_times(engine: pipeline.Ingest) -> Result:
+    stats = engine.stats
+    return {"fetch_s": stats.fetch_seconds, "prepare_s": stats.prepare_seconds,
+            "store_s": stats.store_seconds, "transactions": stats.transactions}
 
 
 def reader_peer(args: Result) -> Result:
@@ -219,6 +260,7 @@ def dedupe_quality(args: Result) -> Result:
 SCENARIOS: dict[str, Callable[[Result], Result]] = {
     "ingest": ingest, "reader": reader_peer, "floor": floor, "build_store": build_store,
     "publish": publish, "oneshot": oneshot, "dedupe": dedupe_quality, "daemon": daemon,
+    "daemon_backlog": daemon_backlog,
 }
 
 if __name__ == "__main__":
