@@ -133,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    with Store(config.database) as store:
+    with Store(config.database, cache_bands=False) as store, store.errors():
         rows = sources.source_rows(config, store, datetime.now(UTC))
     if args.json:
         print(sources.format_json(rows))
