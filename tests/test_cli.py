@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,22 @@ def test_import_opml_rejects_a_non_opml_file(project: Path) -> None:
     result = partyfeeds("import-opml", "bad.opml", cwd=project)
     assert result.returncode == 1
     assert "bad.opml: not an OPML file" in result.stderr
+
+
+def test_a_database_failing_after_it_opened_is_one_line_and_exit_1(
+        project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An sqlite3 error mid-run (here a disk I/O error while storing the seeds) is a StoreError
+    naming the database, not a traceback."""
+    from feeds import ingest
+    from scheduler import cli
+
+    def failing_disk(*args: object, **kwargs: object) -> list[object]:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ingest, "accept_batch", failing_disk)
+    monkeypatch.chdir(project)
+    assert cli.main(["once"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("partyfeeds: error: ")
+    assert lines[-1].endswith("OperationalError: disk I/O error")
+    assert str(project / "state") in lines[-1] and "Traceback" not in "".join(lines)

@@ -166,7 +166,8 @@ def test_a_database_that_stops_taking_writes_under_a_running_daemon(tmp_path: Pa
         assert get(daemon, "/all.atom") == (200, published)  # what was published stays served
         refuse_writes(daemon, False)
         assert daemon.poll_source("a")
-        wait_until(lambda: b"https://second.example/2" in (daemon.config.output_dir / "all.atom").read_bytes())
+        all_atom = daemon.config.output_dir / "all.atom"
+        wait_until(lambda: b"https://second.example/2" in all_atom.read_bytes())
         wait_until(lambda: get(daemon, "/healthz")[0] == 200)
         health_feed = health_atom.read_bytes()
     assert b"database (ingest) is failing" in health_feed and b"database (ingest) recovered" in health_feed
