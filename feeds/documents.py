@@ -116,7 +116,8 @@ def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo,
     ordered = sorted(todo, key=lambda job: job.place)
     share = -(-len(ordered) // workers)
     parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
-    with ProcessPoolExecutor(len(parts), mp_context=forkserver.context()) as pool:
+    with ProcessPoolExecutor(len(parts), mp_context=forkserver.context(),
+                             initializer=forkserver.lower_priority) as pool:
         done = list(pool.map(_write_part, [(store_path, part, site, labels, output_dir) for part in parts]))
     result = Written()
     for part in done:

@@ -13,12 +13,26 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver as server
+import os
 import threading
 
 log = logging.getLogger(__name__)
 
 # What the workers run: imported by the server, not by each worker.
 PRELOAD = ["feeds.prepare", "feeds.documents"]
+
+
+# Workers do batch work (a backlog, a re-render) beside a process that answers feed readers and
+# health checks: at a lower priority, the server's threads get a core when they need one.
+WORKER_NICENESS = 10
+
+
+def lower_priority() -> None:
+    """A pool initializer: run this worker at WORKER_NICENESS."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError as exc:  # not allowed here: the workers run at normal priority
+        log.debug("worker priority unchanged: %s", exc)
 
 
 def context() -> multiprocessing.context.ForkServerContext:

@@ -216,6 +216,7 @@ _worker_tagger: Tagger | None = None  # set once in each worker process
 def _start_worker(tagger: Tagger) -> None:
     global _worker_tagger
     _worker_tagger = tagger
+    forkserver.lower_priority()
 
 
 def _prepare_in_worker(job: Job) -> Prepared:
