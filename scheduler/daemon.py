@@ -50,8 +50,8 @@ STOP_GRACE_SECONDS = 3.0
 FEED_SUFFIXES = (".atom", ".json")
 JOB_THREADS = 4  # jobs are short (a poll hands its source on); a publish and a seeds run may overlap
 PARSE_WORKERS = 2  # processes preparing a backlog of feeds: both cores, as `once` uses
-STORE_RETRY_SECONDS = 30.0
-SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it (see serve)  # a failed publish is tried again after this
+STORE_RETRY_SECONDS = 30.0  # a failed publish is tried again after this
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it (see serve)
 
 
 def utcnow() -> datetime:
