@@ -21,9 +21,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -53,9 +53,12 @@ SOURCES_PER_COMMIT = 100
 # Seed items per transaction: a document of 12,000 headlines in one transaction kept every
 # other writer (the sources, a publish) waiting for seconds.
 SEED_ITEMS_PER_COMMIT = 1000
+# How long the first poll ready to store may wait for others to fill its transaction while more
+# are on their way: a commit per source cost more than its saves in a steady-state cycle.
+COMMIT_WAIT = 0.5
 # Fetched bodies handed to prepare and not yet stored: enough to keep the workers busy while the
 # writer stores a batch, few enough that prepared feeds do not pile up in memory.
-PREPARE_WINDOW = 64
+PREPARE_WINDOW = 128
 
 Done = Callable[[SourceReport | None, SourceState | None, BaseException | None], None]
 
@@ -128,6 +131,30 @@ class IngestStats:
     store_seconds: float = 0.0  # in the writer's transactions
 
 
+class _Inbox:
+    """The writer's messages. A message that does not wake it waits for the next that does, or
+    for the writer's own timeout."""
+
+    def __init__(self) -> None:
+        self._messages: deque[tuple[Any, ...]] = deque()
+        self._ready = threading.Condition(threading.Lock())
+
+    def put(self, message: tuple[Any, ...], *, wake: bool) -> None:
+        with self._ready:
+            self._messages.append(message)
+            if wake:
+                self._ready.notify()
+
+    def take(self, timeout: float) -> list[tuple[Any, ...]]:
+        """Every message so far; waits up to `timeout` seconds for a waking one if there are none."""
+        with self._ready:
+            if not self._messages and timeout > 0:
+                self._ready.wait(timeout)
+            taken = list(self._messages)
+            self._messages.clear()
+        return taken
+
+
 class Ingest:
     """The engine: `poll` sources (the daemon) or `run` them all (`once`); see the module doc.
 
@@ -145,9 +172,10 @@ class Ingest:
         self._hosts = HostQueues(fetch_workers)
         self._prepare = PrepareStage(parse_workers, expected=expected)
         self._ordered, self._clock, self._on_store_error = ordered, clock, on_store_error
-        self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._inbox = _Inbox()
         self._lock = threading.Lock()
         self._active: set[str] = set()  # sources queued, fetching, preparing or waiting to be stored
+        self._on_wire = 0  # polls queued for their host or fetching
         self._tickets = itertools.count()
         self._closed = False
         self.stats = IngestStats()
@@ -155,6 +183,7 @@ class Ingest:
         self._fetched: list[tuple[int, _Poll]] = []  # heap of bodies waiting for a prepare slot
         self._ready: dict[int, _Poll | None] = {}  # ticket -> poll to store (None: nothing to store)
         self._next = 0  # ordered: the ticket to store next
+        self._ready_since = 0.0  # monotonic time the oldest of `_ready` (or the last batch) became ready
         self._preparing = 0
         self._undated: Undated | None = None
         self._failing = False
@@ -184,6 +213,7 @@ class Ingest:
             if self._closed or spec.id in self._active:
                 return False
             self._active.add(spec.id)
+            self._on_wire += 1
             poll = _Poll(next(self._tickets), spec, state, self._shared, done, now)
         self._hosts.submit(host_key(state.url), partial(self._fetch, poll))
         return True
@@ -222,7 +252,7 @@ class Ingest:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the ingest engine has stopped")
-            self._inbox.put(("call", work, future))
+            self._inbox.put(("call", work, future), wake=True)
         return future.result()
 
     def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
@@ -246,7 +276,7 @@ class Ingest:
         with self._lock:
             self._closed = True
         self._hosts.close(wait=grace is None)
-        self._inbox.put(("stop",))
+        self._inbox.put(("stop",), wake=True)
         self._writer.join(grace)
         stopped = not self._writer.is_alive()
         if stopped:
@@ -273,36 +303,41 @@ class Ingest:
         try:
             poll.result = fetch(setup.client, poll.state, setup.settings, poll.now)
         except BaseException as exc:  # a bug: the writer releases the source and reports it
-            self._inbox.put(("lost", poll, exc))
+            self._inbox.put(("lost", poll, exc), wake=True)
             raise
         finally:
             poll.shared.leave()
             self.stats.fetch_seconds += time.monotonic() - started  # approximate across threads
-        self._inbox.put(("fetched", poll))
+            with self._lock:
+                self._on_wire -= 1
+                last = not self._on_wire
+        # A body wakes the writer (it goes to prepare); the others (not modified, unchanged,
+        # failed) wait for a full transaction, the last fetch, or the writer's COMMIT_WAIT tick:
+        # waking it for each cost more CPU than their requests in a steady-state cycle.
+        self._inbox.put(("fetched", poll), wake=_has_body(poll.result) or last)
 
     # -- the writer thread ------------------------------------------------------------------
 
     def _write_loop(self) -> None:
         stopping = False
         while not stopping:
-            stopping = self._take(self._inbox.get())
-            while not stopping:
-                try:
-                    stopping = self._take(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
+            for message in self._inbox.take(timeout=self._wait()):
+                stopping = self._take(message) or stopping
             self._dispatch()
-            while batch := self._next_batch():
+            while batch := self._next_batch(final=stopping):
                 self._commit(batch)
-        self._refuse_calls()
+                self._dispatch()  # the commit freed room in the prepare window
+
+    def _wait(self) -> float:
+        """How long the writer may sleep: until the oldest poll ready to store has waited
+        COMMIT_WAIT, and no longer than COMMIT_WAIT (messages that do not wake it wait so long)."""
+        if not self._ready or (self._ordered and self._next not in self._ready):
+            return COMMIT_WAIT
+        return max(0.0, self._ready_since + COMMIT_WAIT - time.monotonic())
 
     def _refuse_calls(self) -> None:
         """After the stop: calls still queued fail rather than leave their callers waiting."""
-        while True:
-            try:
-                message = self._inbox.get_nowait()
-            except queue.Empty:
-                return
+        for message in self._inbox.take(timeout=0):
             if message[0] == "call":
                 message[2].set_exception(RuntimeError("the ingest engine has stopped"))
 
@@ -323,7 +358,7 @@ class Ingest:
             if _has_body(poll.result):
                 heapq.heappush(self._fetched, (poll.ticket, poll))
             else:
-                self._ready[poll.ticket] = poll
+                self._make_ready(poll.ticket, poll)
         elif kind == "prepared":
             _kind, poll, prepared = message
             self.stats.prepared += 1
@@ -332,10 +367,15 @@ class Ingest:
                 self._lose(poll, prepared)
             else:
                 poll.prepared = prepared
-                self._ready[poll.ticket] = poll
+                self._make_ready(poll.ticket, poll)
         elif kind == "lost":
             self._lose(message[1], message[2])
         return False
+
+    def _make_ready(self, ticket: int, poll: _Poll | None) -> None:
+        if not self._ready:
+            self._ready_since = time.monotonic()
+        self._ready[ticket] = poll
 
     def _dispatch(self) -> None:
         """Hand fetched bodies to prepare, lowest ticket first, while the window has room (and
@@ -353,20 +393,37 @@ class Ingest:
             self._prepare.submit(job, poll.shared.setup.tagger, partial(self._prepared, poll))
 
     def _prepared(self, poll: _Poll, prepared: Prepared | BaseException) -> None:
-        self._inbox.put(("prepared", poll, prepared))
+        self._inbox.put(("prepared", poll, prepared), wake=True)
 
-    def _next_batch(self) -> list[_Poll | None]:
+    def _next_batch(self, *, final: bool = False) -> list[_Poll | None]:
         """The next polls to store: in ticket order from the next one (ordered), or as they
-        came (unordered); at most SOURCES_PER_COMMIT."""
-        batch: list[_Poll | None] = []
+        came (unordered); at most SOURCES_PER_COMMIT. Fewer only if no others are on their way,
+        the oldest has waited COMMIT_WAIT, or the engine is stopping (`final`)."""
         if self._ordered:
-            while self._next in self._ready and len(batch) < SOURCES_PER_COMMIT:
-                batch.append(self._ready.pop(self._next))
-                self._next += 1
+            tickets = list(itertools.takewhile(self._ready.__contains__,
+                                               range(self._next, self._next + SOURCES_PER_COMMIT)))
         else:
-            for ticket in itertools.islice(list(self._ready), SOURCES_PER_COMMIT):
-                batch.append(self._ready.pop(ticket))
+            tickets = list(itertools.islice(self._ready, SOURCES_PER_COMMIT))
+        if not tickets:
+            return []
+        if len(tickets) < SOURCES_PER_COMMIT and not final and not self._must_commit():
+            return []
+        if self._ordered:
+            self._next += len(tickets)
+        batch = [self._ready.pop(ticket) for ticket in tickets]
+        self._ready_since = time.monotonic()
         return batch
+
+    def _must_commit(self) -> bool:
+        """Whether what is ready should be stored now, though it would not fill a transaction:
+        it has waited COMMIT_WAIT, or no other poll can become ready before a commit (none on
+        the wire or being prepared; fetched bodies wait for room in the prepare window)."""
+        if time.monotonic() - self._ready_since >= COMMIT_WAIT or self._preparing >= PREPARE_WINDOW:
+            return True
+        with self._lock:
+            active = len(self._active)
+        waiting = sum(poll is not None for poll in self._ready.values()) + len(self._fetched)
+        return active <= waiting
 
     def _commit(self, batch: Sequence[_Poll | None]) -> None:
         polls = [poll for poll in batch if poll is not None]
@@ -427,7 +484,7 @@ class Ingest:
                       exc_info=error)
         if poll.prepared is None and poll.dispatched:
             self._preparing -= 1
-        self._ready[poll.ticket] = None
+        self._make_ready(poll.ticket, None)
         self._release(poll, None, None, error)
 
     def _release(self, poll: _Poll, report: SourceReport | None, state: SourceState | None,

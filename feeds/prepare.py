@@ -124,7 +124,10 @@ class PrepareStage:
         self._pool_tagger: Tagger | None = None
         self._pending = 0  # submitted, not handed back
         self._lock = threading.Lock()
-        if workers >= 2 and expected >= MIN_POOL_BATCH:
+        # Enough jobs known to be coming go to the workers from the first: a feed prepared on
+        # this process's thread takes the GIL from the writer.
+        self._pool_from_start = workers >= 2 and expected >= MIN_POOL_BATCH
+        if self._pool_from_start:
             forkserver.start_in_background()
 
     def __enter__(self) -> PrepareStage:
@@ -155,7 +158,8 @@ class PrepareStage:
 
     def _pool_for(self, tagger: Tagger) -> ProcessPoolExecutor | None:
         """The pool a new job goes to (None: this process); under the lock."""
-        if self._workers < 2 or (self._pool is None and self._pending < MIN_POOL_BATCH):
+        if self._workers < 2 or (self._pool is None and self._pending < MIN_POOL_BATCH
+                                 and not self._pool_from_start):
             return None
         if self._pool is not None and self._pool_tagger is not tagger:
             self._pool.shutdown(wait=False)  # its jobs finish; later ones go to a pool with this tagger

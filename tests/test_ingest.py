@@ -233,3 +233,18 @@ def test_closing_drops_queued_fetches_and_stores_nothing_half_done(
     assert not engine.poll(specs[0], SourceState(specs[0].id, specs[0].url), now=NOW)
     stored = [spec.id for spec in specs if store.source_state(spec.id) is not None]
     assert stored in ([], ["slow-0"])
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_more_bodies_than_the_prepare_window_are_all_stored(
+        store: Store, tagger: Tagger, servers: tuple[LocalServer, LocalServer],
+        monkeypatch: pytest.MonkeyPatch, ordered: bool) -> None:
+    from feeds import ingest
+
+    monkeypatch.setattr(ingest, "PREPARE_WINDOW", 2)  # most bodies wait for room after a commit
+    _slow, fast = servers
+    specs = specs_on(fast, "fast", 9)
+    setup = Setup(make_client(SETTINGS), SETTINGS, tagger)
+    with Ingest(store, setup, ordered=ordered, owns_client=True) as engine:
+        reports = engine.run([(spec, SourceState(spec.id, spec.url)) for spec in specs], NOW)
+    assert [report.ingest.new for report in reports] == [2] * 9
