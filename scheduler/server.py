@@ -1,7 +1,7 @@
 """The daemon's HTTP server (standard library only): the output directory, /healthz, /metrics.
 
 - GET and HEAD only; anything else is 405 with `Allow`. Every response says nosniff.
-- Which paths are files, and how they are read and validated: scheduler/httpfiles.py
+- Which paths are files, and how they are read, kept in memory and validated: scheduler/httpfiles.py
   (no listings, nothing outside the output directory).
 - Request heads over 16 KiB or 64 headers are refused (414/431); idle connections close
   after `idle_timeout`; a request head must arrive whole within `head_timeout` of its
@@ -23,7 +23,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -306,7 +305,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_text(HTTPStatus.NOT_FOUND)
             return
         compress = accepts_gzip(self.headers.get("Accept-Encoding", ""))
-        headers = [("ETag", doc.etag(compress)), ("Last-Modified", formatdate(doc.mtime, usegmt=True)),
+        headers = [("ETag", doc.etag(compress)), ("Last-Modified", doc.last_modified),
                    ("Cache-Control", f"public, max-age={self.server.site.max_age}"),
                    ("Vary", "Accept-Encoding")]
         if not_modified(self.headers, doc.etag(compress), doc.mtime):
