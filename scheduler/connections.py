@@ -7,13 +7,15 @@
   kernel's listen queue (`backlog` connects; Linux caps it at net.core.somaxconn) and are
   accepted in arrival order as slots free up. A connect past a full queue is dropped by the
   kernel and the client retries it after 1 s, 3 s, ... (so the backlog must cover a burst).
-- While connections wait, a slot held by a kept-alive connection idle between requests is freed:
-  the one idle longest is shut down, one per waiting connect (RFC 9112, 9.6: a client must be
-  ready for a kept connection to close; one whose next request crosses the close retries it on
-  a new connection). A connection that has not yet sent its first request keeps its slot until
-  `idle_timeout`, one dripping its request head until `head_timeout` (scheduler/requesthead.py).
-  So a waiting connection waits for the first slot to free, at worst about the idle timeout;
-  whoever holds the slots, the server holds `max_connections` threads and sockets, no more.
+- While connections wait, kept-alive connections give their slots up: an answer says
+  `Connection: close` and its connection closes after it, and a connection idle between
+  requests is shut down, the one idle longest first, one per waiting connect (RFC 9112, 9.6: a
+  client must be ready for a kept connection to close; one whose next request crosses the
+  close sends it again on a new connection). A connection that has not yet sent its first
+  request keeps its slot until `idle_timeout`, one dripping its request head until
+  `head_timeout` (scheduler/requesthead.py). So a waiting connection waits for the first slot
+  to free, at worst about the idle timeout; whoever holds the slots, the server holds
+  `max_connections` threads and sockets, no more.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import http.server
 import logging
 import queue
+import select
 import selectors
 import socket
 import socketserver
@@ -51,6 +54,7 @@ class ConnectionServer(http.server.HTTPServer):
         self._open: set[socket.socket] = set()  # connections holding a slot
         self._idle: dict[socket.socket, None] = {}  # kept connections between requests, oldest first
         self._draining: set[socket.socket] = set()  # shut down here to free their slot
+        self._waiting = False  # connects were queued when the accept loop last looked
         self._changed = threading.Condition()
         self._work: queue.SimpleQueue[_Work] = queue.SimpleQueue()
         self._workers = 0
@@ -103,10 +107,12 @@ class ConnectionServer(http.server.HTTPServer):
         """Accept one waiting connection if a slot is free; False at the cap."""
         with self._changed:
             if len(self._open) >= self.limits.max_connections:
+                self._waiting = True  # we were called because a connect is queued
                 return False
             try:
                 request, address = self.get_request()
             except OSError:  # nothing to accept after all: the connect went away
+                self._waiting = False
                 return True
             self._open.add(request)
             start_worker = self._workers < len(self._open)  # every open connection has its thread
@@ -115,6 +121,7 @@ class ConnectionServer(http.server.HTTPServer):
             threading.Thread(target=self._serve_connections, daemon=True,
                              name=f"partyfeeds-http-{self.server_port}-{self._workers}").start()
         self._work.put((request, address))
+        self._waiting = self._pending()
         return True
 
     def _free_idle_slot(self) -> None:
@@ -146,6 +153,23 @@ class ConnectionServer(http.server.HTTPServer):
                 self.handle_error(request, address)
             finally:
                 self.shutdown_request(request)
+
+    def crowded(self) -> bool:
+        """Whether connects wait to be accepted: a kept connection should close after its answer.
+
+        The accept loop's flag covers the moment after a close, when the count is below the cap
+        until the loop takes the next connect; the look at the listening socket covers connects
+        that came while the loop, at the cap, was not watching it.
+        """
+        if self._waiting:
+            return True
+        return len(self._open) >= self.limits.max_connections and self._pending()
+
+    def _pending(self) -> bool:
+        try:
+            return bool(select.select([self.socket], [], [], 0)[0])
+        except (OSError, ValueError):  # the listening socket is closed: stopping
+            return False
 
     def kept(self, connection: socket.socket) -> None:
         """The handler waits for the next request on a kept connection: its slot may be freed."""

@@ -7,8 +7,8 @@
   after `idle_timeout`; a request head must arrive whole within `head_timeout` of its
   first byte, however slowly it drips (slow loris: scheduler/requesthead.py).
 - At most `max_connections` connections are served at once, a thread each; past that, new
-  connections wait in the listen queue (`backlog`) until a slot frees, and an idle kept-alive
-  connection gives its slot up to them (scheduler/connections.py). None is answered 503.
+  connections wait in the listen queue (`backlog`) until a slot frees, and kept-alive
+  connections give their slots up to them (scheduler/connections.py). None is answered 503.
 - One DEBUG line per request (readers poll a lot), never stderr.
 """
 
@@ -221,6 +221,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")  # every response, errors included
+        if not self.close_connection and self.server.crowded():
+            # Connections wait for a slot: this one closes after its answer, and a waiting one takes it.
+            self.send_header("Connection", "close")
         if self.request_version == "HTTP/1.0" and not self.close_connection:
             # An HTTP/1.0 client that asked to keep the connection is told it is kept (RFC 9112,
             # 9.3): without the header it waits for the close that marks the end of the answer.

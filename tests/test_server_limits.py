@@ -181,3 +181,15 @@ def test_past_the_cap_an_idle_kept_connection_gives_its_slot_to_a_waiting_one(pu
         kept_sockets = [connection.sock for connection in kept]
         closed, _, _ = select.select(kept_sockets, [], [], 0.5)
         assert len(closed) == 1 and closed_by_peer(closed[0], 0)
+
+
+def test_past_the_cap_a_kept_connection_is_told_to_close_and_a_waiting_one_served(public: Path) -> None:
+    with FeedServer(public, idle_timeout=60, head_timeout=30, max_connections=1) as server, \
+            connect(server) as kept, connect(server) as waiting:
+        kept.sendall(b"GET /all.atom HTTP/1.1\r\nHost: x\r\n")  # holds the only slot...
+        waiting.sendall(b"GET /all.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        kept.sendall(b"\r\n")  # ...until its answer, which closes it because a connection waits
+        response = read_response(kept)
+        assert response.status == 200 and response.getheader("Connection") == "close"
+        assert closed_by_peer(kept, 5)
+        assert read_response(waiting).status == 200
