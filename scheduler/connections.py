@@ -8,14 +8,15 @@
   accepted in arrival order as slots free up. A connect past a full queue is dropped by the
   kernel and the client retries it after 1 s, 3 s, ... (so the backlog must cover a burst).
 - While connections wait, kept-alive connections give their slots up: an answer says
-  `Connection: close` and its connection closes after it, and a connection idle between
-  requests is shut down, the one idle longest first, one per waiting connect (RFC 9112, 9.6: a
-  client must be ready for a kept connection to close; one whose next request crosses the
-  close sends it again on a new connection). A connection that has not yet sent its first
-  request keeps its slot until `idle_timeout`, one dripping its request head until
-  `head_timeout` (scheduler/requesthead.py). So a waiting connection waits for the first slot
-  to free, at worst about the idle timeout; whoever holds the slots, the server holds
-  `max_connections` threads and sockets, no more.
+  `Connection: close` and its connection closes after it; and a connection idle between
+  requests for IDLE_GRACE (1 s) is shut down, the one idle longest first, one per waiting
+  connect (RFC 9112, 9.6: a client must be ready for a kept connection to close; one whose next
+  request crosses the close sends it again on a new connection). A connection that has not
+  yet sent its first request keeps its slot until `idle_timeout`, one dripping its request
+  head until `head_timeout` (scheduler/requesthead.py). So a waiting connection waits for the
+  first slot to free: about a second when kept connections idle in clients' pools, at worst
+  about the idle timeout; whoever holds the slots, the server holds `max_connections` threads
+  and sockets, no more.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+# A kept connection idle this long is taken to be parked in a client's pool, not about to carry
+# the client's next request, which a close would cross (the client would have to send it again).
+IDLE_GRACE = 1.0
 _Work = tuple[socket.socket, Any] | None  # a connection and its address; None: the thread ends
 
 
@@ -52,7 +57,7 @@ class ConnectionServer(http.server.HTTPServer):
         # of connects past the queue is dropped, each client retrying after 1-7 s.
         self.request_queue_size = limits.backlog
         self._open: set[socket.socket] = set()  # connections holding a slot
-        self._idle: dict[socket.socket, None] = {}  # kept connections between requests, oldest first
+        self._idle: dict[socket.socket, float] = {}  # kept connections between requests: since when
         self._draining: set[socket.socket] = set()  # shut down here to free their slot
         self._waiting = False  # connects were queued when the accept loop last looked
         self._changed = threading.Condition()
@@ -79,29 +84,41 @@ class ConnectionServer(http.server.HTTPServer):
     def serve_until_stopped(self) -> None:
         """Accept while a slot is free; at the cap, free idle kept slots for waiting connects.
 
-        The loop sleeps in select until a connect arrives or a slot changes (_poke): no polling.
+        The loop sleeps in select until a connect arrives, a slot changes (_poke) or an idle
+        kept connection has idled IDLE_GRACE: no polling.
         """
         with selectors.DefaultSelector() as selector:
             selector.register(self._wake_reader, selectors.EVENT_READ)
             listening = False
             while not self._stopping.is_set():
-                if self._should_listen() != listening:
-                    listening = not listening
+                listen, timeout = self._plan()
+                if listen != listening:
+                    listening = listen
                     if listening:
                         selector.register(self, selectors.EVENT_READ)
                     else:
                         selector.unregister(self)
-                for key, _ in selector.select():
+                for key, _ in selector.select(timeout):
                     if key.fileobj is self._wake_reader:
                         with contextlib.suppress(OSError):
                             self._wake_reader.recv(4096)
                     elif not self._accept():
                         self._free_idle_slot()
 
-    def _should_listen(self) -> bool:
-        """Below the cap; or at it with an idle kept connection to free for a connect, none freeing."""
+    def _plan(self) -> tuple[bool, float | None]:
+        """Whether to watch the listening socket, and how long to sleep at most.
+
+        Below the cap: watch it, to accept. At the cap: watch it only if an idle kept connection
+        could be freed for a connect (it has idled IDLE_GRACE, and none is being freed), else
+        sleep until one has, or until a slot changes.
+        """
         with self._changed:
-            return len(self._open) < self.limits.max_connections or (bool(self._idle) and not self._draining)
+            if len(self._open) < self.limits.max_connections:
+                return True, None
+            if self._draining or not self._idle:
+                return False, None
+            grace_left = next(iter(self._idle.values())) + IDLE_GRACE - time.monotonic()
+            return (True, None) if grace_left <= 0 else (False, grace_left)
 
     def _accept(self) -> bool:
         """Accept one waiting connection if a slot is free; False at the cap."""
@@ -128,7 +145,9 @@ class ConnectionServer(http.server.HTTPServer):
         with self._changed:
             if not self._idle or self._draining:
                 return
-            connection = next(iter(self._idle))
+            connection, since = next(iter(self._idle.items()))
+            if time.monotonic() - since < IDLE_GRACE:
+                return
             del self._idle[connection]
             self._draining.add(connection)
         log.debug("closing an idle kept connection: %d connections open, others waiting",
@@ -175,7 +194,7 @@ class ConnectionServer(http.server.HTTPServer):
         """The handler waits for the next request on a kept connection: its slot may be freed."""
         with self._changed:
             if connection in self._open:
-                self._idle[connection] = None
+                self._idle[connection] = time.monotonic()
                 self._poke()
 
     def busy(self, connection: socket.socket) -> None:
