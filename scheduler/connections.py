@@ -185,8 +185,11 @@ class ConnectionServer(http.server.HTTPServer):
         return len(self._open) >= self.limits.max_connections and self._pending()
 
     def _pending(self) -> bool:
+        """Whether a connect waits in the listen queue (poll, not select: any descriptor number)."""
+        poller = select.poll()  # one per call: a poll object refuses concurrent use
         try:
-            return bool(select.select([self.socket], [], [], 0)[0])
+            poller.register(self.socket, select.POLLIN)
+            return bool(poller.poll(0))
         except (OSError, ValueError):  # the listening socket is closed: stopping
             return False
 
