@@ -31,7 +31,8 @@ class DaemonSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     idle_timeout: float = 30.0  # seconds an idle HTTP connection is kept
-    backlog: int = 128  # connections the kernel queues before accept: a burst of readers waits, not refused
+    max_connections: int = 64  # connections served at once, a thread each; more wait to be accepted
+    backlog: int = 1024  # connections the kernel queues before accept: a burst of readers waits, not refused
     jitter_seconds: int = 60  # each source's polls are spread by up to this much
     publish_delay: float = 5.0  # a burst of ingests publishes once, this long after the last
     seeds_check_seconds: int = 60  # how often seed documents are checked for changes
@@ -215,6 +216,7 @@ def _daemon(server: Section, schedule: Section) -> DaemonSettings:
         host=server.text("host", defaults.host),
         port=server.integer("port", defaults.port, minimum=0),
         idle_timeout=server.seconds("idle_timeout", defaults.idle_timeout),
+        max_connections=server.integer("max_connections", defaults.max_connections, minimum=1),
         backlog=server.integer("backlog", defaults.backlog, minimum=1),
         jitter_seconds=schedule.integer("jitter", defaults.jitter_seconds, minimum=0),
         publish_delay=schedule.seconds("publish_delay", defaults.publish_delay),

@@ -103,11 +103,12 @@ class Daemon:
         )
         settings = config.daemon
         # Fixed when the server and the fetch threads start: a reload cannot change them.
-        self._started_with = (settings.host, settings.port, settings.idle_timeout, settings.backlog,
-                              config.fetch_workers)
+        self._started_with = (settings.host, settings.port, settings.idle_timeout, settings.max_connections,
+                              settings.backlog, config.fetch_workers)
         self.server = FeedServer(config.output_dir, settings.host, settings.port, health=self.health,
                                  metrics=self.metrics.render, on_response=self.metrics.count_response,
-                                 idle_timeout=settings.idle_timeout, backlog=settings.backlog)
+                                 idle_timeout=settings.idle_timeout, max_connections=settings.max_connections,
+                                 backlog=settings.backlog)
 
     @property
     def config(self) -> Config:
@@ -403,10 +404,10 @@ class Daemon:
         if kept != new:
             log.warning("reload: storage.database or output.directory changed; takes effect after a restart")
         daemon = new.daemon
-        if (daemon.host, daemon.port, daemon.idle_timeout, daemon.backlog,
+        if (daemon.host, daemon.port, daemon.idle_timeout, daemon.max_connections, daemon.backlog,
                 new.fetch_workers) != self._started_with:
-            log.warning("reload: server.host, server.port, server.idle_timeout, server.backlog or "
-                        "fetch.workers changed; takes effect after a restart")
+            log.warning("reload: server.host, server.port, server.idle_timeout, server.max_connections, "
+                        "server.backlog or fetch.workers changed; takes effect after a restart")
         return kept
 
     def _unschedule(self, source_id: str) -> None:

@@ -7,8 +7,14 @@
 - Files are read whole from one open descriptor: the publisher swaps them with
   os.replace, so that is one complete version, and its ETag (content hash; the gzip
   variant ends "-gzip") and Last-Modified (fstat) describe exactly the body sent.
-  gzip bodies are cached by path and content hash, not (mtime_ns, size), which two
-  same-sized versions written within one timestamp tick would share.
+- Each version read is kept in memory with its gzip body (CACHE_BYTES in all, least
+  recently used out first; a file over an eighth of that is read for every request), so
+  a burst of readers costs one stat per request, not a read, a hash and a compression. A
+  kept version is served while a stat of the path gives the same device, inode, size,
+  mtime and ctime, and only if its ctime was RACY_SECONDS old when it was read: a version
+  written within one timestamp tick of another, which could have the same size and times
+  and a reused inode, is read again until it is old enough. A file read again with an
+  unchanged hash keeps its gzip body.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ import os
 import re
 import stat
 import threading
+import time
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.message import Message
-from email.utils import parsedate_to_datetime
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 CONTENT_TYPES = {
@@ -36,9 +43,13 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 INDEX = "index.html"
-GZIP_CACHE_ENTRIES = 512
+CACHE_BYTES = 32 * 1024 * 1024  # plain and gzip bodies kept in memory, in all
+RACY_SECONDS = 2.0  # coarser than any file system's timestamp tick (FAT's is 2 s)
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
 _ETAG = re.compile(r'(?:W/)?("[^"]*")')
+
+Version = tuple[int, int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -48,26 +59,57 @@ class Document:
     data: bytes
     mtime: float
     digest: str
+    last_modified: str  # the HTTP date of mtime
 
     def etag(self, gzipped: bool) -> str:
         return f'"{self.digest}-gzip"' if gzipped else f'"{self.digest}"'
 
 
 @dataclass(slots=True)
+class _Entry:
+    version: Version
+    trusted: bool  # old enough that no later version can have the same Version
+    doc: Document
+    gzipped: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.doc.data) + len(self.gzipped or b"")
+
+
+@dataclass(slots=True)
 class OutputFiles:
-    """The output directory as the server reads it, with a cache of gzip bodies."""
+    """The output directory as the server reads it, with the versions read kept in memory."""
 
     output_dir: Path
+    cache_bytes: int = CACHE_BYTES
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _gzip: OrderedDict[str, tuple[str, bytes]] = field(default_factory=OrderedDict)
+    _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
+    _kept: int = 0  # bytes in _entries
 
     def read(self, parts: tuple[str, ...]) -> Document | None:
         """The regular file at `parts` under the output directory, or None; never a file outside it."""
-        root = self.output_dir.resolve()
+        relpath = "/".join(parts)
         try:
-            path = root.joinpath(*parts).resolve(strict=True)
-            if not path.is_relative_to(root):
-                return None
+            info = os.stat(os.path.join(self.output_dir, *parts))
+        except OSError:
+            return None
+        # A kept version was inside the folder when read, and the path still leads to that very
+        # inode, unchanged (a new link to it would have changed its ctime): no need to resolve.
+        entry = self._kept_entry(relpath, _version(info))
+        if entry is not None:
+            return entry.doc
+        path = self._resolve(parts)
+        return self._read(path, relpath) if path is not None else None
+
+    def _resolve(self, parts: tuple[str, ...]) -> str | None:
+        """The path with symlinks resolved, or None if it leads outside the output directory."""
+        root = os.path.realpath(self.output_dir)
+        path = os.path.realpath(os.path.join(root, *parts))
+        return path if path.startswith(root + os.sep) else None
+
+    def _read(self, path: str, relpath: str) -> Document | None:
+        try:
             # O_NONBLOCK: opening a FIFO dropped into the folder must not hang the thread.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
             with os.fdopen(fd, "rb") as handle:
@@ -75,26 +117,59 @@ class OutputFiles:
                 if not stat.S_ISREG(info.st_mode):
                     return None
                 data = handle.read()
-        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        except OSError:
             return None
         digest = hashlib.sha256(data).hexdigest()[:32]
-        return Document("/".join(parts), data, info.st_mtime, digest)
+        doc = Document(relpath, data, info.st_mtime, digest, formatdate(info.st_mtime, usegmt=True))
+        trusted = info.st_ctime_ns < time.time_ns() - int(RACY_SECONDS * 1e9)
+        self._keep(_Entry(_version(info), trusted, doc))
+        return doc
 
     def gzipped(self, doc: Document) -> bytes:
-        """`doc` compressed (mtime=0, so the same bytes give the same body), cached per path and hash."""
+        """`doc` compressed (mtime=0, so the same bytes give the same body), kept with the version."""
         with self._lock:
-            cached = self._gzip.get(doc.relpath)
-            if cached is not None and cached[0] == doc.digest:
-                self._gzip.move_to_end(doc.relpath)
-                return cached[1]
+            entry = self._entries.get(doc.relpath)
+            if entry is not None and entry.doc.digest == doc.digest and entry.gzipped is not None:
+                return entry.gzipped
         body = gzip.compress(doc.data, compresslevel=6, mtime=0)
         with self._lock:
-            self._gzip[doc.relpath] = (doc.digest, body)
-            self._gzip.move_to_end(doc.relpath)
-            while len(self._gzip) > GZIP_CACHE_ENTRIES:
-                self._gzip.popitem(last=False)
+            entry = self._entries.get(doc.relpath)
+            if entry is not None and entry.doc.digest == doc.digest and entry.gzipped is None:
+                entry.gzipped = body
+                self._kept += len(body)
+                self._trim()
         return body
 
+    def _kept_entry(self, relpath: str, version: Version) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(relpath)
+            if entry is None or not entry.trusted or entry.version != version:
+                return None
+            self._entries.move_to_end(relpath)
+            return entry
+
+    def _keep(self, entry: _Entry) -> None:
+        """Keep `entry` in place of the path's last one (whose gzip body stays if the hash is the same)."""
+        with self._lock:
+            old = self._entries.pop(entry.doc.relpath, None)
+            if old is not None:
+                self._kept -= old.size
+                if old.doc.digest == entry.doc.digest:
+                    entry.gzipped = old.gzipped
+            if entry.size > self.cache_bytes // 8:  # one big file must not push every other out
+                return
+            self._entries[entry.doc.relpath] = entry
+            self._kept += entry.size
+            self._trim()
+
+    def _trim(self) -> None:
+        while self._kept > self.cache_bytes and self._entries:
+            _, old = self._entries.popitem(last=False)
+            self._kept -= old.size
+
+
+def _version(info: os.stat_result) -> Version:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 def request_path(target: str) -> str | None:

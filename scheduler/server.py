@@ -1,13 +1,15 @@
 """The daemon's HTTP server (standard library only): the output directory, /healthz, /metrics.
 
 - GET and HEAD only; anything else is 405 with `Allow`. Every response says nosniff.
-- Which paths are files, and how they are read and validated: scheduler/httpfiles.py
-  (no listings, nothing outside the output directory).
+- Which paths are files, and how they are read, kept in memory and validated:
+  scheduler/httpfiles.py (no listings, nothing outside the output directory).
 - Request heads over 16 KiB or 64 headers are refused (414/431); idle connections close
   after `idle_timeout`; a request head must arrive whole within `head_timeout` of its
-  first byte, however slowly it drips (slow loris: scheduler/requesthead.py); past `max_connections` open
-  connections a new one gets 503 and is closed, so clients cannot hold every thread.
-  One DEBUG line per request (readers poll a lot), never stderr.
+  first byte, however slowly it drips (slow loris: scheduler/requesthead.py).
+- At most `max_connections` connections are served at once, a thread each; past that, new
+  connections wait in the listen queue (`backlog`) until a slot frees, and kept-alive
+  connections give their slots up to them (scheduler/connections.py). None is answered 503.
+- One DEBUG line per request (readers poll a lot), never stderr.
 """
 
 from __future__ import annotations
@@ -16,18 +18,15 @@ import contextlib
 import http.server
 import json
 import logging
-import selectors
 import socket
-import socketserver
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from scheduler.connections import ConnectionServer
 from scheduler.httpfiles import (
     CONTENT_TYPES,
     OutputFiles,
@@ -37,7 +36,7 @@ from scheduler.httpfiles import (
     request_path,
 )
 from scheduler.metrics import CONTENT_TYPE as METRICS_TYPE
-from scheduler.requesthead import BoundedHead, HeadTooLarge
+from scheduler.requesthead import BoundedHead, HeadTooLarge, parse_headers, read_header_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,6 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 ALLOWED_METHODS = ("GET", "HEAD")
 STOP_WAIT_SECONDS = 1.0
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n"
-         b"Retry-After: 5\r\nX-Content-Type-Options: nosniff\r\n\r\n")
 
 Health = Callable[[], Mapping[str, Any]]
 
@@ -62,8 +59,8 @@ class Site:
     idle_timeout: float = 30.0
     max_age: int = 300
     head_timeout: float = 10.0
-    max_connections: int = 64
-    backlog: int = 128  # the listening socket's queue: connects past it are dropped by the kernel
+    max_connections: int = 64  # open connections, one thread each; more wait to be accepted
+    backlog: int = 1024  # the listening socket's queue: connects past it are dropped by the kernel
 
     @property
     def output_dir(self) -> Path:
@@ -77,7 +74,7 @@ class FeedServer:
                  health: Health | None = None, metrics: Callable[[], str] | None = None,
                  on_response: Callable[[int], None] | None = None,
                  idle_timeout: float = 30.0, max_age: int = 300, head_timeout: float = 10.0,
-                 max_connections: int = 64, backlog: int = 128) -> None:
+                 max_connections: int = 64, backlog: int = 1024) -> None:
         self.site = Site(OutputFiles(output_dir), health, metrics, on_response, idle_timeout, max_age,
                          head_timeout, max_connections, backlog)
         self.host = host
@@ -128,91 +125,16 @@ class FeedServer:
         self.stop()
 
 
-class _HTTPServer(http.server.ThreadingHTTPServer):
-    """A thread per connection; remembers open connections so stop() can cut idle keep-alives."""
+def _plain(words: list[str]) -> bool:
+    return len(words) == 3 and words[2] in ("HTTP/1.0", "HTTP/1.1")
 
-    timeout = 0.5  # handle_request's own wait, should the connection we were woken for vanish
+
+class _HTTPServer(ConnectionServer):
+    """The connection server, with what the handlers share."""
 
     def __init__(self, address: tuple[str, int], site: Site) -> None:
         self.site = site
-        # socketserver listens with a queue of 5: feed readers poll at round times, and a burst
-        # of connects past the queue is dropped, each client retrying after 1-7 s.
-        self.request_queue_size = site.backlog
-        self._connections: set[socket.socket] = set()
-        self._changed = threading.Condition()
-        self._stopping = threading.Event()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        try:
-            super().__init__(address, _Handler)
-        except BaseException:
-            self._close_wake_pair()
-            raise
-
-    def serve_until_stopped(self) -> None:
-        """serve_forever without its 0.5 s polling: stop_serving wakes the selector through a socket pair."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self, selectors.EVENT_READ)
-            selector.register(self._wake_reader, selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                if any(key.fileobj is self for key, _ in selector.select()):
-                    self.handle_request()  # accept, hand over to a thread (self.timeout bounds its wait)
-
-    def stop_serving(self) -> None:
-        self._stopping.set()
-        self._wake_writer.send(b"\0")
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._close_wake_pair()
-
-    def _close_wake_pair(self) -> None:
-        self._wake_reader.close()
-        self._wake_writer.close()
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind asks DNS for getfqdn(host), which we never need.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.socket.getsockname()[:2]
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._changed:
-            full = len(self._connections) >= self.site.max_connections
-            if not full:
-                self._connections.add(request)
-        if full:
-            self._refuse(request, client_address)
-            return
-        super().process_request(request, client_address)
-
-    def _refuse(self, request: socket.socket, client_address: Any) -> None:
-        """503 without a thread: a few bytes that fit any socket buffer, then close."""
-        log.warning("connection refused client=%s reason=%d connections open", client_address[0],
-                    self.site.max_connections)
-        with contextlib.suppress(OSError):
-            request.setblocking(False)
-            request.send(_BUSY)
-        super().shutdown_request(request)
-
-    def shutdown_request(self, request: Any) -> None:
-        super().shutdown_request(request)
-        with self._changed:
-            self._connections.discard(request)
-            self._changed.notify_all()
-
-    def close_connections(self, timeout: float) -> None:
-        """Shut every open connection down (a blocked read returns at once) and wait for the handlers."""
-        with self._changed:
-            for connection in self._connections:
-                with contextlib.suppress(OSError):
-                    connection.shutdown(socket.SHUT_RDWR)
-            self._changed.wait_for(lambda: not self._connections, timeout)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):  # the client went away: not our bug
-            log.debug("connection dropped client=%s error=%r", client_address[0], exc)
-        else:
-            log.exception("unexpected error serving client=%s", client_address[0])
+        super().__init__(address, _Handler, site)
 
 
 class _HTTPServer6(_HTTPServer):
@@ -233,9 +155,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     error_content_type = "text/plain; charset=utf-8"
     error_message_format = "%(code)d %(message)s\n"
 
+    # A response's head and body leave in one send from this buffer (flushed after each request):
+    # a send per header block and body costs a system call and a thread switch more per answer.
+    wbufsize = 64 * 1024
+
     def setup(self) -> None:
         super().setup()
         self.rfile = BoundedHead(self.rfile, self.connection, self.server.site)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection:
+            self.server.kept(self.connection)  # between requests: a waiting connect may take the slot
+            self.handle_one_request()
 
     def handle_one_request(self) -> None:
         self.rfile.start()
@@ -244,18 +177,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except HeadTooLarge:  # only the request line gets here; parse_request handles headers
             self.requestline = self.request_version = self.command = self.path = ""
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+        self.wfile.flush()
         if self.rfile.overflowed:
             self.close_connection = True
             self._discard_input()
 
     def parse_request(self) -> bool:
+        self.server.busy(self.connection)
         words = self.raw_requestline.decode("iso-8859-1").split()
         if len(words) == 2:  # HTTP/0.9: http.server would go on to wait for headers
             self.requestline, self.command, self.request_version = " ".join(words), words[0], "HTTP/1.0"
             self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
             return False
         try:
-            parsed = super().parse_request()
+            parsed = self._parse_plain_request(words) if _plain(words) else super().parse_request()
         except HeadTooLarge as exc:
             self.rfile.head_done()
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
@@ -270,6 +205,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return False
         if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length", "0") != "0":
             self.close_connection = True  # a GET with a body: same reason
+        return True
+
+    def _parse_plain_request(self, words: list[str]) -> bool:
+        """http.server's parse_request for a request line of three words and HTTP/1.0 or 1.1,
+        with the header lines split by requesthead.parse_headers (the reference's email parser
+        is a third of the cost of an answer from memory)."""
+        self.command, self.path, self.request_version = words
+        self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+        if self.path.startswith("//"):  # as http.server: never an open redirect
+            self.path = "/" + self.path.lstrip("/")
+        self.headers = parse_headers(read_header_lines(self.rfile))
+        connection = self.headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive")
+        if self.request_version == "HTTP/1.1" and self.headers.get("Expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
         return True
 
     def do_GET(self) -> None:
@@ -290,6 +241,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")  # every response, errors included
+        if not self.close_connection and self.server.crowded():
+            # Connections wait for a slot: this one closes after its answer, and a waiting one takes it.
+            self.send_header("Connection", "close")
         if self.request_version == "HTTP/1.0" and not self.close_connection:
             # An HTTP/1.0 client that asked to keep the connection is told it is kept (RFC 9112,
             # 9.3): without the header it waits for the close that marks the end of the answer.
@@ -306,7 +260,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_text(HTTPStatus.NOT_FOUND)
             return
         compress = accepts_gzip(self.headers.get("Accept-Encoding", ""))
-        headers = [("ETag", doc.etag(compress)), ("Last-Modified", formatdate(doc.mtime, usegmt=True)),
+        headers = [("ETag", doc.etag(compress)), ("Last-Modified", doc.last_modified),
                    ("Cache-Control", f"public, max-age={self.server.site.max_age}"),
                    ("Vary", "Accept-Encoding")]
         if not_modified(self.headers, doc.etag(compress), doc.mtime):

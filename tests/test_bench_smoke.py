@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import corpus, dedupe_corpus, dedupe_quality, ingest_ceiling, publish_floor, report, tls_cost
+from bench import serving as serving_bench
 from bench.__main__ import main
 from bench.runs import registry
 from feeds.dedupe.keys import identity_keys
@@ -72,6 +73,15 @@ def test_the_tls_cost_benchmark_resumes_sessions_in_one_variant_only(
     out = capsys.readouterr().out
     assert "3 of 3 handshakes resumed" in out.split("resumed sessions")[1].splitlines()[0]
     assert "0 of 3 handshakes resumed" in out.split("full handshakes")[1].splitlines()[0]
+
+
+def test_the_serving_benchmark_prints_every_row_and_ours_fails_none(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert serving_bench.main(["--seconds", "0.1", "--readers", "1,4"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("GET")]
+    assert [" ".join(row.split("|")[0].split()) for row in rows] == [
+        f"{name} {readers}" for name in ("GET", "GET gzip", "GET → 304", "GET kept") for readers in (1, 4)]
+    assert all(row.split("|")[1].split()[-1] == "0" for row in rows)  # ours: no failure
 
 
 def test_the_ingest_ceiling_stores_items_and_keys_but_no_tags_sources_or_bands() -> None:

@@ -182,3 +182,13 @@ def test_type_errors_name_the_expected_kind_in_words(config_dir: Path, change: t
     assert words in str(caught.value)
     internal = ("LineList", "LineDict", "float", "datetime", "NoneType")
     assert not any(name in str(caught.value) for name in internal)
+
+
+def test_server_limits_default_and_read(config_dir: Path) -> None:
+    defaults = load_config(write_config(config_dir, MINIMAL)).daemon
+    assert (defaults.max_connections, defaults.backlog) == (64, 1024)  # the backlog covers a burst of 200
+    text = MINIMAL + "server:\n  max_connections: 8\n  backlog: 256\n"
+    daemon = load_config(write_config(config_dir, text)).daemon
+    assert (daemon.max_connections, daemon.backlog) == (8, 256)
+    with pytest.raises(ConfigError, match="max_connections"):
+        load_config(write_config(config_dir, MINIMAL + "server:\n  max_connections: 0\n"))

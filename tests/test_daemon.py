@@ -317,7 +317,8 @@ def test_settings_fixed_at_start_wait_for_a_restart(tmp_path: Path, caplog: pyte
                 config, fetch_workers=config.fetch_workers + 1)
         assert [r.getMessage().split(";")[0] for r in caplog.records] == [
             "reload: storage.database or output.directory changed",
-            "reload: server.host, server.port, server.idle_timeout, server.backlog or fetch.workers changed"]
+            "reload: server.host, server.port, server.idle_timeout, server.max_connections, "
+            "server.backlog or fetch.workers changed"]
         caplog.clear()
         retitled = replace(config, site=replace(config.site, title="renamed"))
         assert daemon._keep_fixed(retitled) == retitled and not caplog.records
