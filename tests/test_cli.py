@@ -178,6 +178,7 @@ def test_a_database_failing_after_it_opened_is_one_line_and_exit_1(
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(ingest, "accept_batch", failing_disk)
+    monkeypatch.setattr(cli.logs, "configure", lambda *args: None)  # keep pytest's log handlers
     monkeypatch.chdir(project)
     assert cli.main(["once"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
