@@ -11,13 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import bandstore
 from feeds.dedupe.accept import accept_batch
 from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item
-from feeds.store import Store
+from feeds.store import Store, bandstore
 from tests.factories import T0, make_item
 
 WORDS = ["KKE", "TKP", "strike", "Athens", "Ankara", "workers", "condemns", "war", "NATO", "rally"]

@@ -16,8 +16,8 @@ from feeds import documents, forkserver, pipeline, render
 from feeds import publish as publish_module
 from feeds import store as store_module
 from feeds.registry import Registry
-from feeds.schema import MIGRATIONS
 from feeds.store import Store
+from feeds.store.schema import MIGRATIONS
 from tests.test_archive import OPTIONS, T0, make, save
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from feeds.errors import StoreError
 from feeds.model import SourceRef, SourceState
-from feeds.schema import MIGRATIONS
 from feeds.store import NewItem, Store
+from feeds.store.schema import MIGRATIONS
 from tests.factories import T0, make_item
 
 

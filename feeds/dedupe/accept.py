@@ -21,8 +21,8 @@ from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.merge import merge
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item
-from feeds.rows import facts_of
 from feeds.store import NewItem, Store, StoredItem
+from feeds.store.rows import facts_of
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from operator import attrgetter
 
 from feeds.model import Item
-from feeds.rows import CandidateFacts, facts_of
+from feeds.store.rows import CandidateFacts, facts_of
 
 # Items a store's cache of every band may hold (~2 kB each: 16 band entries and the facts).
 ITEMS_CACHED = 20_000

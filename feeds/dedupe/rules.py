@@ -37,7 +37,7 @@ MAX_DAYS_APART = 7
 
 
 class Story(Protocol):
-    """What the rules read: an Item, or a stored item's facts (feeds.rows.CandidateFacts)."""
+    """What the rules read: an Item, or a stored item's facts (feeds.store.rows.CandidateFacts)."""
 
     @property
     def id(self) -> str: ...

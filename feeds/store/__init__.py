@@ -2,7 +2,7 @@
 
 Items live here, not in memory: publishing reads each feed's newest entries
 straight off an index. How values are stored (UTC text, JSON lists) and rows
-become records: feeds/rows.py. Writes happen inside `transaction()`.
+become records: feeds/store/rows.py. Writes happen inside `transaction()`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from feeds.bandstore import NEIGHBOURS, BandStore
 from feeds.dedupe.bandcache import BandCache
-from feeds.entrystore import EntryStore
 from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
-from feeds.rows import (
+from feeds.store.bandstore import NEIGHBOURS, BandStore
+from feeds.store.entrystore import EntryStore
+from feeds.store.rows import (
     ITEM_COLUMNS,
     WRITE_COLUMNS,
     CandidateFacts,
@@ -37,8 +37,8 @@ from feeds.rows import (
     tag_rows,
     to_text,
 )
-from feeds.schema import MIGRATIONS
-from feeds.sourcestore import SourceStore
+from feeds.store.schema import MIGRATIONS
+from feeds.store.sourcestore import SourceStore
 
 __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
            "to_text"]
@@ -62,8 +62,8 @@ _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 class Store(BandStore, SourceStore, EntryStore):
     """The partyfeeds database. Use as a context manager to close it.
 
-    Band neighbour reads: feeds/bandstore.py; source rows: feeds/sourcestore.py; kept entries,
-    splits and keys by item: feeds/entrystore.py.
+    Band neighbour reads: feeds/store/bandstore.py; source rows: feeds/store/sourcestore.py; kept entries,
+    splits and keys by item: feeds/store/entrystore.py.
     """
 
     def __init__(self, path: str | Path, *, cache_bands: bool = True) -> None:

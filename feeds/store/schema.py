@@ -207,7 +207,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE item_entries (
         item_id TEXT NOT NULL REFERENCES items (id) ON DELETE CASCADE,
         source_id TEXT NOT NULL,
-        entry TEXT NOT NULL,              -- JSON: the source's own entry, as tagged (feeds.rows)
+        entry TEXT NOT NULL,              -- JSON: the source's own entry, as tagged (feeds.store.rows)
         PRIMARY KEY (item_id, source_id)
     ) WITHOUT ROWID;
     CREATE TABLE dedupe_splits (

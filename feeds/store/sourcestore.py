@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from feeds.model import SourceEvent, SourceState
-from feeds.rows import STATE_FIELDS, chunks, row_to_state, state_row, to_text
+from feeds.store.rows import STATE_FIELDS, chunks, row_to_state, state_row, to_text
 
 
 class SourceStore:

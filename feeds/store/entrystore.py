@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from feeds.model import Item
-from feeds.rows import entry_json, json_entry, to_text
+from feeds.store.rows import entry_json, json_entry, to_text
 
 
 class EntryStore:

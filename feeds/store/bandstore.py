@@ -15,7 +15,7 @@ from operator import itemgetter
 
 from feeds.dedupe.bandcache import ITEMS_CACHED, BandCache
 from feeds.model import Item
-from feeds.rows import FACT_COLUMNS, CandidateFacts, chunks, row_to_facts
+from feeds.store.rows import FACT_COLUMNS, CandidateFacts, chunks, row_to_facts
 
 NEIGHBOURS = 50  # band neighbours an incoming item is compared with, newest first
 _FACTS_CACHED = 20_000  # candidate facts kept between feeds and transactions, at most
