@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 
 from feeds import pipeline
-from feeds.compose import PublishOptions
 from feeds.model import Item, SiteInfo, SourceRef, item_id
+from feeds.publish.compose import PublishOptions
 from feeds.registry import load_registry
 from feeds.store import Store
 from scheduler.server import FeedServer

@@ -1,5 +1,5 @@
 """Where worker processes come from: one forkserver for the parse workers (feeds/prepare.py)
-and the render workers (feeds/documents.py).
+and the render workers (feeds/publish/documents.py).
 
 forkserver, not fork: a fork of this (threaded) process could inherit a lock held by another
 thread. The server imports both stacks once, when it starts (~0.5 s), and every worker forks
@@ -19,7 +19,7 @@ import threading
 log = logging.getLogger(__name__)
 
 # What the workers run: imported by the server, not by each worker.
-PRELOAD = ["feeds.prepare", "feeds.documents"]
+PRELOAD = ["feeds.prepare", "feeds.publish.documents"]
 
 
 # Workers do batch work (a backlog, a re-render) beside a process that answers feed readers and

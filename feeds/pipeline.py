@@ -6,10 +6,10 @@ Ingest (the engine `once` and `serve` share: feeds/ingest.py)::
     feeds:  fetch (per-host queues) → prepare: parse →          ├→ accept: deduplicate → store
             normalise → tag (a thread, or worker processes) ───┘     (one writer thread)
 
-Publish (feeds/publish.py, re-exported here)::
+Publish (feeds/publish/__init__.py, re-exported here)::
 
-    plan feeds (feeds/compose.py) → select (each feed's history in the store; its head and
-    archive pages, feeds/archive.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic;
+    plan feeds (feeds/publish/compose.py) → select (each feed's history in the store; its head and
+    archive pages, feeds/publish/archive.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic;
     archive pages once)
 
 The daemon and the CLI call these functions, never the stages themselves.

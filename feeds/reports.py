@@ -1,7 +1,7 @@
 """What ingest runs report: per run, per source, and the changes in a source's health.
 
 `source_line` is the one INFO/WARNING line per source per run (feeds.pipeline logs it);
-`health_events` are what the operator's health feed (feeds/publish.py) shows.
+`health_events` are what the operator's health feed (feeds/publish/__init__.py) shows.
 """
 
 from __future__ import annotations

@@ -23,10 +23,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from feeds.archive import ARCHIVE_DIR
-from feeds.compose import FACETS, All, ComposedFeed, Not, PublishOptions, Query, Term, unknown_values
-from feeds.compose import Any as AnyOf
 from feeds.errors import ConfigError
+from feeds.publish.archive import ARCHIVE_DIR
+from feeds.publish.compose import FACETS, All, ComposedFeed, Not, PublishOptions, Query, Term, unknown_values
+from feeds.publish.compose import Any as AnyOf
 from feeds.registry import Registry
 from feeds.yamldoc import LineDict, LineList
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from feeds import pipeline
-from feeds.archive import chain, full_pages, page_path
-from feeds.compose import All, ComposedFeed, PublishOptions, Term
 from feeds.model import Item, SiteInfo, SourceRef, atom_id, item_id
+from feeds.publish.archive import chain, full_pages, page_path
+from feeds.publish.compose import All, ComposedFeed, PublishOptions, Term
 from feeds.registry import Registry
 from feeds.store import Store
 from scheduler.server import FeedServer

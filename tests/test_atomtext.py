@@ -1,4 +1,4 @@
-"""feeds.atomtext: the publish path's Atom writer gives feedgen's bytes (render.render_atom) for
+"""feeds.publish.atomtext: the publish path's Atom writer gives feedgen's bytes (render.render_atom) for
 the same input, so swapping the writer changes no published feed."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds import atomtext
-from feeds.archive import Document, chain
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
-from feeds.render import Labels, newest_first, render_atom
+from feeds.publish import atomtext
+from feeds.publish.archive import Document, chain
+from feeds.publish.render import Labels, newest_first, render_atom
 from tests.atomcheck import assert_valid_atom
 
 LABELS = Labels(parties={"kke": "Communist Party of Greece", "tkp": "TKP & <friends>"},

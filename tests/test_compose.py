@@ -1,4 +1,4 @@
-"""feeds.compose (queries, SQL, feed plans) and scheduler.feedconfig (the `feeds:` config section)."""
+"""feeds.publish.compose (queries, SQL, feed plans) and scheduler.feedconfig (the `feeds:` config section)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from feeds import pipeline
-from feeds.compose import (
+from feeds.errors import ConfigError
+from feeds.model import Item, SiteInfo, item_id
+from feeds.publish.compose import (
     All,
     Any,
     Not,
@@ -25,8 +27,6 @@ from feeds.compose import (
     resolve,
     where_sql,
 )
-from feeds.errors import ConfigError
-from feeds.model import Item, SiteInfo, item_id
 from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger

@@ -1,4 +1,4 @@
-"""feeds.jsonfeed: JSON Feed 1.1 twins validated against the schema and compared with their Atom twin."""
+"""feeds.publish.jsonfeed: JSON Feed 1.1 twins checked against the schema and their Atom twin."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.archive import chain
-from feeds.jsonfeed import dump, plain_text, render_json
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
-from feeds.render import Labels, render_atom
+from feeds.publish.archive import chain
+from feeds.publish.jsonfeed import dump, plain_text, render_json
+from feeds.publish.render import Labels, render_atom
 from tests.atomcheck import assert_valid_atom
 from tests.jsonfeedcheck import assert_valid_json_feed, json_feed_problems
 

@@ -1,4 +1,4 @@
-"""feeds.pages: OPML and the HTML index, parsed back and checked."""
+"""feeds.publish.pages: OPML and the HTML index, parsed back and checked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import lxml.html
 from lxml import etree
 
 from feeds.model import FeedSpec, Item, SiteInfo, item_id
-from feeds.pages import FeedSummary, render_index, render_opml
+from feeds.publish.pages import FeedSummary, render_index, render_opml
 
 SITE = SiteInfo(title="Party feeds", base_url="https://feeds.example.org/", author_name="partyfeeds")
 HOSTILE = "<script>alert('x')</script> & \"quotes\""

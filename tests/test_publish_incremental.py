@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from feeds import documents, forkserver, pipeline, render
+from feeds import forkserver, pipeline
 from feeds import publish as publish_module
 from feeds import store as store_module
+from feeds.publish import documents, render
 from feeds.registry import Registry
 from feeds.store import Store
 from feeds.store.schema import MIGRATIONS

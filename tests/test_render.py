@@ -1,4 +1,4 @@
-"""feeds.render: Atom output parsed back and checked field by field, plus tests of tests/atomcheck."""
+"""feeds.publish.render: Atom output parsed back and checked field by field, plus tests of tests/atomcheck."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lxml import etree
 
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id, item_id
-from feeds.render import (
+from feeds.publish.render import (
     UNTITLED,
     Labels,
     clean_text,

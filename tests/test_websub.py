@@ -13,7 +13,7 @@ import yaml
 from lxml import etree
 
 from feeds.fetch import FetchSettings, make_client
-from feeds.websub import notify_hub
+from feeds.publish.websub import notify_hub
 from tests.test_daemon import ROOT, Service
 
 A = "{http://www.w3.org/2005/Atom}"

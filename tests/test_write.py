@@ -1,4 +1,4 @@
-"""feeds.write: atomic, change-only writes confined to the output root; stale feed removal."""
+"""feeds.publish.write: atomic, change-only writes confined to the output root; stale feed removal."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from feeds import write
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, SiteInfo
-from feeds.render import Labels, render_atom
-from feeds.write import Writer, is_published, remove_stale, write_if_changed
+from feeds.publish import write
+from feeds.publish.render import Labels, render_atom
+from feeds.publish.write import Writer, is_published, remove_stale, write_if_changed
 
 OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite would move the mtime off this
 

@@ -265,7 +265,7 @@ class Store(BandStore, SourceStore, EntryStore):
             "FROM items WHERE language IS NOT NULL AND language != '' GROUP BY code")
         return {code: count for code, count in rows if code}
 
-    # -- feed histories (RFC 5005 archives; see feeds/archive.py) ------------
+    # -- feed histories (RFC 5005 archives; see feeds/publish/archive.py) ------------
 
     def sync_feed_log(self, feed: str, definition: str) -> bool:
         """Keep `feed`'s history if it still selects `definition`; else (or if new) start it
@@ -345,7 +345,7 @@ class Store(BandStore, SourceStore, EntryStore):
     def feed_logs(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT feed FROM feed_logs ORDER BY feed")]
 
-    # -- publish side: what one publish run reads (feeds/publish.py) ---------
+    # -- publish side: what one publish run reads (feeds/publish/__init__.py) ---------
     # Kept apart from the save path above: only the publisher calls these.
 
     def present_tags(self) -> set[tuple[str, str]]:

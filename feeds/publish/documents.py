@@ -4,7 +4,7 @@ A first publish of 100,000 items writes ~6,000 documents holding ~300,000 entrie
 item sits in all.atom and in its party and topic feeds (and country, language, composed
 ones). Each item is read from the store and rendered (Atom entry, JSON Feed item) once per
 run, kept while some document still needs it, and spliced as text into every document that
-holds it (feeds/atomtext.py, feeds/jsonfeed.py).
+holds it (feeds/publish/atomtext.py, feeds/publish/jsonfeed.py).
 
 Memory stays bounded without a cache policy to tune: documents are rendered in the order
 their newest item joined the "all" history, so the documents that share an item come close
@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from feeds import atomtext, forkserver, jsonfeed
-from feeds.archive import Document
-from feeds.compose import PlannedFeed
+from feeds import forkserver
 from feeds.errors import PublishError
 from feeds.model import Item, SiteInfo
-from feeds.pages import LATEST_PER_FEED, FeedSummary
-from feeds.render import Labels
+from feeds.publish import atomtext, jsonfeed
+from feeds.publish.archive import Document
+from feeds.publish.compose import PlannedFeed
+from feeds.publish.pages import LATEST_PER_FEED, FeedSummary
+from feeds.publish.render import Labels
+from feeds.publish.write import Writer
 from feeds.store import Store
-from feeds.write import Writer
 
 STREAM_MIN = 1_000  # items a run needs before they are read off one cursor (see _stream)
 

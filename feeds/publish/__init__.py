@@ -1,8 +1,8 @@
 """The publish chain: plan → select → render → write.
 
-plan feeds (feeds/compose.py) → select (each feed's history in the store; its head and
-archive pages, feeds/archive.py; heads whose inputs did not change are skipped,
-feeds/freshness.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic; archive pages
+plan feeds (feeds/publish/compose.py) → select (each feed's history in the store; its head and
+archive pages, feeds/publish/archive.py; heads whose inputs did not change are skipped,
+feeds/publish/freshness.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic; archive pages
 once). Also the operator's health feed. `feeds.pipeline` re-exports the entry points, so
 callers know one module.
 """
@@ -17,16 +17,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
-from feeds import archive, compose, documents, forkserver, freshness
-from feeds.compose import PublishOptions
+from feeds import forkserver
 from feeds.errors import StoreError
-from feeds.jsonfeed import render_json
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
-from feeds.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
-from feeds.registry import Registry
-from feeds.render import Labels, render_atom
-from feeds.store import FeedMark, Store, from_text, to_text
-from feeds.write import (
+from feeds.publish import archive, compose, documents, freshness
+from feeds.publish.compose import PublishOptions
+from feeds.publish.jsonfeed import render_json
+from feeds.publish.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
+from feeds.publish.render import Labels, render_atom
+from feeds.publish.write import (
     PUBLISHED_DIRS,
     is_published,
     published_feeds,
@@ -34,6 +33,8 @@ from feeds.write import (
     remove_stale,
     write_if_changed,
 )
+from feeds.registry import Registry
+from feeds.store import FeedMark, Store, from_text, to_text
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
-from feeds import archive, atomtext, documents, jsonfeed, model, render, sanitize
-from feeds.compose import PlannedFeed, PublishOptions
+from feeds import model, sanitize
 from feeds.model import FeedSpec, SiteInfo
-from feeds.pages import FeedSummary
-from feeds.render import Labels
+from feeds.publish import archive, atomtext, documents, jsonfeed, render
+from feeds.publish.compose import PlannedFeed, PublishOptions
+from feeds.publish.pages import FeedSummary
+from feeds.publish.render import Labels
 
 _RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, jsonfeed, model, render, sanitize)
 

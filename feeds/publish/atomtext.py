@@ -21,10 +21,10 @@ import re
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-from feeds.archive import Document
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, atom_id
-from feeds.render import (
+from feeds.publish.archive import Document
+from feeds.publish.render import (
     ATOM_NS,
     ATOM_TYPE,
     FH_NS,

@@ -4,12 +4,12 @@ feedgen's defaults fight determinism, so this module overrides them:
 
 * it stamps the feed's and every entry's `updated` with the build time: we set
   both from the items (an empty feed gets the time it was first published, which
-  feeds/publish.py keeps in the feed's mark: never "now", never a made-up date);
+  feeds/publish/__init__.py keeps in the feed's mark: never "now", never a made-up date);
 * `add_entry()` prepends: we append, in our own order (updated desc, then id);
 * its `<source>` holds only a title and a link, and entries cannot carry
   `xml:lang`: we add both with lxml after feedgen has built the document.
 
-Given a chain `Document` (feeds/archive.py), the feed is one document of an RFC 5005
+Given a chain `Document` (feeds/publish/archive.py), the feed is one document of an RFC 5005
 chain: all the items given are rendered (no cut), with prev-archive / next-archive /
 current links, `fh:archive` on archive pages, and a link to the JSON Feed twin.
 
@@ -33,9 +33,9 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from feeds.archive import Document
 from feeds.errors import PublishError
 from feeds.model import ITEM_NAMESPACE, FeedSpec, Item, SiteInfo, SourceRef, atom_id
+from feeds.publish.archive import Document
 from feeds.sanitize import LINK_REL
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
