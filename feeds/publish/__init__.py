@@ -5,6 +5,11 @@ archive pages, feeds/publish/archive.py; heads whose inputs did not change are s
 feeds/publish/freshness.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic; archive pages
 once). Also the operator's health feed. `feeds.pipeline` re-exports the entry points, so
 callers know one module.
+
+Enters: the store (read; each feed's history and marks are written back), the registry's
+labels, the site and feed options, `now`. Leaves: files in the output folder. Imports the
+model, errors, store and registry (and `sanitize` for link relations, `fetch` for WebSub pings);
+never parse, tag, dedupe, ingest or the scheduler.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Items live here, not in memory: publishing reads each feed's newest entries
 straight off an index. How values are stored (UTC text, JSON lists) and rows
 become records: feeds/store/rows.py. Writes happen inside `transaction()`.
+
+Enters: items with their identity and band keys, source states and events, feed histories and
+marks. Leaves: stored items and the facts deduplication and publishing read. Imports only the
+model, errors and deduplication's band cache; never fetch, parse, tag, publish or the scheduler.
 """
 
 from __future__ import annotations
