@@ -21,8 +21,8 @@ import httpx
 from feeds import pipeline
 from feeds.model import Item, SiteInfo, SourceRef, item_id
 from feeds.publish.compose import PublishOptions
-from feeds.registry import load_registry
 from feeds.store import Store
+from feeds.tag.registry import load_registry
 from scheduler.server import FeedServer
 from tests.feedwalk import walk_atom, walk_json
 

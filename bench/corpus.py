@@ -18,7 +18,7 @@ from itertools import combinations
 from xml.sax.saxutils import escape, quoteattr
 
 from bench.words import LANGUAGE_WEIGHTS, LANGUAGES, NAMES, SUFFIXES, SYLLABLES
-from feeds.registry import Registry
+from feeds.tag.registry import Registry
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)  # the corpus' "now"
 COPY_SHARE = 0.15  # of generated headlines: a copy of an earlier story

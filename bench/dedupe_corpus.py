@@ -31,7 +31,7 @@ from bench.corpus import T0, Generator, Story
 from bench.dedupe_words import DAILY, GENERIC, MONTHS, SERIES, SUMMITS, TRACKING, WEEKLY, ordinal_en
 from bench.words import LANGUAGES
 from feeds.model import Item, SourceRef, item_id
-from feeds.registry import Registry
+from feeds.tag.registry import Registry
 
 COPY, BACKGROUND = "copy", "background"
 SERIES_KIND, BULLETIN, GENERIC_ONE = "numbered series", "dated bulletin", "generic title, one source"

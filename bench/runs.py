@@ -28,9 +28,9 @@ from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.titles import title_bands
 from feeds.fetch import FetchSettings, make_client
 from feeds.model import Item, SiteInfo, SourceRef, SourceSpec, SourceState, item_id
-from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = SiteInfo(title="partyfeeds bench", base_url="http://127.0.0.1:8080/", author_name="partyfeeds")

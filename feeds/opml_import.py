@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from feeds.errors import ParseError
-from feeds.registry import Registry
+from feeds.tag.registry import Registry
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from feeds import pipeline
 from feeds.errors import PartyfeedsError
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger, explain, tags_as_json
+from feeds.tag.registry import load_registry
 from scheduler import jobs, logs, sources
 from scheduler.config import load_config
 

@@ -36,10 +36,10 @@ from feeds.errors import ConfigError, PartyfeedsError, StoreError
 from feeds.fetch import make_client
 from feeds.model import SourceEvent, SourceSpec, SourceState
 from feeds.publish.websub import notify_hub
-from feeds.registry import Registry, load_registry
 from feeds.seeds import seed_files
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry, load_registry
 from scheduler import jobs, systemd
 from scheduler.config import Config, load_config
 from scheduler.metrics import DaemonMetrics

@@ -27,7 +27,7 @@ from feeds.errors import ConfigError
 from feeds.publish.archive import ARCHIVE_DIR
 from feeds.publish.compose import FACETS, All, ComposedFeed, Not, PublishOptions, Query, Term, unknown_values
 from feeds.publish.compose import Any as AnyOf
-from feeds.registry import Registry
+from feeds.tag.registry import Registry
 from feeds.yamldoc import LineDict, LineList
 
 if TYPE_CHECKING:  # scheduler.config imports this module

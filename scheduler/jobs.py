@@ -9,9 +9,9 @@ from datetime import datetime
 from feeds import pipeline
 from feeds.errors import ConfigError
 from feeds.fetch import HttpClient, make_client
-from feeds.registry import Registry, load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry, load_registry
 from scheduler.config import Config
 from scheduler.feedconfig import check_feeds
 

@@ -14,8 +14,8 @@ from feeds.errors import ConfigError, ParseError
 from feeds.model import SourceSpec, SourceState
 from feeds.opml_import import party_for_host, read_opml, slug
 from feeds.publish.write import write_if_changed
-from feeds.registry import Registry
 from feeds.store import Store
+from feeds.tag.registry import Registry
 from feeds.yamldoc import dump_yaml, load_yaml
 from scheduler.config import Config
 

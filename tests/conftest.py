@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from feeds.registry import Registry, load_registry
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry, load_registry
 
 # No timing in tests: hypothesis's per-example deadline and its "generation is slow" check
 # fail on a loaded machine without any change in behaviour.

@@ -14,8 +14,8 @@ from feeds import pipeline
 from feeds.model import Item, SiteInfo, SourceRef, atom_id, item_id
 from feeds.publish.archive import chain, full_pages, page_path
 from feeds.publish.compose import All, ComposedFeed, PublishOptions, Term
-from feeds.registry import Registry
 from feeds.store import Store
+from feeds.tag.registry import Registry
 from scheduler.server import FeedServer
 from tests.atomcheck import assert_valid_atom
 from tests.feedwalk import FH_ARCHIVE, links, walk_atom, walk_json

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from feeds import textfold
 from feeds.dedupe.rules import same_story
 from feeds.dedupe.titles import title_bands
-from feeds.tag import Tagger
+from feeds.tag import Tagger, textfold
 from tests.factories import make_item
 
 ROOT = Path(__file__).resolve().parent.parent

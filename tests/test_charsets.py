@@ -18,9 +18,9 @@ from feeds.charsets import decode_feed
 from feeds.fetch import FetchResult
 from feeds.model import SourceSpec, SourceState
 from feeds.parse import ParsedFeed, parse_feed
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import load_registry
 from tests.conftest import ROOT
 
 URL = "https://party.example/feed"

@@ -27,9 +27,9 @@ from feeds.publish.compose import (
     resolve,
     where_sql,
 )
-from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry
 from scheduler.config import load_config
 from scheduler.jobs import check_source_parties
 from tests.atomcheck import assert_valid_atom

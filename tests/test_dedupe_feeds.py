@@ -20,9 +20,9 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import FetchResult
 from feeds.model import SiteInfo, SourceSpec, SourceState
-from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry
 from tests.atomcheck import assert_valid_atom
 from tests.factories import make_item
 

@@ -31,7 +31,7 @@ from feeds.errors import ParseError
 from feeds.model import SourceSpec
 from feeds.normalise import normalise_feed
 from feeds.parse import ParsedFeed, parse_feed
-from feeds.registry import load_registry
+from feeds.tag.registry import load_registry
 from feeds.urls import is_plain_absolute
 from tests.conftest import ROOT
 from tests.hostile_cases import xml_cases

@@ -24,10 +24,10 @@ from feeds import pipeline
 from feeds.fetch import FetchSettings, make_client
 from feeds.model import SiteInfo, SourceSpec
 from feeds.normalise import EARLIEST_DATE, MAX_TITLE_CHARS
-from feeds.registry import load_registry
 from feeds.sanitize import ATTRIBUTES, LINK_REL, TAGS, URL_SCHEMES
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import load_registry
 from tests.atomcheck import assert_valid_atom
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,9 +23,9 @@ from lxml import etree
 
 from feeds import pipeline
 from feeds.model import SiteInfo
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import load_registry
 from scheduler.config import load_config
 from scheduler.server import FeedServer
 from tests.atomcheck import assert_valid_atom

@@ -18,9 +18,9 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import make_client
 from feeds.model import SiteInfo, SourceSpec
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import load_registry
 from tests.atomcheck import assert_valid_atom
 from tests.hostile_cases import SETTINGS, http_cases, xml_cases
 from tests.localserver import LocalServer, Reply

@@ -23,9 +23,9 @@ from feeds.fetch import FetchResult
 from feeds.model import SourceSpec, SourceState, item_id
 from feeds.normalise import normalise_feed
 from feeds.parse import parse_feed
-from feeds.registry import load_registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import load_registry
 from tests.conftest import ROOT
 from tests.test_fastparse import both_ways, feedparser_only, watching_fast_path
 

@@ -12,10 +12,10 @@ from lxml import etree
 
 from feeds import pipeline
 from feeds.model import SiteInfo, SourceRef
-from feeds.registry import Registry
 from feeds.seeds import read_seed_file
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry
 from tests.atomcheck import assert_valid_atom
 from tests.factories import T0, make_item
 

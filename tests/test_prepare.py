@@ -13,8 +13,8 @@ from feeds import prepare as prep
 from feeds.model import SourceSpec
 from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import parse_feed
-from feeds.registry import load_registry
 from feeds.tag import Tagger, tag_item
+from feeds.tag.registry import load_registry
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)

@@ -16,9 +16,9 @@ from feeds import forkserver, pipeline
 from feeds import publish as publish_module
 from feeds import store as store_module
 from feeds.publish import documents, render
-from feeds.registry import Registry
 from feeds.store import Store
 from feeds.store.schema import MIGRATIONS
+from feeds.tag.registry import Registry
 from tests.test_archive import OPTIONS, T0, make, save
 
 

@@ -8,7 +8,7 @@ from textwrap import dedent
 import pytest
 
 from feeds.errors import RegistryError
-from feeds.registry import Registry, build_registry, load_registry
+from feeds.tag.registry import Registry, build_registry, load_registry
 from feeds.yamldoc import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent

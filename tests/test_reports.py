@@ -22,9 +22,9 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import FetchSettings, HttpClient, make_client
 from feeds.model import SiteInfo, SourceEvent, SourceSpec
-from feeds.registry import Registry
 from feeds.store import Store
 from feeds.tag import Tagger
+from feeds.tag.registry import Registry
 from tests.atomcheck import assert_valid_atom, parse_rfc3339
 from tests.localserver import FEEDS_DIR, LocalServer, Reply
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.errors import RegistryError
-from feeds.registry import Registry, build_registry, load_registry
 from feeds.tag import Tagger, Tags, explain, tags_as_json
-from feeds.textfold import phrase_tokens
+from feeds.tag.registry import Registry, build_registry, load_registry
+from feeds.tag.textfold import phrase_tokens
 from feeds.yamldoc import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +138,7 @@ def test_capitals_only_abbreviations() -> None:
 
 
 def test_decisions_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="feeds.tagrules"):
+    with caplog.at_level(logging.DEBUG, logger="feeds.tag.tagrules"):
         tag("The CCP said. Chile (CCP) too.")
     messages = " ".join(record.getMessage() for record in caplog.records)
     assert "country and abbreviation" in messages

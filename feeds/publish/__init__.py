@@ -38,8 +38,8 @@ from feeds.publish.write import (
     remove_stale,
     write_if_changed,
 )
-from feeds.registry import Registry
 from feeds.store import FeedMark, Store, from_text, to_text
+from feeds.tag.registry import Registry
 
 log = logging.getLogger(__name__)
 

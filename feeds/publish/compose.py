@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from feeds.model import FeedSpec, SiteInfo
-from feeds.registry import Registry
+from feeds.tag.registry import Registry
 
 FACETS = ("party", "topic", "country", "region", "language")
 # Display names for the languages party feeds come in; others show their code.

@@ -2,7 +2,7 @@
 
 Everything the tagger knows comes from the registry: names, aliases,
 abbreviations, leaders, country names, topic keywords and the `not_parties`
-list are compiled once into one phrase index (feeds.textfold). Tagging one
+list are compiled once into one phrase index (feeds.tag.textfold). Tagging one
 text is then one pass over its tokens plus a few rules for what an ambiguous
 phrase refers to; docs/tagging.md explains those rules.
 
@@ -20,9 +20,19 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from feeds.model import Item
-from feeds.registry import Registry
-from feeds.tagrules import Block, Country, Cue, Keyword, PartyResolver, Ref, choose, merged_spans, summarise
-from feeds.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
+from feeds.tag.registry import Registry
+from feeds.tag.tagrules import (
+    Block,
+    Country,
+    Cue,
+    Keyword,
+    PartyResolver,
+    Ref,
+    choose,
+    merged_spans,
+    summarise,
+)
+from feeds.tag.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
 
 # Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
 _EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",

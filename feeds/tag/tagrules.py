@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from feeds.registry import Registry
-from feeds.textfold import Match, Tokens
+from feeds.tag.registry import Registry
+from feeds.tag.textfold import Match, Tokens
 
 log = logging.getLogger(__name__)
 
