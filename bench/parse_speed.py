@@ -20,10 +20,9 @@ from typing import Any
 
 from bench.corpus import T0, Generator, SourceDoc, sources
 from bench.runs import registry
-from feeds import fastparse
 from feeds.model import SourceSpec
-from feeds.normalise import normalise_feed
-from feeds.parse import ParsedFeed, parse_feed
+from feeds.parse import ParsedFeed, fastparse, parse_feed
+from feeds.parse.normalise import normalise_feed
 
 
 @contextmanager
@@ -74,7 +73,7 @@ def measure(docs: list[SourceDoc], rounds: int) -> dict[str, dict[str, list[floa
             times[path]["normalise"].append(normalise_s)
             times[path]["both"].append(parse_s + normalise_s)
     if results["feedparser"] != results["fast path"]:
-        raise SystemExit("the two paths gave different items: a bug in feeds/fastparse.py")
+        raise SystemExit("the two paths gave different items: a bug in feeds/parse/fastparse.py")
     return times
 
 

@@ -37,9 +37,9 @@ from feeds.dedupe.accept import accept_batch
 from feeds.errors import SeedError, StoreError
 from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, fetch, host_key
 from feeds.model import Item, SourceSpec, SourceState
+from feeds.parse.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.prepare import Job, Prepared, PrepareStage
 from feeds.reports import IngestReport, SourceReport, health_events, source_line
-from feeds.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.store import Store
 from feeds.tag import Tagger, tag_item
 

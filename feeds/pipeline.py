@@ -36,6 +36,7 @@ from feeds.ingest import Setup as Setup
 from feeds.ingest import Undated, accept_seed_document, log_source, read_seeds
 from feeds.ingest import store_prepared as store_prepared
 from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
+from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import Job, prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
@@ -48,7 +49,6 @@ from feeds.publish import publish_health as publish_health
 from feeds.reports import IngestReport as IngestReport
 from feeds.reports import SourceReport as SourceReport
 from feeds.reports import health_events as health_events
-from feeds.seeds import DEFAULT_PUBLISHER
 from feeds.store import Store
 from feeds.tag import Tagger, tag_item
 

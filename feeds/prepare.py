@@ -25,8 +25,8 @@ from feeds.dedupe.keys import batch_keys
 from feeds.dedupe.titles import title_bands
 from feeds.errors import ParseError
 from feeds.model import Item, SourceSpec
-from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import has_something, parse_feed
+from feeds.parse.normalise import guid_links, normalise_feed
 from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)

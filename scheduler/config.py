@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
 from feeds.fetch import FetchSettings, user_agent
-from feeds.languages import EXAMPLES, is_language_tag
 from feeds.model import SiteInfo, SourceSpec
-from feeds.yamldoc import LineDict, LineList, describe, load_yaml
+from feeds.parse.languages import EXAMPLES, is_language_tag
+from feeds.parse.yamldoc import LineDict, LineList, describe, load_yaml
 from scheduler.feedconfig import FeedsConfig, read_feeds
 
 SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -102,7 +102,7 @@ class Section:
         return value
 
     def language(self, key: str) -> str | None:
-        """An optional BCP 47 language tag (feeds/languages.py): it is published as `xml:lang`."""
+        """An optional BCP 47 language tag (feeds/parse/languages.py): it is published as `xml:lang`."""
         value: str | None = self.text(key, None)
         if value is not None and not is_language_tag(value):
             raise self.error(key, f"must be a BCP 47 language tag such as {EXAMPLES}, not {value!r}")

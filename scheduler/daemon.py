@@ -35,8 +35,8 @@ from feeds import pipeline, polling
 from feeds.errors import ConfigError, PartyfeedsError, StoreError
 from feeds.fetch import make_client
 from feeds.model import SourceEvent, SourceSpec, SourceState
+from feeds.parse.seeds import seed_files
 from feeds.publish.websub import notify_hub
-from feeds.seeds import seed_files
 from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from feeds.errors import ConfigError
+from feeds.parse.yamldoc import LineDict, LineList
 from feeds.publish.archive import ARCHIVE_DIR
 from feeds.publish.compose import FACETS, All, ComposedFeed, Not, PublishOptions, Query, Term, unknown_values
 from feeds.publish.compose import Any as AnyOf
 from feeds.tag.registry import Registry
-from feeds.yamldoc import LineDict, LineList
 
 if TYPE_CHECKING:  # scheduler.config imports this module
     from scheduler.config import Section

@@ -12,11 +12,11 @@ from typing import Any
 from feeds import polling
 from feeds.errors import ConfigError, ParseError
 from feeds.model import SourceSpec, SourceState
-from feeds.opml_import import party_for_host, read_opml, slug
+from feeds.parse.opml_import import party_for_host, read_opml, slug
+from feeds.parse.yamldoc import dump_yaml, load_yaml
 from feeds.publish.write import write_if_changed
 from feeds.store import Store
 from feeds.tag.registry import Registry
-from feeds.yamldoc import dump_yaml, load_yaml
 from scheduler.config import Config
 
 COLUMNS = ("source", "status", "last success", "items", "next fetch", "last error")

@@ -1,4 +1,4 @@
-"""Encodings (feeds/charsets.py): what a feed declares is followed; only without a usable declaration
+"""Encodings (feeds/parse/charsets.py): what a feed declares is followed; only without a usable declaration
 is the encoding detected, and every such case is noted for the source's log line.
 
 Each language's headlines are written in its legacy encodings, declared in the HTTP Content-Type,
@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import pytest
 
 from feeds import pipeline
-from feeds.charsets import decode_feed
 from feeds.fetch import FetchResult
 from feeds.model import SourceSpec, SourceState
 from feeds.parse import ParsedFeed, parse_feed
+from feeds.parse.charsets import decode_feed
 from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import load_registry

@@ -1,4 +1,4 @@
-"""The lxml fast path (feeds/fastparse.py) gives what feedparser gives, or declines and feedparser parses.
+"""The lxml fast path (feeds/parse/fastparse.py) gives what feedparser gives, or declines.
 
 Issue 7: feedparser stays the reference; a faster parser on the hot path must
 give the same normalised items on every fixture feed, fall back to feedparser
@@ -26,13 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import Generator, sources
-from feeds import fastparse, feedrules, xmlguard
 from feeds.errors import ParseError
 from feeds.model import SourceSpec
-from feeds.normalise import normalise_feed
-from feeds.parse import ParsedFeed, parse_feed
+from feeds.parse import ParsedFeed, fastparse, feedrules, parse_feed, xmlguard
+from feeds.parse.normalise import normalise_feed
+from feeds.parse.urls import is_plain_absolute
 from feeds.tag.registry import load_registry
-from feeds.urls import is_plain_absolute
 from tests.conftest import ROOT
 from tests.hostile_cases import xml_cases
 from tests.test_hostile_content import absurd_rss, xss_atom, xss_rss

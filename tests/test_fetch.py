@@ -26,8 +26,8 @@ from feeds.fetch import (
     user_agent,
 )
 from feeds.model import SourceSpec, SourceState
-from feeds.normalise import normalise_feed
 from feeds.parse import parse_feed
+from feeds.parse.normalise import normalise_feed
 from feeds.polling import next_state
 from tests.localserver import LocalServer, Reply, any_overlap, overlapping
 

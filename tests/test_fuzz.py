@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from feeds.errors import ConfigError, SeedError
 from feeds.model import SourceSpec
-from feeds.normalise import EARLIEST_DATE, MAX_TITLE_CHARS, normalise_feed
 from feeds.parse import ParsedEntry, ParsedFeed
-from feeds.seeds import read_seed_file
-from feeds.xmlguard import FORBIDDEN_CHARS
+from feeds.parse.normalise import EARLIEST_DATE, MAX_TITLE_CHARS, normalise_feed
+from feeds.parse.seeds import read_seed_file
+from feeds.parse.xmlguard import FORBIDDEN_CHARS
 from scheduler.config import load_config
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

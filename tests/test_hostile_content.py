@@ -23,8 +23,8 @@ from lxml import etree
 from feeds import pipeline
 from feeds.fetch import FetchSettings, make_client
 from feeds.model import SiteInfo, SourceSpec
-from feeds.normalise import EARLIEST_DATE, MAX_TITLE_CHARS
-from feeds.sanitize import ATTRIBUTES, LINK_REL, TAGS, URL_SCHEMES
+from feeds.parse.normalise import EARLIEST_DATE, MAX_TITLE_CHARS
+from feeds.parse.sanitize import ATTRIBUTES, LINK_REL, TAGS, URL_SCHEMES
 from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import load_registry

@@ -1,5 +1,5 @@
 """Item ids depend on the source and the entry's guid or atom:id as the feed writes it, never on the
-URL the feed was fetched from: a source that moves keeps its items' ids (feeds/normalise.py).
+URL the feed was fetched from: a source that moves keeps its items' ids (feeds/parse/normalise.py).
 
 A relative guid used to be joined to the fetch URL. Absolute guids, and relative ones under an
 absolute xml:base, keep the ids they always had; the fast path and feedparser agree on each.
@@ -21,8 +21,8 @@ from feeds import pipeline
 from feeds.errors import ParseError
 from feeds.fetch import FetchResult
 from feeds.model import SourceSpec, SourceState, item_id
-from feeds.normalise import normalise_feed
 from feeds.parse import parse_feed
+from feeds.parse.normalise import normalise_feed
 from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import load_registry

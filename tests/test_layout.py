@@ -34,4 +34,4 @@ def test_charset_normalizer_is_imported_in_one_module() -> None:
     imports = re.compile(r"^\s*(?:import|from) charset_normalizer\b", re.MULTILINE)
     importers = [path.relative_to(ROOT).as_posix() for folder in ("feeds", "scheduler")
                  for path in sorted((ROOT / folder).rglob("*.py")) if imports.search(path.read_text("utf-8"))]
-    assert importers == ["feeds/charsets.py"]
+    assert importers == ["feeds/parse/charsets.py"]

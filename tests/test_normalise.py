@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds.model import Item, SourceRef, SourceSpec, item_id
-from feeds.normalise import guid_links, guids_usable, identity_key, normalise_feed
 from feeds.parse import ParsedEntry, ParsedFeed, parse_feed
+from feeds.parse.normalise import guid_links, guids_usable, identity_key, normalise_feed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
@@ -173,7 +173,7 @@ def test_future_dates_are_clamped_to_the_fetch_time() -> None:
                                    NOW + timedelta(days=1, seconds=1), datetime(9999, 12, 31, tzinfo=UTC)])
 def test_an_implausible_date_is_replaced_by_the_fetch_time_and_logged(
         given: datetime, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    caplog.set_level(logging.DEBUG, "feeds.parse.normalise")
     (item,) = normalise_feed(feed_of(entry(guid="g", title="t", published=given, updated=given)), PCPE, NOW)
     assert item.published == item.updated == NOW
     (line,) = [r.getMessage() for r in caplog.records if item.id in r.getMessage()]
@@ -189,7 +189,7 @@ def test_an_implausible_date_gives_way_to_the_entrys_other_date() -> None:
 
 def test_a_date_slightly_ahead_is_taken_as_the_fetch_time_and_plausible_ones_as_given(
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    caplog.set_level(logging.DEBUG, "feeds.parse.normalise")
     ahead, old = NOW + timedelta(hours=23), datetime(1970, 1, 1, tzinfo=UTC)
     first, second = normalise_feed(feed_of(entry(guid="a", title="a", published=ahead),
                                            entry(guid="b", title="b", published=old)), PCPE, NOW)
@@ -198,7 +198,7 @@ def test_a_date_slightly_ahead_is_taken_as_the_fetch_time_and_plausible_ones_as_
 
 
 def test_an_unreadable_date_is_logged_as_written(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, "feeds.normalise")
+    caplog.set_level(logging.DEBUG, "feeds.parse.normalise")
     body = (b'<rss version="2.0"><channel><title>S</title><item><title>t</title><guid>g</guid>'
             b"<pubDate>10000-12-01T00:00:00Z</pubDate></item></channel></rss>")
     (item,) = normalise_feed(parse_feed(body, {}, "https://src.example/feed"), PCPE, NOW)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from feeds.charsets import decode_feed
 from feeds.errors import ParseError
 from feeds.parse import ParsedEntry, ParsedFeed, parse_feed
-from feeds.sanitize import sanitize_html
+from feeds.parse.charsets import decode_feed
+from feeds.parse.sanitize import sanitize_html
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 EXPECTED = sorted(FEEDS.glob("*.expected.json"))

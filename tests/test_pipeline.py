@@ -12,7 +12,7 @@ from lxml import etree
 
 from feeds import pipeline
 from feeds.model import SiteInfo, SourceRef
-from feeds.seeds import read_seed_file
+from feeds.parse.seeds import read_seed_file
 from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry

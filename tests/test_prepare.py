@@ -11,8 +11,8 @@ import pytest
 
 from feeds import prepare as prep
 from feeds.model import SourceSpec
-from feeds.normalise import guid_links, normalise_feed
 from feeds.parse import parse_feed
+from feeds.parse.normalise import guid_links, normalise_feed
 from feeds.tag import Tagger, tag_item
 from feeds.tag.registry import load_registry
 

@@ -8,8 +8,8 @@ from textwrap import dedent
 import pytest
 
 from feeds.errors import RegistryError
+from feeds.parse.yamldoc import parse_yaml
 from feeds.tag.registry import Registry, build_registry, load_registry
-from feeds.yamldoc import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = ROOT / "registry" / "parties.yaml"

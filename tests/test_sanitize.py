@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.sanitize import FORBIDDEN_CHARS, _cleaner, html_to_text, looks_like_html, sanitize_html
+from feeds.parse.sanitize import FORBIDDEN_CHARS, _cleaner, html_to_text, looks_like_html, sanitize_html
 
 BASE = "https://sol.example.org.tr/haber/abc/"
 

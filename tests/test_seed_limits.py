@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import SeedError
-from feeds.normalise import MAX_LINK_CHARS, MAX_NAME_CHARS, MAX_NAMES
-from feeds.seeds import MAX_FILE_BYTES, MAX_TEXT_CHARS, read_seed_file
+from feeds.parse.normalise import MAX_LINK_CHARS, MAX_NAME_CHARS, MAX_NAMES
+from feeds.parse.seeds import MAX_FILE_BYTES, MAX_TEXT_CHARS, read_seed_file
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feeds.errors import SeedError
-from feeds.seeds import identity_text, parse_date, read_seed_file, seed_files, split_revision
+from feeds.parse.seeds import identity_text, parse_date, read_seed_file, seed_files, split_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 

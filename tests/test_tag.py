@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.errors import RegistryError
+from feeds.parse.yamldoc import parse_yaml
 from feeds.tag import Tagger, Tags, explain, tags_as_json
 from feeds.tag.registry import Registry, build_registry, load_registry
 from feeds.tag.textfold import phrase_tokens
-from feeds.yamldoc import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds" / "seed-headlines.txt"

@@ -1,6 +1,6 @@
 """Identity keys: the exact names under which an item is known (pure).
 
-`id:<uuid>` is the item's own id (feeds.normalise derives it from the source and the entry's
+`id:<uuid>` is the item's own id (feeds.parse.normalise derives it from the source and the entry's
 guid, else its canonical link, else a hash of its content). `link:<canonical URL>` is each of
 its links: the same link from any source, with tracking parameters, another scheme or `www.`,
 is the same item (a feed that changed its id scheme; a story an aggregator carries under the
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from feeds.model import Item
-from feeds.urls import cached_canonical_url as _canonical
+from feeds.parse.urls import cached_canonical_url as _canonical
 
 
 def identity_keys(item: Item, shared_links: frozenset[str] = frozenset()) -> tuple[str, ...]:

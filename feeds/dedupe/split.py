@@ -23,8 +23,8 @@ from feeds.dedupe.merge import merge, primary_source
 from feeds.dedupe.titles import title_bands
 from feeds.errors import DedupeError
 from feeds.model import Item, SourceRef, item_id
+from feeds.parse.urls import canonical_url
 from feeds.store import Store
-from feeds.urls import canonical_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item, item_id
+from feeds.parse.urls import canonical_url
 from feeds.store import Store
-from feeds.urls import canonical_url
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
-from feeds import model, sanitize
+from feeds import model
 from feeds.model import FeedSpec, SiteInfo
+from feeds.parse import sanitize
 from feeds.publish import archive, atomtext, documents, jsonfeed, render
 from feeds.publish.compose import PlannedFeed, PublishOptions
 from feeds.publish.pages import FeedSummary

@@ -35,8 +35,8 @@ from lxml import etree
 
 from feeds.errors import PublishError
 from feeds.model import ITEM_NAMESPACE, FeedSpec, Item, SiteInfo, SourceRef, atom_id
+from feeds.parse.sanitize import LINK_REL
 from feeds.publish.archive import Document
-from feeds.sanitize import LINK_REL
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from feeds.errors import RegistryError
-from feeds.yamldoc import LineList, load_yaml
+from feeds.parse.yamldoc import LineList, load_yaml
 
 KINDS = frozenset({"party", "front", "coalition", "network", "media", "campaign", "youth", "union"})
 CONFIDENCES = frozenset({"high", "medium", "low", "inferred"})

@@ -1,4 +1,4 @@
-"""feedparser's rules for values, for the fast parser (feeds/fastparse.py): text repairs, dates,
+"""feedparser's rules for values, for the fast parser (feeds/parse/fastparse.py): text repairs, dates,
 URL joins, content-type names, tags, authors given as text.
 
 Where feedparser's answer comes from one of its helpers, these call that helper, so the two
@@ -23,7 +23,7 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
-from feeds.urls import is_plain_absolute
+from feeds.parse.urls import is_plain_absolute
 
 _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
 # Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),

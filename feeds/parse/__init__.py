@@ -6,7 +6,7 @@ handed bytes plus headers, never a URL, so it never does I/O.
 
 Encodings: feedparser alone turns an undeclared legacy encoding into
 mojibake (without chardet it falls back to windows-1252, measured). So the
-body is decoded first (`feeds.charsets.decode_feed`: what the feed declares,
+body is decoded first (`feeds.parse.charsets.decode_feed`: what the feed declares,
 else detection) and feedparser and the fast path are given clean UTF-8. When
 the declaration was not followed, `ParsedFeed.encoding_note` says so, for the
 source's log line.
@@ -18,7 +18,7 @@ it is not sure of goes to feedparser, the reference. Both paths end in
 
 Entry ids: `ParsedEntry.guid` is the guid or atom:id as feedparser reads it
 without the document's URL (joined to the document's own xml:base only), so
-that item ids do not follow the feed's URL (feeds/normalise.py). feedparser
+that item ids do not follow the feed's URL (feeds/parse/normalise.py). feedparser
 is given the URL, for links; when an id may have been joined to it, the
 document is parsed a second time without it, for the ids.
 
@@ -48,10 +48,10 @@ from typing import Any
 
 import feedparser
 
-from feeds import fastparse, xmlguard
-from feeds.charsets import decode_feed
 from feeds.errors import ParseError
-from feeds.feedrules import joins_to_itself
+from feeds.parse import fastparse, xmlguard
+from feeds.parse.charsets import decode_feed
+from feeds.parse.feedrules import joins_to_itself
 
 log = logging.getLogger(__name__)
 

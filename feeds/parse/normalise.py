@@ -50,9 +50,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from feeds.model import Item, SourceRef, SourceSpec, item_id, require_utc
 from feeds.parse import ParsedEntry, ParsedFeed
-from feeds.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
-from feeds.urls import cached_canonical_url as _canonical
-from feeds.urls import is_plain_absolute
+from feeds.parse.sanitize import FORBIDDEN_CHARS, html_to_text, looks_like_html, sanitize_html
+from feeds.parse.urls import cached_canonical_url as _canonical
+from feeds.parse.urls import is_plain_absolute
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ title), never the file's name.
 
 Limits, the same for both kinds: a file over MAX_FILE_BYTES is refused before it is read
 whole; an item's title and text are at most MAX_TEXT_CHARS each (a paragraph of a `.txt`
-file is both); a YAML item's link, authors and language are held to what feeds/normalise.py
+file is both); a YAML item's link, authors and language are held to what feeds/parse/normalise.py
 keeps of a feed's entry (MAX_LINK_CHARS, MAX_NAMES of MAX_NAME_CHARS) and to a BCP 47 tag.
 A seed over a limit is an error naming the file and line: the operator wrote it, and an
 item cut short in silence would be published wrong.
@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from feeds.errors import SeedError
-from feeds.languages import EXAMPLES, is_language_tag
 from feeds.model import Item, SourceRef, item_id
-from feeds.normalise import MAX_LINK_CHARS, MAX_NAME_CHARS, MAX_NAMES
-from feeds.yamldoc import LineDict, LineList, describe, parse_yaml
+from feeds.parse.languages import EXAMPLES, is_language_tag
+from feeds.parse.normalise import MAX_LINK_CHARS, MAX_NAME_CHARS, MAX_NAMES
+from feeds.parse.yamldoc import LineDict, LineList, describe, parse_yaml
 
 SEED_SUFFIXES = (".txt", ".yaml", ".yml")
 MAX_TEXT_CHARS = 20_000  # a tenth of what a feed entry's HTML may hold (normalise.MAX_HTML_CHARS)

@@ -17,7 +17,7 @@ generated feeds, and that each of these declines.
 
 Where feedparser's behaviour is a rule rather than XML, the fast path calls
 feedparser's own helper, so the two cannot drift apart: the date parser, the
-URL join and safe-base check (feeds/feedrules.py, with two shortcuts the
+URL join and safe-base check (feeds/parse/feedrules.py, with two shortcuts the
 tests compare with the helpers they skip), the RSS "is this plain text
 really HTML?" guess, the windows-1252 map. xml:base on the root or an entry
 moves the base as feedparser's start tag does. The rules it re-states are feedparser's
@@ -47,9 +47,17 @@ from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-from feeds.feedrules import add_tag, content_type_name, next_base, parse_date, person_of, repair, resolve
-from feeds.urls import is_plain_absolute
-from feeds.xmlguard import MAX_DEPTH
+from feeds.parse.feedrules import (
+    add_tag,
+    content_type_name,
+    next_base,
+    parse_date,
+    person_of,
+    repair,
+    resolve,
+)
+from feeds.parse.urls import is_plain_absolute
+from feeds.parse.xmlguard import MAX_DEPTH
 
 Loose = dict[str, Any]  # one of feedparser's dictionaries: the feed, or an entry
 
