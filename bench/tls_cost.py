@@ -21,8 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.runs import SETTINGS
-from feeds import netguard
-from feeds.fetch import HttpClient, KeepAliveTransport, fetch, make_client
+from feeds.fetch import HttpClient, KeepAliveTransport, fetch, make_client, netguard
 from feeds.model import SourceState
 
 TLS = Path(__file__).resolve().parent.parent / "tests" / "data" / "tls"

@@ -32,10 +32,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from feeds import polling
 from feeds.dedupe.accept import accept_batch
 from feeds.errors import SeedError, StoreError
-from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, fetch, host_key
+from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, fetch, host_key, polling
 from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.prepare import Job, Prepared, PrepareStage

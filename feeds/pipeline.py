@@ -24,13 +24,12 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from feeds import polling
 from feeds.dedupe import upgrade
 from feeds.dedupe.accept import accept_batch
 from feeds.dedupe.explain import explain
 from feeds.dedupe.split import Split, split_item
 from feeds.errors import DedupeError
-from feeds.fetch import FetchResult, FetchSettings, HttpClient
+from feeds.fetch import FetchResult, FetchSettings, HttpClient, polling
 from feeds.ingest import Ingest as Ingest
 from feeds.ingest import Setup as Setup
 from feeds.ingest import Undated, accept_seed_document, log_source, read_seeds

@@ -31,9 +31,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feeds import pipeline, polling
+from feeds import pipeline
 from feeds.errors import ConfigError, PartyfeedsError, StoreError
-from feeds.fetch import make_client
+from feeds.fetch import make_client, polling
 from feeds.model import SourceEvent, SourceSpec, SourceState
 from feeds.parse.seeds import seed_files
 from feeds.publish.websub import notify_hub

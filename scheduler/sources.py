@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feeds import polling
 from feeds.errors import ConfigError, ParseError
+from feeds.fetch import polling
 from feeds.model import SourceSpec, SourceState
 from feeds.parse.opml_import import party_for_host, read_opml, slug
 from feeds.parse.yamldoc import dump_yaml, load_yaml

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from feeds import netguard
 from feeds.fetch import (
     FetchResult,
     FetchSettings,
@@ -22,13 +21,14 @@ from feeds.fetch import (
     fetch_all,
     host_key,
     make_client,
+    netguard,
     parse_retry_after,
     user_agent,
 )
+from feeds.fetch.polling import next_state
 from feeds.model import SourceSpec, SourceState
 from feeds.parse import parse_feed
 from feeds.parse.normalise import normalise_feed
-from feeds.polling import next_state
 from tests.localserver import LocalServer, Reply, any_overlap, overlapping
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

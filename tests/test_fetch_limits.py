@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds.fetch import FetchSettings, HttpClient, fetch, make_client
+from feeds.fetch.polling import next_state
 from feeds.fetch.validators import MAX_VALIDATOR_BYTES
 from feeds.model import SourceSpec, SourceState
-from feeds.polling import next_state
 from tests.localserver import LocalServer, Reply
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

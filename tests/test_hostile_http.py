@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds.fetch import fetch, fetch_all, make_client
+from feeds.fetch.polling import MAX_BACKOFF, next_state
 from feeds.model import SourceSpec, SourceState
-from feeds.polling import MAX_BACKOFF, next_state
 from tests.hostile_cases import RSS, SETTINGS, HttpCase, http_cases
 from tests.localserver import LocalServer, Reply
 

@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.httphead import parse_head, plain_pairs
+from feeds.fetch.httphead import parse_head, plain_pairs
 
 
 def reference(block: bytes) -> list[tuple[str, str]]:

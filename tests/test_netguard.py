@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from feeds.fetch import fetch, make_client
-from feeds.model import SourceState
-from feeds.netguard import (
+from feeds.fetch.netguard import (
     AddressPolicy,
     Connection,
     ConnectTimeout,
@@ -23,6 +22,7 @@ from feeds.netguard import (
     deadline_scope,
     is_public,
 )
+from feeds.model import SourceState
 from tests.hostile_cases import RSS, SETTINGS
 from tests.localserver import LocalServer, Reply
 

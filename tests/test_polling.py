@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from feeds.fetch import FetchResult
+from feeds.fetch.polling import MAX_BACKOFF, backoff, is_due, next_state, retry_delay
 from feeds.model import SourceSpec, SourceState
-from feeds.polling import MAX_BACKOFF, backoff, is_due, next_state, retry_delay
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 URL = "https://party.example/feed"

@@ -1,4 +1,4 @@
-"""HTTPS sources through our own transport (feeds.fetch.transport on feeds.netguard), against TLS
+"""HTTPS sources through our own transport (feeds.fetch.transport on feeds.fetch.netguard), against TLS
 servers on 127.0.0.1 with the self-signed certificate in tests/data/tls (valid until 2126).
 
 Trusted, a source is fetched and revalidated like a plain HTTP one; untrusted (the default
@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from feeds import netguard
-from feeds.fetch import FetchSettings, HttpClient, KeepAliveTransport, fetch, make_client
+from feeds.fetch import FetchSettings, HttpClient, KeepAliveTransport, fetch, make_client, netguard
 from feeds.model import SourceState
 from tests.localserver import LocalServer, Reply
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds import netguard
-from feeds.fetch import FetchSettings, fetch, make_client, user_agent
+from feeds.fetch import FetchSettings, fetch, make_client, netguard, user_agent
 from feeds.fetch.transport import header_text
 from feeds.model import SourceState
 from tests.localserver import LocalServer, Reply

@@ -6,7 +6,7 @@ the limits, validators.py decides which ETag / Last-Modified to keep, settings.p
 the configuration. `fetch` never raises for a per-source failure (network error,
 HTTP error status, timeout, oversized body): it returns a `FetchResult` with
 status "error" and a readable message naming the URL, which
-`feeds.polling.next_state` turns into backoff. Anything else is a bug and
+`feeds.fetch.polling.next_state` turns into backoff. Anything else is a bug and
 propagates.
 
 Limits, all per fetch: connect/read timeouts per request, a total deadline
@@ -48,9 +48,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from feeds import netguard
 from feeds.errors import FetchError
-from feeds.fetch import validators
+from feeds.fetch import netguard, validators
 from feeds.fetch.body import drain, read_body, remaining
 from feeds.fetch.hosts import HostQueues
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings, user_agent

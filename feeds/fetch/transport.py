@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import httpx
 
-from feeds import netguard
+from feeds.fetch import netguard
 from feeds.fetch.settings import ACCEPT, ACCEPT_ENCODING, FetchSettings
 
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from feeds import httphead
+from feeds.fetch import httphead
 
 Resolver = Callable[[str, int], list[str]]
 Opener = Callable[[str, int, "float | None"], socket.socket]
