@@ -33,6 +33,10 @@ What is fatal (ParseError): an empty body, an HTML page, a document with no
 RSS/Atom root, and XML so broken that no entry survives. A feed that is not
 well-formed but from which feedparser's loose parser recovers entries is
 kept, with a warning (unescaped "&" in titles is common in the wild).
+
+Enters: fetched bytes with their response headers (or a seed document, or an OPML list).
+Leaves: `ParsedFeed`, then normalised `Item`s (normalise.py). Imports the model and
+errors (and the registry's type for OPML); never fetch, dedupe, store, publish or the scheduler.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ phrase refers to; docs/tagging.md explains those rules.
     tagger = Tagger(registry)
     tags = tagger.tag("The Communist Party of Greece (KKE) condemned ...")
     tags.parties == ("kke",)
+
+Enters: an `Item` and the registry. Leaves: the item with its parties and topics. Imports
+the model and errors; never fetch, parse, dedupe, store, publish or the scheduler.
 """
 
 from __future__ import annotations
