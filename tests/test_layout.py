@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import feeds
@@ -35,3 +37,24 @@ def test_charset_normalizer_is_imported_in_one_module() -> None:
     importers = [path.relative_to(ROOT).as_posix() for folder in ("feeds", "scheduler")
                  for path in sorted((ROOT / folder).rglob("*.py")) if imports.search(path.read_text("utf-8"))]
     assert importers == ["feeds/parse/charsets.py"]
+
+
+def test_every_module_imports_on_its_own() -> None:
+    """No import cycle between the stage packages, whichever module a caller imports first."""
+    modules = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                     for package in ("feeds", "scheduler") for path in (ROOT / package).rglob("*.py"))
+    script = (
+        "import importlib, sys\n"
+        "failed = []\n"
+        f"for name in {modules!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] in ('feeds', 'scheduler')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ImportError as exc:\n"
+        "        failed.append(f'{name}: {exc}')\n"
+        "print('\\n'.join(failed))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, check=True)
+    assert done.stdout.strip() == ""

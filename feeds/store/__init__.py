@@ -20,7 +20,9 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from feeds.dedupe.bandcache import BandCache
+# A module import, not a name: feeds.dedupe.bandcache reads this package's rows, so whichever of
+# the two is imported first finds the other half-initialised.
+from feeds.dedupe import bandcache
 from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
 from feeds.store.bandstore import NEIGHBOURS, BandStore
@@ -94,7 +96,7 @@ class Store(BandStore, SourceStore, EntryStore):
             self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
             # Empty, every band is known (empty); the saves keep it so (see transaction()).
             empty = self._db.execute("SELECT 1 FROM items LIMIT 1").fetchone() is None
-            self._bands = BandCache() if cache_bands and empty else None
+            self._bands = bandcache.BandCache() if cache_bands and empty else None
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
 

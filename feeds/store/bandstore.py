@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from operator import itemgetter
 
-from feeds.dedupe.bandcache import ITEMS_CACHED, BandCache
+from feeds.dedupe import bandcache  # a module import: see feeds/store/__init__.py
 from feeds.model import Item
 from feeds.store.rows import FACT_COLUMNS, CandidateFacts, chunks, row_to_facts
 
@@ -26,7 +26,7 @@ class BandStore:
 
     _db: sqlite3.Connection
     _facts: dict[str, CandidateFacts]  # read so far; see Store.__init__
-    _bands: BandCache | None  # every band, while the store knows them all
+    _bands: bandcache.BandCache | None  # every band, while the store knows them all
 
     def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
         """What dedupe compares of the items that share a band with `bands`, newest first.
@@ -67,7 +67,7 @@ class BandStore:
                 self._facts[row[0]] = row_to_facts(row)
         return ids_by_band, {item_id: self._facts[item_id] for item_id in ids}
 
-    def band_cache(self) -> BandCache | None:
+    def band_cache(self) -> bandcache.BandCache | None:
         """Every band's members, while this store knows them all (see feeds.dedupe.bandcache): a batch
         then reads no band rows, and what it stores is filed in it by `save` and `save_new`."""
         return self._bands
@@ -77,7 +77,7 @@ class BandStore:
         ITEMS_CACHED items, drop it. A batch's Lookup still holding it files its own saves."""
         if self._bands is None:
             return
-        if len(self._bands) >= ITEMS_CACHED:
+        if len(self._bands) >= bandcache.ITEMS_CACHED:
             self._bands = None
             return
         for item, bands in saved:
