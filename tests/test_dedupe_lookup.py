@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds.dedupe import bandcache
 from feeds.dedupe.accept import accept_batch
 from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item
-from feeds.store import Store, bandstore
+from feeds.store import Store
 from tests.factories import T0, make_item
 
 WORDS = ["KKE", "TKP", "strike", "Athens", "Ankara", "workers", "condemns", "war", "NATO", "rally"]
@@ -102,7 +103,7 @@ def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory
         path = folder / f"{cache_bands}-{limit}.sqlite"
         outcomes = []
         with Store(path, cache_bands=cache_bands) as store, pytest.MonkeyPatch.context() as patch:
-            patch.setattr(bandstore, "ITEMS_CACHED", limit)
+            patch.setattr(bandcache, "ITEMS_CACHED", limit)  # read by the store at each batch
             for tagged in [*first, *(_later(tagged, 1) for tagged in first)]:
                 with store.transaction():
                     outcomes.append(accept_batch(store, tagged, T0))
@@ -138,7 +139,7 @@ def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,
             store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
             raise RuntimeError("boom")
         assert store.band_cache() is None
-    monkeypatch.setattr(bandstore, "ITEMS_CACHED", 1)
+    monkeypatch.setattr(bandcache, "ITEMS_CACHED", 1)
     with Store(":memory:") as store, store.transaction():
         store.save(first, keys=[], bands=bands, revision="", first_seen=T0)
         assert store.band_cache() is not None
