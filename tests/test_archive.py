@@ -20,6 +20,8 @@ from scheduler.server import FeedServer
 from tests.atomcheck import assert_valid_atom
 from tests.feedwalk import FH_ARCHIVE, links, walk_atom, walk_json
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 PARTIES = ("kke", "tkp", "psl")

@@ -75,6 +75,7 @@ def test_the_tls_cost_benchmark_resumes_sessions_in_one_variant_only(
     assert "0 of 3 handshakes resumed" in out.split("full handshakes")[1].splitlines()[0]
 
 
+@pytest.mark.slow  # a server and a subprocess
 def test_the_serving_benchmark_prints_every_row_and_ours_fails_none(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert serving_bench.main(["--seconds", "0.1", "--readers", "1,4"]) == 0

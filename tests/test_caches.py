@@ -33,6 +33,7 @@ def texts(words_per_text: int, total: int) -> Iterator[str]:
         yield " ".join(islice(words, words_per_text))
 
 
+@pytest.mark.slow  # seconds of CPU: left out of the quick loop
 def test_more_than_a_million_distinct_words_through_tagging(tagger: Tagger) -> None:
     tagged = 0
     for text in texts(2_000, MILLION):
@@ -51,6 +52,7 @@ def test_a_text_with_more_distinct_words_than_the_memo_holds(tagger: Tagger,
     assert tagger.tag(f"{text} TKP", language="tr").parties == ("tkp",)
 
 
+@pytest.mark.slow  # seconds of CPU: left out of the quick loop
 def test_more_than_a_million_distinct_words_through_dedupe() -> None:
     titles = list(texts(10, MILLION + 10))
     for start in range(0, len(titles), 5_000):

@@ -14,6 +14,8 @@ import yaml
 
 from tests.atomcheck import assert_valid_atom
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
 CHILE = "Protest in Berlin with members of the CPs of Greece (KKE), Chile (CCP) and Turkey (TKP)."

@@ -27,6 +27,8 @@ from tests.atomcheck import assert_valid_atom
 from tests.localserver import LocalServer, Reply
 from tests.test_cli import ROOT
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 SOURCES = 3
 ROUNDS = 6
 SEED = 20240501

@@ -26,6 +26,8 @@ from tests.atomcheck import assert_valid_atom
 from tests.jsonfeedcheck import assert_valid_json_feed
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTED = re.compile(r"serve status=started url=(http://127\.0\.0\.1:(\d+)/)")
 

@@ -24,6 +24,8 @@ from tests.localserver import LocalServer, Reply, any_overlap
 from tests.test_daemon import write_config
 from tests.test_ingest import rss
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 RSS = (("Content-Type", "application/rss+xml"),)
 
 

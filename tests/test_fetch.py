@@ -31,6 +31,8 @@ from feeds.parse import parse_feed
 from feeds.parse.normalise import normalise_feed
 from tests.localserver import LocalServer, Reply, any_overlap, overlapping
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 CONTACT = "https://partyfeeds.example.org/contact"
 SETTINGS = FetchSettings(

@@ -14,6 +14,8 @@ from feeds.fetch.validators import MAX_VALIDATOR_BYTES
 from feeds.model import SourceSpec, SourceState
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SETTINGS = FetchSettings(user_agent="partyfeeds-test", connect_timeout=1, read_timeout=1, total_timeout=3,
                          max_body_bytes=100_000, allow_hosts=("127.0.0.1",))

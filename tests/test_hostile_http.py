@@ -19,6 +19,8 @@ from feeds.model import SourceSpec, SourceState
 from tests.hostile_cases import RSS, SETTINGS, HttpCase, http_cases
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 

@@ -19,6 +19,8 @@ from feeds.parse import ParsedFeed, parse_feed
 from tests.hostile_cases import SECRET, XmlCase, xml_cases
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 MEMORY_BOUND = 64 * 2**20  # far above what any case needs; entity expansion would blow through it
 
 

@@ -3,12 +3,13 @@
 The published folder is served by scheduler.server.FeedServer on 127.0.0.1; chromium loads
 the page (`--dump-dom`: the DOM after parsing, no driver package) and every subscribe and
 autodiscovery link is then fetched with httpx and validated (Atom: tests/atomcheck, JSON
-Feed: the 1.1 schema, OPML: every outline's feeds). Without chromium this fails, never
-skips: .ci/run installs it.
+Feed: the 1.1 schema, OPML: every outline's feeds). Without chromium it skips, with its
+reason, except where PARTYFEEDS_REQUIRE_BROWSER is set: .ci/run sets it and installs chromium.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -43,7 +44,9 @@ pytestmark = pytest.mark.slow
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
-        pytest.fail("chromium is not installed (.ci/run installs it: apt-get install -y chromium)")
+        if os.environ.get("PARTYFEEDS_REQUIRE_BROWSER"):  # set by .ci/run: CI must run this test
+            pytest.fail("chromium is not installed (.ci/run installs it: apt-get install -y chromium)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); CI runs this test")
     return found
 
 

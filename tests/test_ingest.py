@@ -22,6 +22,8 @@ from feeds.store import Store
 from feeds.tag import Tagger
 from tests.localserver import LocalServer, Reply, any_overlap
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 SETTINGS = FetchSettings(user_agent="partyfeeds-test", connect_timeout=5, read_timeout=5, total_timeout=10,
                          block_private=False)

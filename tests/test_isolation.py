@@ -25,6 +25,8 @@ from tests.atomcheck import assert_valid_atom
 from tests.hostile_cases import SETTINGS, http_cases, xml_cases
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

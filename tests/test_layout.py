@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import feeds
 import scheduler
 
@@ -39,6 +41,7 @@ def test_charset_normalizer_is_imported_in_one_module() -> None:
     assert importers == ["feeds/parse/charsets.py"]
 
 
+@pytest.mark.slow  # a subprocess
 def test_every_module_imports_on_its_own() -> None:
     """No import cycle between the stage packages, whichever module a caller imports first."""
     modules = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")

@@ -26,6 +26,8 @@ from feeds.model import SourceState
 from tests.hostile_cases import RSS, SETTINGS
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BLOCKING = replace(SETTINGS, allow_hosts=(), total_timeout=3)
 

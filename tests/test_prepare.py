@@ -16,6 +16,8 @@ from feeds.parse.normalise import guid_links, normalise_feed
 from feeds.tag import Tagger, tag_item
 from feeds.tag.registry import load_registry
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 FEEDS = Path(__file__).parent / "data" / "feeds"
 NOW = datetime(2024, 3, 1, 12, tzinfo=UTC)
 ROOT = Path(__file__).parent.parent

@@ -21,6 +21,8 @@ from feeds.store.schema import MIGRATIONS
 from feeds.tag.registry import Registry
 from tests.test_archive import OPTIONS, T0, make, save
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 
 def _site(tmp_path: Path) -> render.SiteInfo:
     return render.SiteInfo(title="incremental", base_url="https://example.org/", author_name="partyfeeds",

@@ -28,6 +28,8 @@ from feeds.tag.registry import Registry
 from tests.atomcheck import assert_valid_atom, parse_rfc3339
 from tests.localserver import FEEDS_DIR, LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 A = "{http://www.w3.org/2005/Atom}"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

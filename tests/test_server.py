@@ -28,6 +28,8 @@ from scheduler.metrics import DaemonMetrics
 from scheduler.server import FeedServer, accepts_gzip
 from tests.test_metrics import parse_exposition
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 SECRET = b"SECRET-DO-NOT-SERVE"
 MTIME = 1764331200  # 2025-11-28 12:00:00 UTC
 FILES = {

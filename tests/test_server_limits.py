@@ -16,6 +16,8 @@ import pytest
 
 from scheduler.server import FeedServer
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture
 def public(tmp_path: Path) -> Path:

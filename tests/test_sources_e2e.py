@@ -19,6 +19,8 @@ from tests.atomcheck import assert_valid_atom
 from tests.localserver import LocalServer, Reply
 from tests.test_cli import ROOT, partyfeeds, snapshot
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 A = "{http://www.w3.org/2005/Atom}"
 KKE_LINK = "https://inter.kke.example/en/articles/Statement-on-Jerusalem/"
 SEED = """\

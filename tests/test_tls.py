@@ -24,6 +24,8 @@ from feeds.fetch import FetchSettings, HttpClient, KeepAliveTransport, fetch, ma
 from feeds.model import SourceState
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 TLS = Path(__file__).parent / "data" / "tls"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SETTINGS = FetchSettings(user_agent="partyfeeds-test", connect_timeout=1, read_timeout=1, total_timeout=2,

@@ -15,6 +15,8 @@ from feeds.fetch.transport import header_text
 from feeds.model import SourceState
 from tests.localserver import LocalServer, Reply
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SETTINGS = FetchSettings(user_agent=user_agent("https://partyfeeds.example.org/contact"), connect_timeout=1,
                          read_timeout=1, total_timeout=3, max_body_bytes=100_000, allow_hosts=("127.0.0.1",))

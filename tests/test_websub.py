@@ -16,6 +16,8 @@ from feeds.fetch import FetchSettings, make_client
 from feeds.publish.websub import notify_hub
 from tests.test_daemon import ROOT, Service
 
+pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
+
 A = "{http://www.w3.org/2005/Atom}"
 
 
