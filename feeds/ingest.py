@@ -504,10 +504,15 @@ def _has_body(result: FetchResult | None) -> bool:
 
 
 def _job(store: Store, poll: _Poll) -> Job:
-    result = poll.result
-    assert result is not None and result.body is not None and poll.now is not None
-    return Job(result.body, result.headers, result.final_url, poll.spec, poll.now,
-               store.guid_links(poll.spec.id))
+    assert poll.result is not None and poll.now is not None
+    return job_for(store, poll.spec, poll.result, poll.now)
+
+
+def job_for(store: Store, spec: SourceSpec, result: FetchResult, now: datetime) -> Job:
+    """What prepare needs of a fetched body: the body, its headers and URL, and the source's
+    guid map from its last fetch."""
+    assert result.body is not None
+    return Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
 
 
 def store_prepared(store: Store, spec: SourceSpec, state: SourceState, result: FetchResult,

@@ -32,11 +32,11 @@ from feeds.errors import DedupeError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, polling
 from feeds.ingest import Ingest as Ingest
 from feeds.ingest import Setup as Setup
-from feeds.ingest import Undated, accept_seed_document, log_source, read_seeds
+from feeds.ingest import Undated, accept_seed_document, job_for, log_source, read_seeds
 from feeds.ingest import store_prepared as store_prepared
 from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
 from feeds.parse.seeds import DEFAULT_PUBLISHER
-from feeds.prepare import Job, prepare
+from feeds.prepare import prepare
 
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
 from feeds.publish import PublishReport as PublishReport
@@ -132,8 +132,7 @@ def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceS
     commit together, or not at all (the engine's steps, one at a time, for tests and tools)."""
     prepared = None
     if result.status == "ok" and result.body is not None:
-        job = Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
-        prepared = prepare(job, tagger)
+        prepared = prepare(job_for(store, spec, result, now), tagger)
     with store.transaction():
         report, new_state = store_prepared(store, spec, state, result, prepared, Undated(now))
     log_source(report, new_state)
