@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from feeds.errors import ConfigError
 from feeds.parse.yamldoc import LineDict, LineList
 from feeds.publish.archive import ARCHIVE_DIR
-from feeds.publish.compose import FACETS, All, ComposedFeed, Not, PublishOptions, Query, Term, unknown_values
-from feeds.publish.compose import Any as AnyOf
+from feeds.publish.compose import FACETS, ComposedFeed, PublishOptions, unknown_values
+from feeds.store.query import All, Not, Query, Term
+from feeds.store.query import Any as AnyOf
 from feeds.tag.registry import Registry
 
 if TYPE_CHECKING:  # scheduler.config imports this module

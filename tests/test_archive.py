@@ -13,8 +13,9 @@ import pytest
 from feeds import pipeline
 from feeds.model import Item, SiteInfo, SourceRef, atom_id, item_id
 from feeds.publish.archive import chain, full_pages, page_path
-from feeds.publish.compose import All, ComposedFeed, PublishOptions, Term
+from feeds.publish.compose import ComposedFeed, PublishOptions
 from feeds.store import Store
+from feeds.store.query import All, Term
 from feeds.tag.registry import Registry
 from scheduler.server import FeedServer
 from tests.atomcheck import assert_valid_atom

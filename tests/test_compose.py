@@ -1,11 +1,9 @@
-"""feeds.publish.compose (queries, SQL, feed plans) and scheduler.feedconfig (the `feeds:` config section)."""
+"""feeds.publish.compose (resolving queries, feed plans) and scheduler.feedconfig (`feeds:` in the config)."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,21 +11,10 @@ import yaml
 
 from feeds import pipeline
 from feeds.errors import ConfigError
-from feeds.model import Item, SiteInfo, item_id
-from feeds.publish.compose import (
-    All,
-    Any,
-    Not,
-    PublishOptions,
-    Query,
-    Term,
-    candidates_sql,
-    listing_sql,
-    plan,
-    resolve,
-    where_sql,
-)
+from feeds.model import SiteInfo
+from feeds.publish.compose import PublishOptions, plan, resolve
 from feeds.store import Store
+from feeds.store.query import All, Any, Not, Term
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry
 from scheduler.config import load_config
@@ -40,96 +27,6 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SITE = SiteInfo(title="t", base_url="https://feeds.example.org/", author_name="a")
 
 
-# --- queries select in SQL what they mean -----------------------------------------------------------
-
-COMBOS = [("kke",), ("tkp",), ("kke", "tkp"), ("pcch",), ()]
-LANGS = ["es", "es-AR", "en", "el", None]
-TOPICS = [("palestine",), (), ("elections", "palestine")]
-
-
-def sample() -> list[Item]:
-    return [Item(id=item_id(f"q{n}"), title=f"Q{n}", link=None, summary="s", content="", published=T0,
-                 updated=T0 + timedelta(minutes=n), language=LANGS[n % 5],
-                 parties=COMBOS[n % 5 - (n // 5) % 2], topics=TOPICS[n % 3]) for n in range(60)]
-
-
-def lang(item: Item, code: str) -> bool:
-    return (item.language or "").lower().split("-")[0] == code
-
-
-QUERIES: list[tuple[Query, Callable[[Item], bool]]] = [
-    (Term("party", ("kke",)), lambda i: "kke" in i.parties),
-    (Term("party", ("kke", "tkp")), lambda i: bool({"kke", "tkp"} & set(i.parties))),
-    (All((Term("party", ("kke", "tkp")), Term("topic", ("palestine",)))),
-     lambda i: bool({"kke", "tkp"} & set(i.parties)) and "palestine" in i.topics),
-    (Any((Term("party", ("pcch",)), Term("language", ("es",)))),
-     lambda i: "pcch" in i.parties or lang(i, "es")),
-    (Not(Term("language", ("en",))), lambda i: not lang(i, "en")),  # unknown language is "not English"
-    (All((Term("topic", ("palestine",)), Not(Term("party", ("kke",))))),
-     lambda i: "palestine" in i.topics and "kke" not in i.parties),
-    (Term("party", ()), lambda i: False),
-]
-
-
-@pytest.mark.parametrize(("query", "oracle"), QUERIES)
-def test_query_selects_in_sql_what_it_means(query: Query, oracle: Callable[[Item], bool]) -> None:
-    items = sample()
-    _, selected = _history(items, query)
-    assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
-    assert 0 < len(selected) < len(items) or isinstance(query, Term)
-
-
-def _history(items: list[Item], query: Query, candidates: tuple[str, list[str]] | None = None,
-             listing: tuple[str, list[str]] | None = None) -> tuple[Store, list[str]]:
-    """A store of `items` and the ids of the feed history `query` grows in it."""
-    store = Store(":memory:")
-    with store.transaction():
-        for item in items:
-            store.save(item, keys=[item.id], bands=[], revision="", first_seen=T0)
-        store.sync_feed_log("q", "q")
-        store.extend_feed_log("q", *where_sql(query), candidates=candidates, listing=listing)
-    return store, [i.id for i in store.feed_log_items("q", 1, 10_000)]
-
-
-QUERIES_MORE: list[tuple[Query, Callable[[Item], bool]]] = [
-    (Any((Term("party", ("pcch",)), Term("topic", ("palestine",)))),
-     lambda i: "pcch" in i.parties or "palestine" in i.topics),
-    (All((Term("language", ("es",)), Term("party", ("kke", "pcch")))),
-     lambda i: lang(i, "es") and bool({"kke", "pcch"} & set(i.parties))),
-]
-
-
-@pytest.mark.parametrize(("query", "oracle"), QUERIES + QUERIES_MORE)
-def test_candidates_only_speed_up_the_selection(query: Query, oracle: Callable[[Item], bool]) -> None:
-    """A history grown from the tags' index (candidates_sql) is the one grown from every item."""
-    items = sample()
-    store, selected = _history(items, query, candidates_sql(query))
-    assert selected == [i.id for i in sorted(items, key=lambda i: (i.updated, i.id)) if oracle(i)]
-    assert store.present_tags() == set(store.tag_counts())
-
-
-def tied_and_moved() -> list[Item]:
-    """`sample()` with `updated` ties, and some items saved again later under another date and
-    other tags (their tag rows must follow, or a history listed off them would be wrong)."""
-    items = [replace(item, updated=T0 + timedelta(minutes=n // 4)) for n, item in enumerate(sample())]
-    moved = [replace(item, updated=T0 - timedelta(days=1), parties=("tkp",), topics=("palestine",))
-             for item in items[::7]]
-    return items + moved
-
-
-@pytest.mark.parametrize(("query", "oracle"), QUERIES + QUERIES_MORE)
-def test_a_history_listed_off_the_tags_is_the_one_grown_from_every_item(
-        query: Query, oracle: Callable[[Item], bool]) -> None:
-    items = tied_and_moved()
-    _, expected = _history(items, query)
-    _, listed = _history(items, query, listing=listing_sql(query))
-    assert listed == expected
-    latest = list({item.id: item for item in items}.values())  # the later save of an id wins
-    assert listed == [i.id for i in sorted(latest, key=lambda i: (i.updated, i.id)) if oracle(i)]
-    assert (listing_sql(query) is not None) == (isinstance(query, Term) and query.facet in ("party", "topic")
-                                                and bool(query.values))
-
-
 def test_countries_and_regions_resolve_to_their_parties(registry: Registry) -> None:
     greece = resolve(Term("country", ("GR",)), registry)
     assert isinstance(greece, Term) and greece.facet == "party" and "kke" in greece.values
@@ -138,8 +35,6 @@ def test_countries_and_regions_resolve_to_their_parties(registry: Registry) -> N
     assert isinstance(americas, Any) and isinstance(americas.parts[0], Term)
     assert {"pcch", "psl"} <= set(americas.parts[0].values) and "kke" not in americas.parts[0].values
     assert resolve(Term("country", ("AR",)), registry) == Term("party", ())  # no party yet: selects nothing
-    with pytest.raises(ValueError, match="unresolved"):
-        where_sql(Term("country", ("GR",)))
 
 
 # --- plans: titles, links, icons, switches ----------------------------------------------------------

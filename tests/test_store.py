@@ -167,8 +167,8 @@ def test_a_history_read_off_one_cursor_holds_the_items_read_by_id() -> None:
     with Store(":memory:") as store, store.transaction():
         for item in items:
             store.save(item, keys=[], bands=[], revision="", first_seen=T0)
-        store.sync_feed_log("all", "every item")
-        store.extend_feed_log("all", "1", [])
+        store.sync_feed_log("all", None)
+        store.extend_feed_log("all", None)
         streamed = list(store.feed_log_stream("all", 2, 5))
         assert [seq for seq, _ in streamed] == [2, 3, 4, 5]
         assert [item for _, item in streamed] == store.feed_log_items("all", 2, 5) == items[1:5]

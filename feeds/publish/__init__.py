@@ -171,12 +171,10 @@ def _extend_history(store: Store, feed: compose.PlannedFeed, now: datetime) -> t
     """Append the items saved since the last publish that joined the feed (inside the caller's
     transaction); the new watermark commits with them, so a crash in between only makes the
     next run look again. A feed published for the first time is stamped with `now`."""
-    restarted = store.sync_feed_log(feed.log_key, compose.definition(feed.query))
+    restarted = store.sync_feed_log(feed.log_key, feed.query)
     mark = _first_published(FeedMark() if restarted else store.feed_mark(feed.log_key), now)
     seen = store.change_mark()
-    store.extend_feed_log(feed.log_key, *compose.where_sql(feed.query), since=mark.seen,
-                          candidates=compose.candidates_sql(feed.query),
-                          listing=compose.listing_sql(feed.query))
+    store.extend_feed_log(feed.log_key, feed.query, since=mark.seen)
     store.save_feed_mark(feed.log_key, replace(mark, seen=seen))
     return restarted, mark
 

@@ -1,10 +1,9 @@
 """Which feeds to publish, and which stored items each one selects.
 
-A feed's selection is a `Query`: tags (party, topic), places (country, region:
-resolved to the parties of those countries through the registry), languages,
-combined with `All` (AND), `Any` (OR) and `Not`. `where_sql` turns a resolved
-query into an SQL condition over `items AS i`, so the store selects; items are
-never held in memory to be filtered here.
+A feed's selection is a `Query` (feeds/store/query.py): tags (party, topic), places
+(country, region: resolved here to the parties of those countries through the registry),
+languages, combined with `All` (AND), `Any` (OR) and `Not`. The store translates a resolved
+query and selects; items are never held in memory to be filtered here.
 
 `plan` lists every feed of a publish run: all, one per party and topic with
 items, per country and per language when switched on, and the composed feeds
@@ -13,11 +12,11 @@ of the configuration. It is pure: counts and languages come in from the store.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from feeds.model import FeedSpec, SiteInfo
+from feeds.store.query import All, Any, Not, Query, Term, terms
 from feeds.tag.registry import Registry
 
 FACETS = ("party", "topic", "country", "region", "language")
@@ -27,33 +26,6 @@ LANGUAGE_NAMES = {
     "fr": "French", "he": "Hebrew", "hi": "Hindi", "it": "Italian", "pl": "Polish", "pt": "Portuguese",
     "ru": "Russian", "tr": "Turkish", "uk": "Ukrainian", "zh": "Chinese",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """Items carrying any of `values` for `facet` (party, topic, country, region or language)."""
-
-    facet: str
-    values: tuple[str, ...]
-    origin: tuple[str, int | None, str] | None = field(default=None, compare=False)  # file, line, key
-
-
-@dataclass(frozen=True, slots=True)
-class All:
-    parts: tuple[Query, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Any:
-    parts: tuple[Query, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    part: Query
-
-
-Query = Term | All | Any | Not
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +61,6 @@ class PlannedFeed:
     icon: str | None = None
 
 
-def terms(query: Query) -> Iterable[Term]:
-    """Every leaf of `query`, in order."""
-    if isinstance(query, Term):
-        yield query
-    elif isinstance(query, Not):
-        yield from terms(query.part)
-    else:
-        for part in query.parts:
-            yield from terms(part)
-
-
 def unknown_values(query: Query, registry: Registry) -> list[tuple[Term, str]]:
     """(term, value) for every party, topic or region the registry does not know. Countries are
     not checked: a country without registry parties is valid and selects nothing (yet)."""
@@ -122,77 +83,6 @@ def resolve(query: Query, registry: Registry) -> Query:
         code for region in query.values for code in registry.regions.get(region, ())}
     parties = sorted(code for code, party in registry.parties.items() if party.country in countries)
     return Term("party", tuple(parties), query.origin)
-
-
-def where_sql(query: Query | None) -> tuple[str, list[str]]:
-    """An SQL condition on `items AS i` selecting what a resolved `query` selects, and its parameters."""
-    if query is None:
-        return "1", []
-    if isinstance(query, Not):
-        sql, params = where_sql(query.part)
-        return f"NOT ({sql})", params
-    if isinstance(query, All | Any):
-        parts = [where_sql(part) for part in query.parts]
-        joiner = " AND " if isinstance(query, All) else " OR "
-        return joiner.join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
-    return _term_sql(query)
-
-
-def _term_sql(term: Term) -> tuple[str, list[str]]:
-    if not term.values:
-        return "0", []  # e.g. a country with no registry party: selects nothing
-    marks = ",".join("?" * len(term.values))
-    if term.facet == "language":  # primary subtag: "es" selects "es" and "es-AR"
-        languages = [v.lower() for v in term.values]
-        code = "coalesce(lower(i.language), '')"  # so NOT (language) keeps items of unknown language
-        likes = " OR ".join(f"{code} LIKE ?" for _ in languages)
-        return f"{code} IN ({marks}) OR {likes}", [*languages, *(f"{v}-%" for v in languages)]
-    if term.facet not in ("party", "topic"):
-        raise ValueError(f"unresolved {term.facet} term: call resolve() first")
-    return (f"EXISTS (SELECT 1 FROM item_tags AS t WHERE t.item_id = i.id AND t.facet = ? "
-            f"AND t.tag IN ({marks}))", [term.facet, *term.values])
-
-
-def candidates_sql(query: Query | None) -> tuple[str, list[str]] | None:
-    """A subquery listing item ids that include every item a resolved `query` selects, straight
-    off the tags' primary key; None if there is none cheaper than reading every item.
-
-    Only a speed-up: `where_sql` still decides. A party feed's history grows from its ~1% of
-    the items instead of testing every item against the party (100 feeds × 100,000 items)."""
-    if isinstance(query, Term):
-        return _tag_rows("item_id", query)
-    if isinstance(query, All):
-        return next((found for part in query.parts if (found := candidates_sql(part))), None)
-    if isinstance(query, Any):
-        parts = [found for part in query.parts if (found := candidates_sql(part))]
-        if not parts or len(parts) < len(query.parts):
-            return None
-        return " UNION ALL ".join(sql for sql, _ in parts), [param for _, params in parts for param in params]
-    return None  # None (every item) or Not: no index gives a smaller set
-
-
-def listing_sql(query: Query | None) -> tuple[str, list[str]] | None:
-    """For a query one tag index answers alone (a party or topic term): a subquery of its items'
-    (updated, item_id), straight off the tags' primary key, which is ordered as a history is; None
-    for any other query. A first publish fills 60-odd party and topic histories this way, without
-    reading and sorting the items (selecting a 5,000-item feed's rows: ~40 ms that way, ~2 ms so)."""
-    # DISTINCT: an item carrying two of the values has two rows, with the same `updated`.
-    return _tag_rows("DISTINCT updated, item_id", query) if isinstance(query, Term) else None
-
-
-def _tag_rows(columns: str, term: Term) -> tuple[str, list[str]] | None:
-    """`columns` of the tag rows of `term`'s values, off item_tags' primary key; None for a
-    facet item_tags does not hold, or no values."""
-    if term.facet not in ("party", "topic") or not term.values:
-        return None
-    marks = ",".join("?" * len(term.values))
-    return f"SELECT {columns} FROM item_tags WHERE facet = ? AND tag IN ({marks})", [term.facet, *term.values]
-
-
-def definition(query: Query | None) -> str:
-    """A stable text of what a feed selects: when it changes, the feed's history is rebuilt."""
-    sql, params = where_sql(query)
-    return json.dumps([sql, params], ensure_ascii=False)
 
 
 # --- the plan -----------------------------------------------------------------------------

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 
 # A module import, not a name: feeds.dedupe.bandcache reads this package's rows, so whichever of
@@ -27,6 +25,7 @@ from feeds.errors import StoreError
 from feeds.model import Item, SourceRef
 from feeds.store.bandstore import NEIGHBOURS, BandStore
 from feeds.store.entrystore import EntryStore
+from feeds.store.feedlogs import FeedLogStore
 from feeds.store.rows import (
     ITEM_COLUMNS,
     WRITE_COLUMNS,
@@ -52,7 +51,6 @@ __all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "Stor
 BUSY_SECONDS = 60.0  # a first publish of 100,000 items holds the write lock for seconds
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
 
-_ITEM_COLUMNS_OF_I = ", ".join(f"i.{c}" for c in ITEM_COLUMNS.split(", "))
 # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the delete would
 # cascade to the item's keys and bands.
 _SAVE_ITEM = (f"INSERT INTO items ({WRITE_COLUMNS}) VALUES ({','.join('?' * 17)}) ON CONFLICT (id) "
@@ -65,7 +63,7 @@ _SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
 _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
 
 
-class Store(BandStore, SourceStore, EntryStore):
+class Store(BandStore, SourceStore, EntryStore, FeedLogStore):
     """The partyfeeds database. Use as a context manager to close it.
 
     Band neighbour reads: feeds/store/bandstore.py; source rows: feeds/store/sourcestore.py; kept entries,
@@ -270,129 +268,6 @@ class Store(BandStore, SourceStore, EntryStore):
             "SELECT lower(substr(language, 1, instr(language || '-', '-') - 1)) AS code, count(*) "
             "FROM items WHERE language IS NOT NULL AND language != '' GROUP BY code")
         return {code: count for code, count in rows if code}
-
-    # -- feed histories (RFC 5005 archives; see feeds/publish/archive.py) ------------
-
-    def sync_feed_log(self, feed: str, definition: str) -> bool:
-        """Keep `feed`'s history if it still selects `definition`; else (or if new) start it
-        empty and return True."""
-        row = self._db.execute("SELECT definition FROM feed_logs WHERE feed = ?", (feed,)).fetchone()
-        if row is not None and row[0] == definition:
-            return False
-        self._db.execute("DELETE FROM feed_entries WHERE feed = ?", (feed,))
-        self._db.execute("INSERT OR REPLACE INTO feed_logs VALUES (?, ?)", (feed, definition))
-        return True
-
-    def extend_feed_log(self, feed: str, where: str, params: Sequence[str], since: int = 0,
-                        candidates: tuple[str, Sequence[str]] | None = None,
-                        listing: tuple[str, Sequence[str]] | None = None) -> int:
-        """Append to `feed`'s history the items matching `where` (an SQL condition on `items AS i`)
-        that it lacks, in (updated, id) order; return how many joined.
-
-        `since`: only items saved after that `change_mark()` are looked at. Sound because
-        `where` reads only the item's own rows, so an item not saved since then matched (and
-        joined) or did not match then, and still does or does not. `candidates`: a subquery of
-        item ids that holds every match (compose.candidates_sql), so only those are tested
-        when `since` is 0. `listing`: a subquery of exactly the matches' (updated, item_id)
-        (compose.listing_sql), which fills an empty history from scratch without reading items.
-        """
-        base = self.feed_log_size(feed)
-        if listing and not since and not base:
-            return self._db.execute(
-                "INSERT INTO feed_entries (feed, seq, item_id) "
-                f"SELECT ?, row_number() OVER (ORDER BY updated, item_id), item_id FROM ({listing[0]})",
-                (feed, *listing[1])).rowcount
-        changed = " AND i.id IN (SELECT item_id FROM item_changes WHERE seq > ?)" if since else ""
-        # Candidates help a fill from scratch; after one, the items saved since are fewer, and
-        # given both lists SQLite may walk the longer one (3 ms a feed instead of 0.1).
-        candidates = None if since else candidates
-        among = f" AND i.id IN ({candidates[0]})" if candidates else ""
-        # An empty history lacks every item: no lookup per item (a first publish has 300,000).
-        lacking = " AND NOT EXISTS (SELECT 1 FROM feed_entries AS e WHERE e.feed = ? AND e.item_id = i.id)"
-        cursor = self._db.execute(
-            "INSERT INTO feed_entries (feed, seq, item_id) "
-            "SELECT ?, ? + row_number() OVER (ORDER BY i.updated, i.id), i.id FROM items AS i "
-            f"WHERE ({where}){changed}{among}{lacking if base else ''}",
-            (feed, base, *params, *([since] if since else []), *(candidates[1] if candidates else ()),
-             *([feed] if base else [])))
-        return cursor.rowcount
-
-    def change_mark(self) -> int:
-        """The newest item change so far (see migration 5): a watermark for `extend_feed_log`."""
-        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM item_changes").fetchone()[0])
-
-    def feed_log_stamps(self, feed: str, first: int, last: int) -> list[tuple[str, int]]:
-        """(item id, its change number) for sequence numbers first..last of `feed`, in order:
-        what a rendered document depends on, without reading the items."""
-        rows = self._db.execute(
-            "SELECT e.item_id, c.seq FROM feed_entries AS e JOIN item_changes AS c USING (item_id) "
-            "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq", (feed, first, last))
-        return [(str(item_id), int(seq)) for item_id, seq in rows]
-
-    def feed_mark(self, feed: str) -> FeedMark:
-        """What the last publish recorded for `feed` (all empty if nothing yet)."""
-        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base, first_published "
-                               "FROM feed_marks WHERE feed = ?", (feed,)).fetchone()
-        return FeedMark(*row) if row else FeedMark()
-
-    def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
-        self.save_feed_marks({feed: mark})
-
-    def feed_log_size(self, feed: str) -> int:
-        row = self._db.execute("SELECT coalesce(max(seq), 0) FROM feed_entries WHERE feed = ?", (feed,))
-        return int(row.fetchone()[0])
-
-    def feed_log_items(self, feed: str, first: int, last: int) -> list[Item]:
-        """The items with sequence numbers first..last of `feed`'s history, in that order."""
-        rows = self._db.execute("SELECT item_id FROM feed_entries WHERE feed = ? AND seq BETWEEN ? AND ? "
-                                "ORDER BY seq", (feed, first, last))
-        return [stored.item for stored in self.get_many([r[0] for r in rows])]
-
-    def feed_logs(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT feed FROM feed_logs ORDER BY feed")]
-
-    # -- publish side: what one publish run reads (feeds/publish/__init__.py) ---------
-    # Kept apart from the save path above: only the publisher calls these.
-
-    def present_tags(self) -> set[tuple[str, str]]:
-        """Every (facet, tag) some item carries: one primary-key seek per distinct tag, so the
-        plan of a publish costs a few hundred seeks, not a scan of every tag row."""
-        found: set[tuple[str, str]] = set()
-        row = self._db.execute("SELECT facet, tag FROM item_tags ORDER BY facet, tag LIMIT 1").fetchone()
-        while row is not None:
-            found.add((str(row[0]), str(row[1])))
-            row = self._db.execute("SELECT facet, tag FROM item_tags WHERE (facet, tag) > (?, ?) "
-                                   "ORDER BY facet, tag LIMIT 1", row).fetchone()
-        return found
-
-    def feed_log_places(self, feed: str, first: int, last: int) -> list[tuple[int, str, int]]:
-        """(sequence number, item id, the item's place in the "all" history or 0) for sequence
-        numbers first..last of `feed`, in order: the place lets the publisher render documents
-        in roughly the order their items arrived, so an item's rendering is reused, then dropped."""
-        rows = self._db.execute(
-            "SELECT e.seq, e.item_id, coalesce(a.seq, 0) FROM feed_entries AS e LEFT JOIN feed_entries AS a "
-            "ON a.feed = 'all' AND a.item_id = e.item_id WHERE e.feed = ? AND e.seq BETWEEN ? AND ? "
-            "ORDER BY e.seq", (feed, first, last))
-        return rows.fetchall()  # already int, text, int: 300,000 rows on a first publish
-
-    def feed_log_stream(self, feed: str, first: int, last: int) -> Iterator[tuple[int, Item]]:
-        """(sequence number, item) for sequence numbers first..last of `feed`, in order, off one
-        cursor: a first publish reads every item, and a query per batch of ids (`get_many`)
-        cost ~10× as much. Items deleted since they joined are skipped, as `get_many` does."""
-        rows = self._db.execute(
-            f"SELECT e.seq, {_ITEM_COLUMNS_OF_I}, s.source_id, s.title, s.link, s.party, s.kind, s.site "
-            "FROM feed_entries AS e JOIN items AS i ON i.id = e.item_id "
-            "LEFT JOIN item_sources AS s ON s.item_id = i.id "
-            "WHERE e.feed = ? AND e.seq BETWEEN ? AND ? ORDER BY e.seq, s.position", (feed, first, last))
-        for seq, group in groupby(rows, key=itemgetter(0)):
-            found = list(group)  # one row per source of the item, by position
-            sources = tuple(SourceRef(*row[17:]) for row in found if row[17] is not None)
-            yield seq, row_to_stored(found[0][1:17], sources).item
-
-    def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             [(feed, m.seen, m.fingerprint, m.files, m.summary, m.pages_base,
-                               m.first_published) for feed, m in marks.items()])
 
     def check(self) -> None:
         """Raise StoreError unless SQLite finds the database intact."""
