@@ -30,7 +30,7 @@ from feeds import pipeline
 from feeds import publish as publish_module
 from feeds.store import Store
 
-WRITERS = 2  # as feeds.publish.RENDER_WORKERS
+WRITERS = runs.PROCESSES
 
 
 def first_publish(args: runs.Result) -> runs.Result:
@@ -48,7 +48,8 @@ def first_publish(args: runs.Result) -> runs.Result:
     publish_module._render = timed_render  # type: ignore[assignment]
     with Store(db) as store:
         start = time.perf_counter()
-        report = pipeline.publish(store, runs.registry(), runs.SITE, workdir / "public", now=T0)
+        report = pipeline.publish(store, runs.registry(), runs.SITE, workdir / "public", now=T0,
+                                  workers=runs.PROCESSES)
         end = time.perf_counter()
     return {"wall": end - start, "before_render": marks["render_start"] - start,
             "written": len(report.written)}

@@ -35,6 +35,7 @@ from feeds.tag.registry import Registry, load_registry
 ROOT = Path(__file__).resolve().parent.parent
 SITE = SiteInfo(title="partyfeeds bench", base_url="http://127.0.0.1:8080/", author_name="partyfeeds")
 SETTINGS = FetchSettings(user_agent="partyfeeds-bench", allow_hosts=("127.0.0.1",))
+PROCESSES = 2  # worker processes, as config.yaml's `processes`
 Result = dict[str, Any]
 
 
@@ -94,8 +95,8 @@ def ingest(args: Result) -> Result:
         now = T0 + timedelta(hours=1)
         with timed(result, "cold"):
             polls = pipeline.due_polls(store, sources, now, force=True)
-            with pipeline.Ingest(store, pipeline.Setup(client, SETTINGS, tagger), ordered=True,
-                                 expected=len(polls)) as engine:
+            with pipeline.Ingest(store, pipeline.Setup(client, SETTINGS, tagger), parse_workers=PROCESSES,
+                                 ordered=True, expected=len(polls)) as engine:
                 reports = engine.run(polls, now)
         result.update(_stage_times(engine))
         result["errors"] = sum(r.status == "error" for r in reports)
@@ -104,7 +105,8 @@ def ingest(args: Result) -> Result:
         before = server_requests(args["stats_url"])
         with timed(result, "steady"):
             later = now + timedelta(hours=1)
-            reports = pipeline.ingest_sources(store, tagger, client, sources, SETTINGS, later, force=True)
+            reports = pipeline.ingest_sources(store, tagger, client, sources, SETTINGS, later, force=True,
+                                              parse_workers=PROCESSES)
         result["steady_requests"] = server_requests(args["stats_url"]) - before
         result["steady_parsed"] = sum(r.status == "ok" for r in reports)
     return result
@@ -112,9 +114,9 @@ def ingest(args: Result) -> Result:
 
 def daemon_backlog(args: Result) -> Result:
     """The daemon's ingest on the same corpus: every source handed at once to an engine set up as
-    `serve` sets it up (unordered, the real clock, PARSE_WORKERS), as a daemon starting on an
+    `serve` sets it up (unordered, the real clock, PROCESSES), as a daemon starting on an
     empty store does; timed until the last is stored."""
-    from scheduler.daemon import PARSE_WORKERS, utcnow
+    from scheduler.daemon import utcnow
 
     result: Result = {"entries": args["entries"]}
     tagger = Tagger(registry())
@@ -127,7 +129,7 @@ def daemon_backlog(args: Result) -> Result:
 
     with Store(Path(args["workdir"]) / "daemon.sqlite") as store, make_client(SETTINGS) as client:
         engine = pipeline.Ingest(store, pipeline.Setup(client, SETTINGS, tagger), fetch_workers=8,
-                                 parse_workers=PARSE_WORKERS, clock=utcnow)
+                                 parse_workers=PROCESSES, clock=utcnow)
         with timed(result, "cold"):
             for spec in specs(args):
                 engine.poll(spec, SourceState(spec.id, spec.url), done)
@@ -212,14 +214,14 @@ def publish(args: Result) -> Result:
     with Store(db) as store:
         result["items"] = store.count_items()
         with timed(result, "all"):
-            report = pipeline.publish(store, reg, SITE, out, now=T0)
+            report = pipeline.publish(store, reg, SITE, out, now=T0, workers=PROCESSES)
         result["feeds"] = len(report.written)
         newest = store.latest(1)[0]
         changed = replace(newest, summary=newest.summary + " (corrected)", updated=T0 + timedelta(days=1))
         with store.transaction():
             store.save(changed, keys=identity_keys(changed), bands=(), revision="", first_seen=T0)
         with timed(result, "one"):
-            report = pipeline.publish(store, reg, SITE, out, now=T0)
+            report = pipeline.publish(store, reg, SITE, out, now=T0, workers=PROCESSES)
         result["one_written"] = len(report.written)
     result["rss_mb"] = peak_rss_mb()
     return result
@@ -235,8 +237,8 @@ def oneshot(args: Result) -> Result:
     with Store(db) as store, make_client(SETTINGS) as client:
         with timed(result, "run"):
             pipeline.ingest_sources(store, tagger, client, specs(args), SETTINGS, T0 + timedelta(hours=1),
-                                    force=True)
-            pipeline.publish(store, reg, SITE, workdir / "public", now=T0)
+                                    force=True, parse_workers=PROCESSES)
+            pipeline.publish(store, reg, SITE, workdir / "public", now=T0, workers=PROCESSES)
         result["items"] = store.count_items()
     result["rss_mb"] = peak_rss_mb()
     return result

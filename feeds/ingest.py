@@ -162,7 +162,7 @@ class Ingest:
     the sources in it are left as they were, to be polled again) and of the next good one (None).
     """
 
-    def __init__(self, store: Store, setup: Setup, *, fetch_workers: int = 8, parse_workers: int = 2,
+    def __init__(self, store: Store, setup: Setup, *, fetch_workers: int = 8, parse_workers: int = 1,
                  ordered: bool = False, clock: Callable[[], datetime] | None = None,
                  owns_client: bool = False, expected: int = 0,
                  on_store_error: Callable[[StoreError | None], None] | None = None) -> None:

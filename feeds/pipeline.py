@@ -117,7 +117,7 @@ def due_polls(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
 
 def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
-                   force: bool = False, parse_workers: int = 2) -> list[SourceReport]:
+                   force: bool = False, parse_workers: int = 1) -> list[SourceReport]:
     """Fetch, prepare and store every due source through the ingest engine (feeds/ingest.py),
     in source order; the reports in that order."""
     polls = due_polls(store, specs, now, force=force)

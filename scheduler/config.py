@@ -57,6 +57,7 @@ class Config:
     sources: tuple[SourceSpec, ...]
     fetch: FetchSettings
     fetch_workers: int
+    processes: int  # worker processes for a backlog of feeds and a large publish; 1: none
     source_origins: dict[str, tuple[str, int | None]]  # id -> (file, line), for later errors
     sources_file: Path  # extra sources; `partyfeeds import-opml` adds to it
     daemon: DaemonSettings
@@ -186,7 +187,8 @@ def load_config(path: Path) -> Config:
         parties_path=registry.path("parties"),
         topics_path=registry.path("topics"),
         registry_overrides=registry.paths("overrides"), sources=sources, fetch=fetch,
-        fetch_workers=workers, source_origins=source_origins,
+        fetch_workers=workers, processes=root.integer("processes", 2, minimum=1),
+        source_origins=source_origins,
         sources_file=sources_file, daemon=daemon, feeds=read_feeds(root.section("feeds")),
     )
     registry.finish()

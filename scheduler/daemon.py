@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 3.0
 FEED_SUFFIXES = (".atom", ".json")
 JOB_THREADS = 4  # jobs are short (a poll hands its source on); a publish and a seeds run may overlap
-PARSE_WORKERS = 2  # processes preparing a backlog of feeds: both cores, as `once` uses
 STORE_RETRY_SECONDS = 30.0  # a failed publish is tried again after this
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it (see serve)
 
@@ -84,7 +83,7 @@ class Daemon:
         self._reads_lock = threading.Lock()
         self.engine = pipeline.Ingest(
             self.context.store, pipeline.Setup(self.context.client, config.fetch, self.context.tagger),
-            fetch_workers=config.fetch_workers, parse_workers=PARSE_WORKERS, clock=utcnow,
+            fetch_workers=config.fetch_workers, parse_workers=config.processes, clock=utcnow,
             owns_client=True, on_store_error=self._ingest_store_error)
         self.stopping = threading.Event()
         self._running_jobs = 0

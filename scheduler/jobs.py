@@ -66,8 +66,8 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
     config = context.config
     polls = pipeline.due_polls(context.store, config.sources, now, force=force)
     setup = pipeline.Setup(context.client, config.fetch, context.tagger)
-    with pipeline.Ingest(context.store, setup, fetch_workers=config.fetch_workers, ordered=True,
-                         expected=len(polls)) as engine:
+    with pipeline.Ingest(context.store, setup, fetch_workers=config.fetch_workers,
+                         parse_workers=config.processes, ordered=True, expected=len(polls)) as engine:
         report = engine.ingest_seeds(config.seed_paths, now, config.seed_language, config.seed_publisher)
         for source in engine.run(polls, now):
             for outcome in ("new", "merged", "revised", "unchanged"):
@@ -81,7 +81,7 @@ def publish(store: Store, config: Config, registry: Registry, now: datetime) -> 
     """Every feed, the OPML list, the index, and the operator's health feed."""
     with store.errors():
         report = pipeline.publish(store, registry, config.site, config.output_dir, config.feeds.options,
-                                  now=now)
+                                  now=now, workers=config.processes)
         pipeline.publish_health(store, config.site, config.output_dir, report, now=now)
     return report
 

@@ -89,7 +89,8 @@ def _publish_with(tmp_path: Path, registry: Registry, monkeypatch: pytest.Monkey
         monkeypatch.setattr(module, name, value)
         with Store(tmp_path / f"{name}-{value}.sqlite") as store:
             save(store, items)
-            report = pipeline.publish(store, registry, site, tmp_path / f"{name}-{value}", OPTIONS, now=T0)
+            report = pipeline.publish(store, registry, site, tmp_path / f"{name}-{value}", OPTIONS, now=T0,
+                                      workers=2)
         runs.append((report, _files(tmp_path / f"{name}-{value}")))
     return runs
 
@@ -192,11 +193,11 @@ def test_a_backlog_starts_the_render_workers_before_the_histories_and_a_few_chan
     site, out = _site(tmp_path), tmp_path / "public"
     with Store(tmp_path / "backlog.sqlite") as store:
         save(store, [make(n) for n in range(40)])  # 40 changes since the (absent) marks
-        pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+        pipeline.publish(store, registry, site, out, OPTIONS, now=T0, workers=2)
         assert events[0] == "forkserver" and events.count("forkserver") == 1 and "history" in events
         events.clear()
         save(store, [make(n) for n in range(40, 45)])  # 5 changes since the last publish
-        pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+        pipeline.publish(store, registry, site, out, OPTIONS, now=T0, workers=2)
         assert "forkserver" not in events and "history" in events
 
 
@@ -214,3 +215,20 @@ def test_render_workers_that_cannot_start_leave_the_rendering_to_this_process(
     assert fallback[1] == serial[1] and sorted(fallback[0].written) == sorted(serial[0].written)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "rendering in this process" in warnings[0] and "OSError" in warnings[0]
+
+
+@pytest.mark.parametrize(("workers", "path"), [(1, "file"), (2, ":memory:")])
+def test_a_publish_starts_no_process_unless_its_caller_allows_one_it_can_use(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch, workers: int, path: str) -> None:
+    """workers=1 (the library's default), or a database worker processes cannot open: the same
+    large run renders in this process."""
+    started: list[str] = []
+    monkeypatch.setattr(forkserver, "start_in_background", lambda: started.append("forkserver"))
+    monkeypatch.setattr(documents, "ProcessPoolExecutor", lambda *a, **k: started.append("pool"))
+    monkeypatch.setattr(publish_module, "PARALLEL_JOBS", 1)
+    monkeypatch.setattr(publish_module, "EARLY_START_CHANGES", 1)
+    with Store(tmp_path / "db.sqlite" if path == "file" else path) as store:
+        save(store, [make(n) for n in range(40)])
+        report = pipeline.publish(store, registry, _site(tmp_path), tmp_path / "public", OPTIONS, now=T0,
+                                  workers=workers)
+    assert started == [] and any(path.startswith("archive/") for path in report.written)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,8 +43,7 @@ from feeds.tag.registry import Registry
 
 log = logging.getLogger(__name__)
 
-PARALLEL_JOBS = 400  # documents to render before a run is split over RENDER_WORKERS processes
-RENDER_WORKERS = 2
+PARALLEL_JOBS = 400  # documents to render before a run is split over the caller's worker processes
 # Item changes since a feed was last published from which a run will likely render PARALLEL_JOBS
 # documents (an item sits in ~4 feeds, 50 to an archive page): the render workers' forkserver is
 # started while the histories are built (see _start_workers_early).
@@ -68,11 +67,12 @@ def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, st
 
 
 def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
-            options: PublishOptions | None = None, *, now: datetime) -> PublishReport:
+            options: PublishOptions | None = None, *, now: datetime, workers: int = 1) -> PublishReport:
     """Render every feed whose inputs changed (head, archive pages, JSON Feed twins), the OPML
     list and the index; write only what changed, and never rewrite an archive page in place.
 
     `now` is remembered as the time a feed was first published: an empty feed's `updated`.
+    `workers`: processes a large run (a first publish, a big backlog) may render on; 1: none.
     """
     options = options or PublishOptions()
     report = PublishReport()
@@ -80,12 +80,14 @@ def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
                     topics={tid: topic.label for tid, topic in registry.topics.items()})
     languages = list(store.language_counts()) if options.by_language else []
     feeds = compose.plan(registry, site, store.present_tags(), languages, options)
-    _start_workers_early(store, feeds)
+    opener = store.opener() if workers >= 2 else None
+    if opener is not None:
+        _start_workers_early(store, feeds)
     folders = sorted({str(PurePosixPath(f.spec.path).parent) for f in feeds} - {"."} | set(PUBLISHED_DIRS))
     leftovers: list[str] = []
     found = published_feeds(output_dir, folders, leftovers=leftovers)
     target = _Target(site, labels, options, output_dir, report, set(), found,
-                     freshness.context(site, labels, options))
+                     freshness.context(site, labels, options), opener, workers)
     with store.transaction():  # every history grows, or none: one commit, not one per feed
         histories = [_extend_history(store, feed, now) for feed in feeds]
     plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
@@ -117,6 +119,8 @@ class _Target:
     published: set[str]
     found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
     shared: str  # freshness.context of this run
+    opener: Callable[[], Store] | None  # for render workers; None: render in this process
+    workers: int
     moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
     ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
@@ -188,10 +192,10 @@ def _first_published(mark: FeedMark, now: datetime) -> FeedMark:
 
 
 def _start_workers_early(store: Store, feeds: Sequence[compose.PlannedFeed]) -> None:
-    """A run that will render on RENDER_WORKERS processes (a first publish, a big backlog)
+    """A run that will render on worker processes (a first publish, a big backlog)
     starts their forkserver now, so its ~0.5 s of imports overlap the histories and the plan
     instead of delaying the rendering. A wrong guess leaves an idle server process."""
-    if store.path == ":memory:" or not feeds:
+    if not feeds:
         return
     behind = min(store.feed_mark(feed.log_key).seen for feed in feeds)
     if store.change_mark() - behind >= EARLY_START_CHANGES:
@@ -209,10 +213,10 @@ def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[st
     A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
     site, labels, output_dir = target.site, target.labels, target.output_dir
     done = None
-    if len(jobs) >= PARALLEL_JOBS and store.path != ":memory:":
+    if len(jobs) >= PARALLEL_JOBS and target.opener is not None:
         try:
-            done = documents.write_jobs_in_parallel(store.path, jobs, site, labels, output_dir,
-                                                    RENDER_WORKERS)
+            done = documents.write_jobs_in_parallel(target.opener, jobs, site, labels, output_dir,
+                                                    target.workers)
         except (BrokenProcessPool, OSError) as exc:  # no semaphores here, or a worker was killed
             log.warning("render workers failed, rendering in this process instead: %s: %s",
                         type(exc).__name__, exc)

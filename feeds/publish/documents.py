@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,7 +110,7 @@ def write_jobs(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
     return result
 
 
-def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+def write_jobs_in_parallel(opener: Callable[[], Store], todo: Sequence[Job], site: SiteInfo, labels: Labels,
                            output_dir: Path, workers: int) -> Written:
     """`write_jobs` on `workers` processes, each given a run of jobs in rendering order (so
     only the documents at a boundary render an item twice) and its own store connection."""
@@ -119,7 +119,7 @@ def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo,
     parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
     with ProcessPoolExecutor(len(parts), mp_context=forkserver.context(),
                              initializer=forkserver.lower_priority) as pool:
-        done = list(pool.map(_write_part, [(store_path, part, site, labels, output_dir) for part in parts]))
+        done = list(pool.map(_write_part, [(opener, part, site, labels, output_dir) for part in parts]))
     result = Written()
     for part in done:
         result.written += part.written
@@ -128,9 +128,9 @@ def write_jobs_in_parallel(store_path: str, todo: Sequence[Job], site: SiteInfo,
     return result
 
 
-def _write_part(args: tuple[str, Sequence[Job], SiteInfo, Labels, Path]) -> Written:
-    store_path, todo, site, labels, output_dir = args
-    with Store(store_path) as store:
+def _write_part(args: tuple[Callable[[], Store], Sequence[Job], SiteInfo, Labels, Path]) -> Written:
+    opener, todo, site, labels, output_dir = args
+    with opener() as store:
         return write_jobs(store, todo, site, labels, output_dir)
 
 

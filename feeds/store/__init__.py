@@ -11,9 +11,10 @@ model, errors and deduplication's band cache; never fetch, parse, tag, publish o
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,11 @@ class Store(BandStore, SourceStore, EntryStore, FeedLogStore):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def opener(self) -> Callable[[], Store] | None:
+        """A picklable function that opens another connection to this database (for worker
+        processes); None when there is no other way in (an in-memory database)."""
+        return None if self.path == ":memory:" else functools.partial(Store, self.path)
 
     def close(self) -> None:
         self._db.close()
