@@ -39,7 +39,7 @@ from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.prepare import Job, Prepared, PrepareStage
 from feeds.reports import IngestReport, SourceReport, health_events, source_line
-from feeds.store import Store
+from feeds.store.interface import Storage
 from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class Ingest:
     the sources in it are left as they were, to be polled again) and of the next good one (None).
     """
 
-    def __init__(self, store: Store, setup: Setup, *, fetch_workers: int = 8, parse_workers: int = 1,
+    def __init__(self, store: Storage, setup: Setup, *, fetch_workers: int = 8, parse_workers: int = 1,
                  ordered: bool = False, clock: Callable[[], datetime] | None = None,
                  owns_client: bool = False, expected: int = 0,
                  on_store_error: Callable[[StoreError | None], None] | None = None) -> None:
@@ -245,7 +245,7 @@ class Ingest:
             raise errors[0]
         return [reports[spec.id] for spec, _ in sources]
 
-    def call(self, work: Callable[[Store], Any]) -> Any:
+    def call(self, work: Callable[[Storage], Any]) -> Any:
         """Run `work(store)` on the writer thread, between two batches; its result or exception."""
         future: Future[Any] = Future()
         with self._lock:
@@ -503,19 +503,19 @@ def _has_body(result: FetchResult | None) -> bool:
     return result is not None and result.status == "ok" and result.body is not None
 
 
-def _job(store: Store, poll: _Poll) -> Job:
+def _job(store: Storage, poll: _Poll) -> Job:
     assert poll.result is not None and poll.now is not None
     return job_for(store, poll.spec, poll.result, poll.now)
 
 
-def job_for(store: Store, spec: SourceSpec, result: FetchResult, now: datetime) -> Job:
+def job_for(store: Storage, spec: SourceSpec, result: FetchResult, now: datetime) -> Job:
     """What prepare needs of a fetched body: the body, its headers and URL, and the source's
     guid map from its last fetch."""
     assert result.body is not None
     return Job(result.body, result.headers, result.final_url, spec, now, store.guid_links(spec.id))
 
 
-def store_prepared(store: Store, spec: SourceSpec, state: SourceState, result: FetchResult,
+def store_prepared(store: Storage, spec: SourceSpec, state: SourceState, result: FetchResult,
                     prepared: Prepared | None, undated: Undated) -> tuple[SourceReport, SourceState]:
     """Deduplicate and store a prepared feed inside the caller's transaction: its items, guid
     map and state commit together. The report and the new state."""
@@ -541,7 +541,7 @@ def store_prepared(store: Store, spec: SourceSpec, state: SourceState, result: F
     return report, new_state
 
 
-def _store_quiet(store: Store, polls: Sequence[_Poll]) -> list[tuple[SourceReport, SourceState]]:
+def _store_quiet(store: Storage, polls: Sequence[_Poll]) -> list[tuple[SourceReport, SourceState]]:
     """Record fetches that brought no new body inside the caller's transaction: the same states
     and health events `_store_prepared` gives them, in a few statements for all."""
     if not polls:
@@ -616,7 +616,7 @@ def read_seeds(tagger: Tagger, paths: Sequence[Path], now: datetime, language: s
                       seed.revision) for seed in seeds]
 
 
-def accept_seed_document(store: Store, *, path: Path, tagged: Sequence[tuple[Item, str]], now: datetime,
+def accept_seed_document(store: Storage, *, path: Path, tagged: Sequence[tuple[Item, str]], now: datetime,
                          report: IngestReport) -> None:
     """Deduplicate and store one document's tagged items, SEED_ITEMS_PER_COMMIT per transaction
     (a document cut short by a crash is finished by the next run: seed ids are stable)."""

@@ -48,15 +48,16 @@ from feeds.publish import publish_health as publish_health
 from feeds.reports import IngestReport as IngestReport
 from feeds.reports import SourceReport as SourceReport
 from feeds.reports import health_events as health_events
-from feeds.store import Store
+from feeds.store import connect
+from feeds.store.interface import Storage
 from feeds.tag import Tagger, tag_item
 
 log = logging.getLogger(__name__)
 
 
-def open_store(path: str | Path) -> Store:
+def open_store(path: str | Path) -> Storage:
     """The store at `path`, its deduplication brought up to today's rules (feeds.dedupe.upgrade)."""
-    store = Store(path)
+    store = connect(path)
     try:
         upgrade.upgrade(store)
     except BaseException:
@@ -65,7 +66,7 @@ def open_store(path: str | Path) -> Store:
     return store
 
 
-def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
+def ingest_items(store: Storage, tagger: Tagger, items: Iterable[tuple[Item, str]], now: datetime,
                  report: IngestReport | None = None) -> IngestReport:
     """Tag, deduplicate and store (item, revision marker) pairs in one transaction."""
     report = report or IngestReport()
@@ -76,7 +77,7 @@ def ingest_items(store: Store, tagger: Tagger, items: Iterable[tuple[Item, str]]
     return report
 
 
-def ingest_seeds(store: Store, tagger: Tagger, paths: Sequence[Path], now: datetime,
+def ingest_seeds(store: Storage, tagger: Tagger, paths: Sequence[Path], now: datetime,
                  language: str | None = None, publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
     """Ingest every seed document on this thread; a malformed one is reported and skipped
     (see feeds.ingest.read_seeds). The daemon and `once` go through `Ingest.ingest_seeds`."""
@@ -95,7 +96,7 @@ def initial_state(spec: SourceSpec, stored: SourceState | None) -> SourceState:
     return SourceState(source_id=spec.id, url=spec.url, configured_url=spec.url)
 
 
-def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
+def due_sources(store: Storage, specs: Sequence[SourceSpec], now: datetime, *,
                 force: bool = False) -> list[SourceState]:
     """States of the enabled sources due at `now`.
 
@@ -108,14 +109,14 @@ def due_sources(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
             if polling.is_due(s, now) or (force and not s.retired and s.error_count == 0)]
 
 
-def due_polls(store: Store, specs: Sequence[SourceSpec], now: datetime, *,
+def due_polls(store: Storage, specs: Sequence[SourceSpec], now: datetime, *,
               force: bool = False) -> list[tuple[SourceSpec, SourceState]]:
     """(source, state) of the enabled sources due at `now` (see `due_sources`), in config order."""
     by_id = {spec.id: spec for spec in specs}
     return [(by_id[state.source_id], state) for state in due_sources(store, specs, now, force=force)]
 
 
-def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
+def ingest_sources(store: Storage, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
                    force: bool = False, parse_workers: int = 1) -> list[SourceReport]:
     """Fetch, prepare and store every due source through the ingest engine (feeds/ingest.py),
@@ -126,7 +127,7 @@ def ingest_sources(store: Store, tagger: Tagger, client: HttpClient, specs: Sequ
         return engine.run(polls, now)
 
 
-def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
+def ingest_result(store: Storage, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,
                   now: datetime) -> SourceReport:
     """One fetched source, prepared and stored on this thread: its items, guid map and state
     commit together, or not at all (the engine's steps, one at a time, for tests and tools)."""
@@ -142,7 +143,7 @@ def ingest_result(store: Store, tagger: Tagger, spec: SourceSpec, state: SourceS
 # -- explaining and undoing merges (partyfeeds dedupe-why, partyfeeds split) -----------------------
 
 
-def why_same(store: Store, tagger: Tagger, a: str, b: str, *, parties: Sequence[str] = (),
+def why_same(store: Storage, tagger: Tagger, a: str, b: str, *, parties: Sequence[str] = (),
              language: str | None = None, published: datetime) -> str:
     """Why `a` and `b` (two stored item ids, or two titles) are, or are not, one story.
 
@@ -160,7 +161,7 @@ def why_same(store: Store, tagger: Tagger, a: str, b: str, *, parties: Sequence[
     return explain(items[0], items[1])[1]
 
 
-def split(store: Store, story_id: str, source_id: str, now: datetime) -> Split:
+def split(store: Storage, story_id: str, source_id: str, now: datetime) -> Split:
     """Split `source_id`'s own entry off the stored item `story_id` (see feeds.dedupe.split)."""
     with store.transaction():
         done = split_item(store, _bare_id(story_id), source_id, now)

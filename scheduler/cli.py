@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds import pipeline
+from feeds import store as storage
 from feeds.errors import PartyfeedsError
-from feeds.store import Store
 from feeds.tag import Tagger, explain, tags_as_json
 from feeds.tag.registry import load_registry
 from scheduler import jobs, logs, sources
@@ -133,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    with Store(config.database, cache_bands=False) as store, store.errors():
+    with storage.connect(config.database, cache_bands=False) as store, store.errors():
         rows = sources.source_rows(config, store, datetime.now(UTC))
     if args.json:
         print(sources.format_json(rows))

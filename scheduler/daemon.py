@@ -32,12 +32,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds import pipeline
+from feeds import store as storage
 from feeds.errors import ConfigError, PartyfeedsError, StoreError
 from feeds.fetch import make_client, polling
 from feeds.model import SourceEvent, SourceSpec, SourceState
 from feeds.parse.seeds import seed_files
 from feeds.publish.websub import notify_hub
-from feeds.store import Store
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
 from scheduler import jobs, systemd
@@ -77,9 +77,9 @@ class Daemon:
         self.context = jobs.Context.open(config)  # the writer's store, and the first HTTP client
         self._view = _View(config, self.context.registry, self.context.tagger)
         self.metrics = DaemonMetrics.create()
-        self._publisher = Store(config.database, cache_bands=False)  # used by one publish at a time
+        self._publisher = storage.connect(config.database, cache_bands=False)  # used by one publish at a time
         self._publish_lock = threading.Lock()
-        self._reads = Store(config.database, cache_bands=False)  # a source's state, before its poll
+        self._reads = storage.connect(config.database, cache_bands=False)  # a source's state, before its poll
         self._reads_lock = threading.Lock()
         self.engine = pipeline.Ingest(
             self.context.store, pipeline.Setup(self.context.client, config.fetch, self.context.tagger),

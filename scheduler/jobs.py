@@ -9,7 +9,7 @@ from datetime import datetime
 from feeds import pipeline
 from feeds.errors import ConfigError
 from feeds.fetch import HttpClient, make_client
-from feeds.store import Store
+from feeds.store.interface import Storage
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
 from scheduler.config import Config
@@ -25,7 +25,7 @@ class Context:
     config: Config
     registry: Registry
     tagger: Tagger
-    store: Store
+    store: Storage
     client: HttpClient = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +77,7 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
     return report
 
 
-def publish(store: Store, config: Config, registry: Registry, now: datetime) -> pipeline.PublishReport:
+def publish(store: Storage, config: Config, registry: Registry, now: datetime) -> pipeline.PublishReport:
     """Every feed, the OPML list, the index, and the operator's health feed."""
     with store.errors():
         report = pipeline.publish(store, registry, config.site, config.output_dir, config.feeds.options,

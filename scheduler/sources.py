@@ -15,7 +15,7 @@ from feeds.model import SourceSpec, SourceState
 from feeds.parse.opml_import import party_for_host, read_opml, slug
 from feeds.parse.yamldoc import dump_yaml, load_yaml
 from feeds.publish.write import write_if_changed
-from feeds.store import Store
+from feeds.store.interface import Storage
 from feeds.tag.registry import Registry
 from scheduler.config import Config
 
@@ -105,7 +105,7 @@ class SourceRow:
                 str(state.item_count if state else 0), next_fetch, error)
 
 
-def source_rows(config: Config, store: Store, now: datetime) -> list[SourceRow]:
+def source_rows(config: Config, store: Storage, now: datetime) -> list[SourceRow]:
     """One row per configured source: its status as the store remembers it."""
     return [_row(spec, store.source_state(spec.id), now) for spec in config.sources]
 

@@ -21,9 +21,28 @@ def test_packages_resolve_to_this_checkout() -> None:
 
 
 def test_pipeline_never_imports_the_daemon() -> None:
-    for module in (ROOT / "feeds").glob("*.py"):
+    for module in (ROOT / "feeds").rglob("*.py"):
         text = module.read_text(encoding="utf-8")
         assert "import scheduler" not in text and "from scheduler" not in text, module.name
+
+
+SQL = re.compile(r"\b(?:SELECT\b.*\bFROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
+                 r"CREATE\s+(?:TABLE|INDEX)|PRAGMA)\b")
+
+
+def test_all_sql_lives_in_the_store_package() -> None:
+    """The rest of the code speaks feeds.store.interface; no SQL, no sqlite3 outside feeds/store."""
+    offenders = []
+    for folder in ("feeds", "scheduler"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name.startswith("feeds/store/"):
+                continue
+            text = path.read_text("utf-8")
+            offenders += [f"{name}: {line.strip()}" for line in text.splitlines()
+                          if SQL.search(line) or re.match(r"\s*(?:import|from) sqlite3\b", line)]
+    assert offenders == []
+    assert SQL.search("SELECT 1 FROM items") and SQL.search('"INSERT OR REPLACE INTO feed_logs"')
 
 
 def test_seed_copy_matches_shared_when_present() -> None:

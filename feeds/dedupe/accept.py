@@ -21,13 +21,14 @@ from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.merge import merge
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item
-from feeds.store import NewItem, Store, StoredItem
+from feeds.store import NewItem, StoredItem
+from feeds.store.interface import ItemStorage
 from feeds.store.rows import facts_of
 
 log = logging.getLogger(__name__)
 
 
-def accept_batch(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime,
+def accept_batch(store: ItemStorage, tagged: Sequence[tuple[Item, str]], now: datetime,
                  bands: Sequence[tuple[int, ...]] | None = None,
                  keys: Sequence[tuple[str, ...]] | None = None) -> list[str]:
     """Deduplicate and store (item, revision marker) pairs in order; their outcomes.
@@ -61,7 +62,7 @@ def accept_batch(store: Store, tagged: Sequence[tuple[Item, str]], now: datetime
     return outcomes
 
 
-def accept_known(store: Store, lookup: Lookup, item: Item, existing_id: str, revision: str,
+def accept_known(store: ItemStorage, lookup: Lookup, item: Item, existing_id: str, revision: str,
                  keys: tuple[str, ...], bands: tuple[int, ...]) -> str:
     """Fold `item` into the stored item `existing_id` (the same item or the same story).
 
@@ -88,7 +89,7 @@ def accept_known(store: Store, lookup: Lookup, item: Item, existing_id: str, rev
     return "merged" if merged.source_ids != stored.item.source_ids else "revised"
 
 
-def _keep_entries(store: Store, stored: StoredItem, item: Item) -> None:
+def _keep_entries(store: ItemStorage, stored: StoredItem, item: Item) -> None:
     """Keep each source's own entry of a story with several sources (what a split needs).
 
     A story gaining its second source keeps the entry it held so far as its first source's;

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 
 from feeds.dedupe.bandcache import BandCache
 from feeds.model import Item
-from feeds.store import NEIGHBOURS, CandidateFacts, Store
+from feeds.store import NEIGHBOURS, CandidateFacts
+from feeds.store.interface import ItemStorage
 
 
 class Lookup:
@@ -31,7 +32,7 @@ class Lookup:
         self.splits = splits
 
     @classmethod
-    def read(cls, store: Store, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
+    def read(cls, store: ItemStorage, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
              newest: int = NEIGHBOURS) -> Lookup:
         """The batch's answers: a store that knows every band answers from memory (its band
         cache, shared), any other reads the batch's band neighbours into a cache of its own."""

@@ -24,7 +24,7 @@ from feeds.dedupe.titles import title_bands
 from feeds.errors import DedupeError
 from feeds.model import Item, SourceRef, item_id
 from feeds.parse.urls import canonical_url
-from feeds.store import Store
+from feeds.store.interface import IngestStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _placeholder(ref: SourceRef, story: Item, now: datetime) -> Item:
                 parties=(ref.party,) if ref.party else ())
 
 
-def split_item(store: Store, story_id: str, source_id: str, now: datetime) -> Split:
+def split_item(store: IngestStorage, story_id: str, source_id: str, now: datetime) -> Split:
     """Split `source_id`'s entry off the stored item `story_id`, inside the caller's transaction."""
     stored = store.get(story_id)
     if stored is None:
@@ -101,7 +101,7 @@ def split_item(store: Store, story_id: str, source_id: str, now: datetime) -> Sp
     return split
 
 
-def _entry_keys(store: Store, entry: Item, source_id: str, story_id: str) -> list[str]:
+def _entry_keys(store: IngestStorage, entry: Item, source_id: str, story_id: str) -> list[str]:
     """The keys the source's entry is known by: its id, and the ids of the source's last fetch
     that point at the story under the entry's link (all a store that kept no entry knows)."""
     link = canonical_url(entry.link) if entry.link else None

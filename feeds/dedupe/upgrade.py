@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from feeds.dedupe.titles import title_bands
 from feeds.model import Item, item_id
 from feeds.parse.urls import canonical_url
-from feeds.store import Store
+from feeds.store.interface import IngestStorage
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class UpgradeReport:
     unjudged: int = 0  # cross-source stories merged by title under the old rules, kept as they are
 
 
-def upgrade(store: Store) -> UpgradeReport | None:
+def upgrade(store: IngestStorage) -> UpgradeReport | None:
     """Upgrade `store` to RULES inside one transaction; None if it is up to date already."""
     if store.meta("dedupe_rules") in (None, RULES):
         return None
@@ -55,7 +55,7 @@ def upgrade(store: Store) -> UpgradeReport | None:
     return report
 
 
-def _band_again(store: Store) -> int:
+def _band_again(store: IngestStorage) -> int:
     titles = store.titles()
     bands: dict[str, tuple[int, ...]] = {}
     for start in range(0, len(titles), _BATCH):
@@ -66,7 +66,7 @@ def _band_again(store: Store) -> int:
     return len(titles)
 
 
-def _release_same_source(store: Store, story_id: str, keys: list[str], report: UpgradeReport) -> None:
+def _release_same_source(store: IngestStorage, story_id: str, keys: list[str], report: UpgradeReport) -> None:
     """Release the entries of each source that share the item without sharing its link."""
     stored = store.get(story_id)
     if stored is None:
@@ -88,7 +88,7 @@ def _release_same_source(store: Store, story_id: str, keys: list[str], report: U
                     "`partyfeeds split` undoes it if wrong", story.id, ",".join(sorted(story.source_ids)))
 
 
-def _entries_of(store: Store, source_id: str, story: Item, held: set[str]) -> dict[str, str]:
+def _entries_of(store: IngestStorage, source_id: str, story: Item, held: set[str]) -> dict[str, str]:
     """{entry id: canonical link} of the source's entries known to be in `story`: from the
     guids of its last fetch, and from the story's links (entries identified by link)."""
     guids = store.guid_links(source_id)

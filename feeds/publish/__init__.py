@@ -38,7 +38,8 @@ from feeds.publish.write import (
     remove_stale,
     write_if_changed,
 )
-from feeds.store import FeedMark, Store, from_text, to_text
+from feeds.store import FeedMark, from_text, to_text
+from feeds.store.interface import FeedStorage, Storage
 from feeds.tag.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, st
     return [feed.spec for feed in planned]
 
 
-def publish(store: Store, registry: Registry, site: SiteInfo, output_dir: Path,
+def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: Path,
             options: PublishOptions | None = None, *, now: datetime, workers: int = 1) -> PublishReport:
     """Render every feed whose inputs changed (head, archive pages, JSON Feed twins), the OPML
     list and the index; write only what changed, and never rewrite an archive page in place.
@@ -119,7 +120,7 @@ class _Target:
     published: set[str]
     found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
     shared: str  # freshness.context of this run
-    opener: Callable[[], Store] | None  # for render workers; None: render in this process
+    opener: Callable[[], Storage] | None  # for render workers; None: render in this process
     workers: int
     moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
     ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
@@ -138,7 +139,7 @@ class _FeedPlan:
     pages_base: str = ""  # the base URL its archive pages held before this run (FeedMark)
 
 
-def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
+def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
                target: _Target) -> _FeedPlan:
     """List the feed's head (if its inputs changed) and every archive page not in place."""
     total = store.feed_log_size(feed.log_key)
@@ -171,7 +172,7 @@ def _plan_feed(store: Store, feed: compose.PlannedFeed, restarted: bool, mark: F
     return plan
 
 
-def _extend_history(store: Store, feed: compose.PlannedFeed, now: datetime) -> tuple[bool, FeedMark]:
+def _extend_history(store: FeedStorage, feed: compose.PlannedFeed, now: datetime) -> tuple[bool, FeedMark]:
     """Append the items saved since the last publish that joined the feed (inside the caller's
     transaction); the new watermark commits with them, so a crash in between only makes the
     next run look again. A feed published for the first time is stamped with `now`."""
@@ -191,7 +192,7 @@ def _first_published(mark: FeedMark, now: datetime) -> FeedMark:
     return replace(mark, first_published=to_text(now.replace(microsecond=0)) or "")  # whole seconds
 
 
-def _start_workers_early(store: Store, feeds: Sequence[compose.PlannedFeed]) -> None:
+def _start_workers_early(store: FeedStorage, feeds: Sequence[compose.PlannedFeed]) -> None:
     """A run that will render on worker processes (a first publish, a big backlog)
     starts their forkserver now, so its ~0.5 s of imports overlap the histories and the plan
     instead of delaying the rendering. A wrong guess leaves an idle server process."""
@@ -208,7 +209,7 @@ def _in_place(target: _Target, doc: archive.Document) -> bool:
     return is_published(target.output_dir, doc.path) and is_published(target.output_dir, doc.json_path)
 
 
-def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[str, FeedSummary]:
+def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target) -> dict[str, FeedSummary]:
     """Render and write every job's two files; return the summaries of the heads rendered.
     A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
     site, labels, output_dir = target.site, target.labels, target.output_dir
@@ -227,7 +228,7 @@ def _render(store: Store, jobs: list[documents.Job], target: _Target) -> dict[st
     return done.heads
 
 
-def _save_marks(store: Store, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
+def _save_marks(store: FeedStorage, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
                 target: _Target) -> None:
     """Remember what each rendered head was rendered from, its files as written, and the base
     URL the feed's archive pages now hold."""
@@ -259,7 +260,7 @@ HEALTH_MARK = "health"  # its feed mark (only its first-publish time is used)
 HEALTH_ENTRIES = 100
 
 
-def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: PublishReport, *,
+def publish_health(store: FeedStorage, site: SiteInfo, output_dir: Path, report: PublishReport, *,
                    now: datetime, extra: Sequence[SourceEvent] = ()) -> None:
     """Write the operator's feed of source failures, recoveries, retirements, moves and malformed
     feeds (feeds.reports.health_events), Atom and JSON Feed.
@@ -287,7 +288,7 @@ def publish_health(store: Store, site: SiteInfo, output_dir: Path, report: Publi
     _write(output_dir, doc.json_path, render_json(spec, items, site, doc), report)
 
 
-def _health_first_published(store: Store, now: datetime) -> datetime:
+def _health_first_published(store: FeedStorage, now: datetime) -> datetime:
     with store.errors():
         mark = store.feed_mark(HEALTH_MARK)
     if not mark.first_published:

@@ -31,7 +31,7 @@ from feeds.publish.compose import PlannedFeed
 from feeds.publish.pages import LATEST_PER_FEED, FeedSummary
 from feeds.publish.render import Labels
 from feeds.publish.write import Writer
-from feeds.store import Store
+from feeds.store.interface import FeedStorage, Storage
 
 STREAM_MIN = 1_000  # items a run needs before they are read off one cursor (see _stream)
 
@@ -61,7 +61,7 @@ class Entry:
     link: str | None
 
 
-def jobs(store: Store, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str],
+def jobs(store: FeedStorage, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str],
          first_published: datetime | None = None) -> list[Job]:
     """The jobs for `docs` of `feed`, reading their items' ids in one query. `ids`: the ids
     already held by a run's other jobs (an item sits in three or four feeds), so each is one
@@ -91,7 +91,7 @@ class Written:
     heads: dict[str, FeedSummary] = field(default_factory=dict)
 
 
-def write_jobs(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels,
+def write_jobs(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: Labels,
                output_dir: Path) -> Written:
     """Render every job's Atom document and JSON Feed twin and write those that changed."""
     result = Written()
@@ -110,7 +110,7 @@ def write_jobs(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
     return result
 
 
-def write_jobs_in_parallel(opener: Callable[[], Store], todo: Sequence[Job], site: SiteInfo, labels: Labels,
+def write_jobs_in_parallel(opener: Callable[[], Storage], todo: Sequence[Job], site: SiteInfo, labels: Labels,
                            output_dir: Path, workers: int) -> Written:
     """`write_jobs` on `workers` processes, each given a run of jobs in rendering order (so
     only the documents at a boundary render an item twice) and its own store connection."""
@@ -128,13 +128,13 @@ def write_jobs_in_parallel(opener: Callable[[], Store], todo: Sequence[Job], sit
     return result
 
 
-def _write_part(args: tuple[Callable[[], Store], Sequence[Job], SiteInfo, Labels, Path]) -> Written:
+def _write_part(args: tuple[Callable[[], Storage], Sequence[Job], SiteInfo, Labels, Path]) -> Written:
     opener, todo, site, labels, output_dir = args
     with opener() as store:
         return write_jobs(store, todo, site, labels, output_dir)
 
 
-def render(store: Store, todo: Sequence[Job], site: SiteInfo, labels: Labels
+def render(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: Labels
            ) -> Iterator[tuple[Job, list[Entry]]]:
     """Each job with its entries, newest first; items are read and rendered once."""
     uses = Counter(item_id for job in todo for item_id in job.item_ids)
@@ -169,7 +169,7 @@ class _Stream:
             self._next = next(self._rows, None)
 
 
-def _stream(store: Store, todo: Sequence[Job], uses: Counter[str]) -> _Stream | None:
+def _stream(store: FeedStorage, todo: Sequence[Job], uses: Counter[str]) -> _Stream | None:
     """One cursor over the stretch of the "all" history the run's items lie in, when they are
     most of it (a first publish: ~10× cheaper than reading them by id); None when a run needs
     a few items scattered over it (the heads a change touched), which `get_many` reads."""

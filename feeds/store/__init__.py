@@ -1,8 +1,11 @@
-"""SQLite storage of items and source state.
+"""The store: SQLite storage of items, source state and the published feeds' histories.
 
-Items live here, not in memory: publishing reads each feed's newest entries
-straight off an index. How values are stored (UTC text, JSON lists) and rows
-become records: feeds/store/rows.py. Writes happen inside `transaction()`.
+The rest of partyfeeds sees the protocols of feeds/store/interface.py, never SQL: a feed's
+selection comes in as a query object (feeds/store/query.py) that the store translates
+(feeds/store/selection.py). `connect` opens the store the configuration names. Items live
+here, not in memory: publishing reads each feed's entries straight off an index. How values
+are stored (UTC text, JSON lists) and rows become records: feeds/store/rows.py; the schema
+and its migrations: feeds/store/schema.py. Writes happen inside `transaction()`.
 
 Enters: items with their identity and band keys, source states and events, feed histories and
 marks. Leaves: stored items and the facts deduplication and publishing read. Imports only the
@@ -27,6 +30,7 @@ from feeds.model import Item, SourceRef
 from feeds.store.bandstore import NEIGHBOURS, BandStore
 from feeds.store.entrystore import EntryStore
 from feeds.store.feedlogs import FeedLogStore
+from feeds.store.interface import Storage
 from feeds.store.rows import (
     ITEM_COLUMNS,
     WRITE_COLUMNS,
@@ -46,8 +50,8 @@ from feeds.store.rows import (
 from feeds.store.schema import MIGRATIONS
 from feeds.store.sourcestore import SourceStore
 
-__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "from_text",
-           "to_text"]
+__all__ = ["NEIGHBOURS", "CandidateFacts", "FeedMark", "NewItem", "Store", "StoredItem", "connect",
+           "from_text", "to_text"]
 
 BUSY_SECONDS = 60.0  # a first publish of 100,000 items holds the write lock for seconds
 CACHE_KIB = 8 * 1024  # SQLite's page cache per connection (default 2 MB); more costs the memory target
@@ -62,6 +66,12 @@ _SAVE_KEYS = "INSERT OR REPLACE INTO item_keys VALUES (?, ?)"
 _SAVE_BANDS = "INSERT OR IGNORE INTO item_bands (band, updated, item_id) VALUES (?, ?, ?)"
 _SAVE_BAND_LIST = "INSERT OR REPLACE INTO item_band_lists VALUES (?, ?)"
 _SAVE_TAGS = "INSERT INTO item_tags VALUES (?, ?, ?, ?)"
+
+
+def connect(database: str | Path, *, cache_bands: bool = True) -> Storage:
+    """The store `storage.database` names: an SQLite file (or ":memory:"). The one place that
+    chooses an implementation of feeds.store.interface.Storage."""
+    return Store(database, cache_bands=cache_bands)
 
 
 class Store(BandStore, SourceStore, EntryStore, FeedLogStore):
