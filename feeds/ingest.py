@@ -34,7 +34,8 @@ from typing import Any
 
 from feeds.dedupe.accept import accept_batch
 from feeds.errors import SeedError, StoreError
-from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, fetch, host_key, polling
+from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, host_key, polling
+from feeds.kinds import kind_of
 from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
 from feeds.prepare import Job, Prepared, PrepareStage
@@ -300,7 +301,7 @@ class Ingest:
         assert poll.now is not None, "a poll needs `now` or an engine clock"
         started = time.monotonic()
         try:
-            poll.result = fetch(setup.client, poll.state, setup.settings, poll.now)
+            poll.result = kind_of(poll.spec).fetch(setup.client, poll.state, setup.settings, poll.now)
         except BaseException as exc:  # a bug: the writer releases the source and reports it
             self._inbox.put(("lost", poll, exc), wake=True)
             raise

@@ -104,6 +104,7 @@ class SourceSpec:
     interval_seconds: int = 3600
     enabled: bool = True
     title: str | None = None
+    kind: str = "feed"  # how it is fetched and read: feeds/kinds.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ from feeds import forkserver
 from feeds.dedupe.keys import batch_keys
 from feeds.dedupe.titles import title_bands
 from feeds.errors import ParseError
+from feeds.kinds import kind_of
 from feeds.model import Item, SourceSpec
-from feeds.parse import has_something, parse_feed
+from feeds.parse import has_something
 from feeds.parse.normalise import guid_links, normalise_feed
 from feeds.tag import Tagger, tag_item
 
@@ -69,7 +70,7 @@ Done = Callable[[Prepared | BaseException], None]  # where a prepared job goes
 def prepare(job: Job, tagger: Tagger) -> Prepared:
     """Parse, normalise, tag, band and key one feed; a ParseError comes back as `parse_error`."""
     try:
-        parsed = parse_feed(job.body, job.headers, job.url, language=job.spec.language)
+        parsed = kind_of(job.spec).parse(job.body, job.headers, job.url, job.spec)
     except ParseError as exc:
         return Prepared(parse_error=str(exc))
     items = [tag_item(tagger, item) for item in normalise_feed(parsed, job.spec, job.now, job.previous_guids)]

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
 from feeds.fetch import FetchSettings, user_agent
+from feeds.kinds import KINDS
 from feeds.model import SiteInfo, SourceSpec
 from feeds.parse.languages import EXAMPLES, is_language_tag
 from feeds.parse.yamldoc import LineDict, LineList, describe, load_yaml
@@ -283,10 +284,14 @@ def _read_sources(section: Section, specs: dict[str, SourceSpec],
             language=source.language("language"),
             interval_seconds=source.integer("interval", 3600, minimum=min_interval),
             enabled=source.get("enabled", bool, True), title=source.text("title", None),
+            kind=source.text("kind", "feed"),
         )
         source.finish()
         if not SOURCE_ID.match(spec.id):
             raise source.error("id", f"must be lower-case letters, digits, '.', '_' or '-': {spec.id!r}")
+        if spec.kind not in KINDS:
+            known = ", ".join(sorted(KINDS))
+            raise source.error("kind", f"unknown source kind {spec.kind!r} (known: {known})")
         if spec.id in specs:
             raise source.error("id", f"duplicate source id {spec.id!r} (also at {origins[spec.id][0]})")
         specs[spec.id] = spec

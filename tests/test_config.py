@@ -119,6 +119,7 @@ def test_config_errors_name_file_key_and_line(config_dir: Path, change: tuple[st
         ("  - id: a\n    url: https://x.org/rss\n    party_code: kke\n", "unknown key"),
         ("  - id: a\n    url: https://x.org/rss\n    language: greek\n", "BCP 47 language tag"),
         ("  - id: a\n    url: https://x.org/rss\n    language: el_GR\n", "BCP 47 language tag"),
+        ("  - id: a\n    url: https://x.org/rss\n    kind: rss\n", r"source kind 'rss' \(known: feed\)"),
     ],
 )
 def test_bad_sources_are_reported(config_dir: Path, source: str, words: str) -> None:
