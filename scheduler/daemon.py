@@ -37,7 +37,7 @@ from feeds.errors import ConfigError, PartyfeedsError, StoreError
 from feeds.fetch import make_client, polling
 from feeds.model import SourceEvent, SourceSpec, SourceState
 from feeds.parse.seeds import seed_files
-from feeds.publish.websub import notify_hub
+from feeds.publish import hooks
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
 from scheduler import jobs, systemd
@@ -47,7 +47,6 @@ from scheduler.server import FeedServer
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 3.0
-FEED_SUFFIXES = (".atom", ".json")
 JOB_THREADS = 4  # jobs are short (a poll hands its source on); a publish and a seeds run may overlap
 STORE_RETRY_SECONDS = 30.0  # a failed publish is tried again after this
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the GIL before another may take it (see serve)
@@ -85,6 +84,9 @@ class Daemon:
             self.context.store, pipeline.Setup(self.context.client, config.fetch, self.context.tagger),
             fetch_workers=config.fetch_workers, parse_workers=config.processes, clock=utcnow,
             owns_client=True, on_store_error=self._ingest_store_error)
+        # What follows each publish: the health feed, the metrics, the WebSub pings.
+        self._after_publish = (hooks.health_feed(), self._observe_publish,
+                               hooks.websub_pings(lambda: self.engine.setup.client))
         self.stopping = threading.Event()
         self._running_jobs = 0
         self._running_guard = threading.Lock()
@@ -266,20 +268,17 @@ class Daemon:
         """Publish on the publisher's connection. If the store fails, the files already published
         stay served, health.atom says so, and the publish is tried again later."""
         view = self._view
-        started = time.monotonic()
         with self._publish_lock:
             now = utcnow()
             try:
                 self._record_store_history(now)
-                report = jobs.publish(self._publisher, view.config, view.registry, now)
+                jobs.publish(self._publisher, view.config, view.registry, now, self._after_publish)
             except StoreError as exc:
                 self._store_failed("publish", exc, now)
                 self._publish_health_only(view, now)
                 self._retry_publish()
                 return
             self._store_trouble.pop("publish", None)
-        self.metrics.publish_duration.observe(time.monotonic() - started)
-        self._notify_hub(view.config, report)
 
     def _retry_publish(self) -> None:
         """Publish again in STORE_RETRY_SECONDS (one retry pending at a time; a publish that new
@@ -290,11 +289,8 @@ class Daemon:
                                name="publish", replace_existing=True,
                                run_date=utcnow() + timedelta(seconds=STORE_RETRY_SECONDS))
 
-    def _notify_hub(self, config: Config, report: pipeline.PublishReport) -> None:
-        hub, base = config.site.hub_url, config.site.base_url
-        changed = [base + path for path in report.written if path.endswith(FEED_SUFFIXES)]
-        if hub and changed:
-            notify_hub(self.engine.setup.client, hub, changed)
+    def _observe_publish(self, published: hooks.Published) -> None:
+        self.metrics.publish_duration.observe(published.seconds)
 
     # -- a failing store -----------------------------------------------------
 

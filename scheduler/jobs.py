@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from feeds import pipeline
 from feeds.errors import ConfigError
 from feeds.fetch import HttpClient, make_client
+from feeds.publish import hooks
 from feeds.store.interface import Storage
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
@@ -77,12 +80,17 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
     return report
 
 
-def publish(store: Storage, config: Config, registry: Registry, now: datetime) -> pipeline.PublishReport:
-    """Every feed, the OPML list, the index, and the operator's health feed."""
+def publish(store: Storage, config: Config, registry: Registry, now: datetime,
+            after: Sequence[hooks.PostPublish] = (hooks.health_feed(),)) -> pipeline.PublishReport:
+    """Every feed, the OPML list and the index, then the hooks `after` (by default the operator's
+    health feed; the daemon adds its metrics and WebSub pings)."""
+    started = time.monotonic()
     with store.errors():
         report = pipeline.publish(store, registry, config.site, config.output_dir, config.feeds.options,
                                   now=now, workers=config.processes)
-        pipeline.publish_health(store, config.site, config.output_dir, report, now=now)
+        published = hooks.Published(store, config.site, config.output_dir, report, now,
+                                    time.monotonic() - started)
+        hooks.run_hooks(after, published)
     return report
 
 
