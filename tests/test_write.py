@@ -184,11 +184,22 @@ def test_is_published_sees_only_regular_files_inside_the_root(tmp_path: Path) ->
         is_published(tmp_path, "../x.atom")
 
 
-@pytest.mark.parametrize("files_flushed_at_once", [1, 10_000])  # one sync, or an fsync each
+@pytest.mark.parametrize("batch_bytes", [100, 2**20])  # a batch every few files, or one batch
 def test_a_writer_puts_every_file_in_place_in_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      files_flushed_at_once: int) -> None:
-    monkeypatch.setattr(write, "BATCH_BYTES", 100)  # a batch every few files
-    monkeypatch.setattr(write, "SYNC_ALL_FILES", files_flushed_at_once)
+                                                      batch_bytes: int) -> None:
+    """Each file's bytes are fsynced under its temporary name before it is renamed into place;
+    nothing else on the machine is flushed."""
+    monkeypatch.setattr(write, "BATCH_BYTES", batch_bytes)
+    fsynced: list[str] = []
+    fsync_file = write._fsync_file
+
+    def recorded(path: str) -> None:
+        assert Path(path).name.startswith(".") and Path(path).is_file()  # still its temporary name
+        fsynced.append(path)
+        fsync_file(path)
+
+    monkeypatch.setattr(write, "_fsync_file", recorded)
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("os.sync() flushes the whole machine"))
     (tmp_path / "party").mkdir()
     (tmp_path / "party" / "0.atom").write_bytes(b"feed 0")
     (tmp_path / "party" / "1.atom").write_bytes(b"old")
@@ -198,6 +209,7 @@ def test_a_writer_puts_every_file_in_place_in_batches(tmp_path: Path, monkeypatc
             writer.write(f"party/{n}.atom", f"feed {n}".encode() * 5 if n else b"feed 0")
         done = writer.close()
     assert done == [(f"party/{n}.atom", n > 0) for n in range(30)]
+    assert len(fsynced) == 29  # each file written (party/0.atom held its bytes already)
     assert files(tmp_path) == sorted(f"party/{n}.atom" for n in range(30))  # no temporary file left
     assert (tmp_path / "party" / "7.atom").read_bytes() == b"feed 7" * 5
     assert os.stat(tmp_path / "party" / "1.atom").st_mode & 0o777 == 0o600  # the mode it had

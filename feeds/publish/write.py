@@ -19,6 +19,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import PublishError
@@ -30,7 +31,7 @@ PUBLISHED_DIRS = ("party", "topic", "country", "language", "feeds")
 ARCHIVE_DIRS = ("archive",)
 FEED_SUFFIXES = (".atom", ".json")  # Atom and its JSON Feed twin
 DEFAULT_MODE = 0o644  # published files are read by a web server
-SYNC_ALL_FILES = 64  # files flushed by one os.sync() rather than an fsync each (see Writer)
+FSYNC_THREADS = 8  # fsyncs of one batch in flight at once (see Writer)
 BATCH_BYTES = 64 * 1024 * 1024  # written but not yet in place, at most (see Writer)
 # A temporary file this old was left by a publish that crashed (a live one puts its files in
 # place within a batch); the next publish deletes it.
@@ -64,10 +65,11 @@ def write_if_changed(root: Path, relpath: str, data: bytes) -> bool:
 class Writer:
     """`write_if_changed` for many files (a first publish writes ~12,000, 592 MB), put in place
     in batches. Each file is written to its temporary name without an fsync of its own; a batch
-    is flushed to disk (one `os.sync()` when it holds SYNC_ALL_FILES files or more, else an fsync
-    per file), then renamed into place, then each folder fsynced. Readers still see the old file
-    or the new one, and a renamed file is on disk before its name is: an fsync per file cost
-    ~4.6 ms of disk waits on this VM (a journal commit each), one flush per batch ~0.2 ms a file.
+    is flushed to disk (its files fsynced FSYNC_THREADS at a time), then renamed into place, then
+    each folder fsynced. Readers still see the old file or the new one, and a renamed file is on
+    disk before its name is. fsyncs in flight together share the file system's journal commits:
+    on the development VM, 1,000 files of 40 KB took 2.3 ms a file fsynced one after another,
+    0.15 ms a file eight at a time. Nothing outside the files written is flushed.
     A crash can leave at most one batch (BATCH_BYTES) of temporary files. `close` puts the last
     batch in place and returns (relpath, written) for every file, in the order given."""
 
@@ -179,17 +181,22 @@ def _holds(target: Path, found: os.stat_result, data: bytes) -> bool:
 
 
 def _flush(paths: Sequence[str]) -> None:
-    """Put the files' bytes on disk: many at once by one sync, a few by an fsync each (a sync
-    also flushes whatever else the machine has pending)."""
-    if len(paths) >= SYNC_ALL_FILES and hasattr(os, "sync"):
-        os.sync()
+    """Put the files' bytes on disk, FSYNC_THREADS fsyncs at a time (see Writer)."""
+    if len(paths) < 2:
+        for path in paths:
+            _fsync_file(path)
         return
-    for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with ThreadPoolExecutor(min(FSYNC_THREADS, len(paths)), thread_name_prefix="fsync") as pool:
+        for _ in pool.map(_fsync_file, paths):
+            pass  # an error fails the batch, which is then discarded
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _discard(paths: Iterable[str]) -> None:
