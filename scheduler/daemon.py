@@ -15,7 +15,6 @@ its own and reads committed state (SQLite WAL) while the writer writes; the jobs
 from __future__ import annotations
 
 import logging
-import os
 import random
 import signal
 import sys
@@ -143,12 +142,15 @@ class Daemon:
         while self._running_jobs and time.monotonic() < deadline:
             time.sleep(0.05)
         if stored and not self._running_jobs:  # else a thread may still use a connection: leave them
-            self.close()
+            self._close_stores()  # a fetch still in a read is not waited for: it is not recorded
         log.info("serve status=stopped unfinished_jobs=%d", self._running_jobs + (not stored))
 
     def close(self) -> None:
         """Close the engine and every connection (after `stop`, or in tests)."""
         self.engine.close()  # and the HTTP client, once its fetches end
+        self._close_stores()
+
+    def _close_stores(self) -> None:
         self.context.store.close()
         self._publisher.close()
         self._reads.close()
@@ -455,7 +457,4 @@ def serve(config: Config) -> int:
             reload.clear()
             daemon.reload()
     daemon.stop()
-    logging.shutdown()
-    # Pool threads may still sit in a network read (bounded by fetch.total_timeout); all
-    # state is committed and closed, so do not let them hold up the exit.
-    os._exit(0)
+    return 0

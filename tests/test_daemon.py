@@ -364,3 +364,23 @@ def test_health_answers_while_the_store_is_held_and_reports_failing_sources(tmp_
         assert isinstance(health, dict) and list(health["failing_sources"]) == ["down"]
     finally:
         daemon.close()
+
+
+def test_sigterm_exits_at_once_while_a_fetch_hangs(tmp_path: Path, sources: LocalServer) -> None:
+    """A source that sends its headers and then nothing holds a fetch thread in a read; the
+    daemon still exits 0 within a few seconds of SIGTERM, long before the fetch would time out."""
+    sources.script("/hang.rss", Reply(200, rss("never arrives"), body_delay=60))
+    write_config(tmp_path, [{"id": "b", "url": sources.url("/b.rss"), "interval": 3600},
+                            {"id": "hang", "url": sources.url("/hang.rss"), "interval": 3600}])
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text("utf-8").replace("total_timeout: 5", "total_timeout: 60"), "utf-8")
+    service = Service(tmp_path)
+    try:
+        service.wait_for(lambda: service.served("/party/tkp.atom", "TKP congress opens in Istanbul"))
+        assert "source=hang" not in "".join(service.log)  # its fetch is still waiting for the body
+        started = time.monotonic()
+        assert service.terminate() == 0
+        assert time.monotonic() - started < 5
+        assert "serve status=stopped" in "".join(service.log)
+    finally:
+        service.kill()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,51 @@ Task = Callable[[], None]
 BURST_SECONDS = 0.5
 
 
+class _Threads:
+    """`count` daemon threads running calls from one queue. Not concurrent.futures: the process
+    joins its threads at exit, so a fetch hung in a read (up to `fetch.total_timeout`) held up the
+    daemon's exit after SIGTERM. A fetch cut short by the exit is not recorded, and is polled
+    again after the restart."""
+
+    def __init__(self, count: int, name: str) -> None:
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
+                         for n in range(count)]
+        self._closed = False
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, call: Callable[[], None]) -> None:
+        if self._closed:
+            raise RuntimeError("the threads are closed")
+        self._calls.put(call)
+
+    def close(self, *, wait: bool) -> None:
+        """Drop the calls not started; `wait`: until the running ones end."""
+        self._closed = True
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._calls.get_nowait()
+        for _ in self._threads:
+            self._calls.put(None)
+        if wait:
+            for thread in self._threads:
+                if thread is not threading.current_thread():
+                    thread.join()
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            try:
+                call()
+            except Exception:  # a bug: logged, and the thread goes on with the next call
+                log.exception("a fetch thread's call failed")
+
+
 class HostQueues:
     """Run tasks on `workers` threads, never two of one host at once, in order per host."""
 
     def __init__(self, workers: int, *, name: str = "fetch") -> None:
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix=name)
+        self._pool = _Threads(max(1, workers), name)
         self._queues: dict[str, deque[Task]] = {}  # a host is here while it has a task queued or running
         self._waiting_hosts = 0  # hosts handed to the pool that no thread has taken yet
         self._lock = threading.Lock()
@@ -56,7 +97,7 @@ class HostQueues:
                 return
             self._queues[host] = deque([task])
             self._waiting_hosts += 1
-        self._pool.submit(self._run_next, host)
+        self._pool.submit(partial(self._run_next, host))
 
     def waiting(self) -> int:
         """Tasks queued or running, over all hosts."""
@@ -70,7 +111,7 @@ class HostQueues:
             for tasks in self._queues.values():
                 while len(tasks) > 1:  # the head is running (or about to): _run_next pops it
                     tasks.pop()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._pool.close(wait=wait)
 
     def _run_next(self, host: str) -> None:
         """Run the host's tasks, on one kept-alive connection, for up to BURST_SECONDS, or for
@@ -96,5 +137,5 @@ class HostQueues:
                     continue
                 self._waiting_hosts += 1
             with contextlib.suppress(RuntimeError):  # closed meanwhile: its tasks are dropped
-                self._pool.submit(self._run_next, host)
+                self._pool.submit(partial(self._run_next, host))
             return
