@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,34 @@ def test_every_module_imports_on_its_own() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                           timeout=300, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.slow  # a subprocess
+def test_importing_partyfeeds_changes_no_process_wide_state() -> None:
+    """Importing every module registers nothing global (XML namespace prefixes, codecs, mime
+    types, signal handlers, log handlers, atexit hooks) and starts no thread or process."""
+    modules = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                     for package in ("feeds", "scheduler") for path in (ROOT / package).rglob("*.py"))
+    script = textwrap.dedent("""\
+        import atexit, importlib, json, logging, mimetypes, signal, sys, threading
+        import multiprocessing, multiprocessing.forkserver  # the standard library's own atexit hook
+        import xml.etree.ElementTree as ET
+        mimetypes.init()
+        SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+        def state():
+            root = logging.getLogger()
+            return {"namespaces": sorted(ET._namespace_map.items()), "types": len(mimetypes.types_map),
+                    "atexit": atexit._ncallbacks(), "log": [len(root.handlers), root.level],
+                    "signals": [str(signal.getsignal(n)) for n in SIGNALS],
+                    "threads": threading.active_count(), "children": len(multiprocessing.active_children())}
+
+        before = state()
+        for name in sys.argv[1:]:
+            importlib.import_module(name)
+        print(json.dumps([before, state()]))
+        """)
+    done = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, check=True)
+    before, after = json.loads(done.stdout)
+    assert after == before

@@ -13,12 +13,12 @@ a source stays text.
 from __future__ import annotations
 
 import html
-import io
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+from lxml import etree
 
 from feeds.model import FeedSpec, Item, SiteInfo
 from feeds.publish.archive import json_twin
@@ -30,7 +30,6 @@ LATEST_PER_FEED = 5
 GROUPS = (("all", "All news"), ("composed", "Selections"), ("party", "Parties"), ("topic", "Topics"),
           ("country", "Countries"), ("language", "Languages"))
 OPML_NS = "https://github.com/partyfeeds/partyfeeds/ns/opml"
-ET.register_namespace("partyfeeds", OPML_NS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,22 +67,20 @@ def grouped(specs: Iterable[FeedSpec]) -> list[tuple[str, list[FeedSpec]]]:
 
 def render_opml(feeds: Sequence[FeedSpec], site: SiteInfo) -> bytes:
     """An OPML 2.0 subscription list of `feeds`, one outline per feed, absolute xmlUrl."""
-    opml = ET.Element("opml", version="2.0")
-    head = ET.SubElement(opml, "head")
-    ET.SubElement(head, "title").text = clean_text(site.title)
-    ET.SubElement(head, "ownerName").text = clean_text(site.author_name)
+    opml = etree.Element("opml", version="2.0", nsmap={"partyfeeds": OPML_NS})
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = clean_text(site.title)
+    etree.SubElement(head, "ownerName").text = clean_text(site.author_name)
     if site.author_uri:
-        ET.SubElement(head, "ownerId").text = site.author_uri
-    ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
-    body = ET.SubElement(opml, "body")
+        etree.SubElement(head, "ownerId").text = site.author_uri
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(opml, "body")
     for heading, specs in grouped(feeds):
-        group = ET.SubElement(body, "outline", text=heading, title=heading)
+        group = etree.SubElement(body, "outline", text=heading, title=heading)
         for spec in specs:
-            ET.SubElement(group, "outline", _outline_attributes(spec, site))
-    ET.indent(opml)
-    out = io.BytesIO()
-    ET.ElementTree(opml).write(out, encoding="UTF-8", xml_declaration=True)
-    return out.getvalue() + b"\n"
+            etree.SubElement(group, "outline", _outline_attributes(spec, site))
+    etree.indent(opml)
+    return etree.tostring(opml, encoding="UTF-8", xml_declaration=True) + b"\n"
 
 
 def _outline_attributes(spec: FeedSpec, site: SiteInfo) -> dict[str, str]:
