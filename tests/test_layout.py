@@ -113,3 +113,28 @@ def test_importing_partyfeeds_changes_no_process_wide_state() -> None:
                           timeout=300, check=True)
     before, after = json.loads(done.stdout)
     assert after == before
+
+
+def test_the_readme_tour_is_the_tree_as_it_is() -> None:
+    """README.md's module tour is generated (tools/readme_tour.py --write); a module added,
+    moved or re-described without regenerating it fails here."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import readme_tour
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert readme_tour.with_tour(readme) == readme, "run: python tools/readme_tour.py --write"
+
+
+EXAMPLES = {"seeds/x.yaml"}  # a file named in an example error message
+REPO_PATH = re.compile(r"\b((?:feeds|scheduler|bench|tests|tools|docs|deploy|registry|seeds)/[\w./-]*\w)")
+
+
+def test_every_file_the_docs_name_exists() -> None:
+    docs = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    named = {(doc.relative_to(ROOT).as_posix(), path) for doc in docs
+             for path in REPO_PATH.findall(doc.read_text("utf-8"))}
+    missing = sorted(f"{doc}: {path}" for doc, path in named
+                     if not (ROOT / path).exists() and path not in EXAMPLES)
+    assert missing == []
