@@ -10,10 +10,10 @@
 The writer thread is the only user of the store the engine is given: every write of ingest
 happens there, one transaction at a time, and nothing slow (network, parsing) happens inside
 a transaction. Seed documents are read and tagged on the caller's thread and accepted by the
-writer too (`ingest_seeds`). `once` runs the engine `ordered`: sources are stored in the order
-they were given, whatever order their fetches end in, so a run is reproducible. The daemon
-runs it unordered: a source is stored as soon as it is prepared, so a slow host delays only
-its own sources.
+writer too (`ingest_seeds`, feeds/seedingest.py). `once` runs the engine `ordered`: sources
+are stored in the order they were given, whatever order their fetches end in, so a run is
+reproducible. The daemon runs it unordered: a source is stored as soon as it is prepared, so
+a slow host delays only its own sources.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -33,15 +33,16 @@ from pathlib import Path
 from typing import Any
 
 from feeds.dedupe.accept import accept_batch
-from feeds.errors import SeedError, StoreError
+from feeds.errors import StoreError
 from feeds.fetch import FetchResult, FetchSettings, HostQueues, HttpClient, host_key, polling
 from feeds.kinds import kind_of
 from feeds.model import Item, SourceSpec, SourceState
-from feeds.parse.seeds import DEFAULT_PUBLISHER, SeedItem, check_tags, first_seen, read_seed_file, seed_files
+from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import Job, Prepared, PrepareStage
 from feeds.reports import IngestReport, SourceReport, health_events, source_line
+from feeds.seedingest import accept_seed_document, read_seeds
 from feeds.store.interface import Storage
-from feeds.tag import Tagger, tag_item
+from feeds.tag import Tagger
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 SOURCES_PER_COMMIT = 100
 # Seed items per transaction: a document of 12,000 headlines in one transaction kept every
 # other writer (the sources, a publish) waiting for seconds.
-SEED_ITEMS_PER_COMMIT = 1000
 # How long the first poll ready to store may wait for others to fill its transaction while more
 # are on their way: a commit per source cost more than its saves in a steady-state cycle.
 COMMIT_WAIT = 0.5
@@ -257,11 +257,12 @@ class Ingest:
 
     def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
                      publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
-        """Every seed document, read and tagged on this thread, stored by the writer (see
-        `read_seeds`)."""
+        """Every seed document that changed since it was last ingested, read and tagged on this
+        thread, its new items stored by the writer (feeds/seedingest.py)."""
         report = IngestReport()
-        for path, tagged in read_seeds(self.setup.tagger, paths, now, language, publisher, report):
-            self.call(partial(accept_seed_document, path=path, tagged=tagged, now=now, report=report))
+        marks = self.call(lambda store: store.seed_marks())
+        for document in read_seeds(self.setup.tagger, paths, now, language, publisher, report, marks):
+            self.call(partial(accept_seed_document, document=document, now=now, report=report))
         return report
 
     def busy(self) -> int:
@@ -590,54 +591,3 @@ def log_source(report: SourceReport, state: SourceState) -> None:
     level, line = source_line(report, state)
     log.log(level, "%s", line)
 
-
-# -- seed documents ---------------------------------------------------------------------------
-
-
-def read_seeds(tagger: Tagger, paths: Sequence[Path], now: datetime, language: str | None,
-               publisher: str, report: IngestReport) -> Iterator[tuple[Path, list[tuple[Item, str]]]]:
-    """Each seed document's items, tagged, with their revision markers; a malformed document
-    is logged, added to `report.errors` and skipped.
-
-    `language`: the language of seed items that do not name one; `publisher`: who is credited
-    for the documents that do not name their own. Undated items are first seen at `now`, then
-    a second earlier each, across the documents in order: no two share an instant.
-    """
-    start = now
-    for path in seed_files(paths):
-        try:
-            seeds = read_seed_file(path, start, publisher)
-            check_tags(seeds, tagger.registry.parties, tagger.registry.topics)
-        except SeedError as exc:
-            log.error("seed=%s status=error error=%r", path, str(exc))
-            report.errors.append(str(exc))
-            continue
-        start = first_seen(start, len(seeds))
-        yield path, [(_with_explicit_tags(seed, tag_item(tagger, _with_language(seed.item, language))),
-                      seed.revision) for seed in seeds]
-
-
-def accept_seed_document(store: Storage, *, path: Path, tagged: Sequence[tuple[Item, str]], now: datetime,
-                         report: IngestReport) -> None:
-    """Deduplicate and store one document's tagged items, SEED_ITEMS_PER_COMMIT per transaction
-    (a document cut short by a crash is finished by the next run: seed ids are stable)."""
-    before = (report.new, report.merged, report.revised)
-    for start in range(0, len(tagged), SEED_ITEMS_PER_COMMIT):
-        with store.transaction():
-            for outcome in accept_batch(store, tagged[start:start + SEED_ITEMS_PER_COMMIT], now):
-                report.count(outcome)
-    log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d", path.name, len(tagged),
-             report.new - before[0], report.merged - before[1], report.revised - before[2])
-
-
-def _with_explicit_tags(seed: SeedItem, tagged: Item) -> Item:
-    """A seed document's own parties/topics are the operator's word: they win."""
-    return replace(
-        tagged,
-        parties=tuple(sorted(seed.explicit_parties)) if seed.explicit_parties is not None else tagged.parties,
-        topics=tuple(sorted(seed.explicit_topics)) if seed.explicit_topics is not None else tagged.topics,
-    )
-
-
-def _with_language(item: Item, language: str | None) -> Item:
-    return replace(item, language=language) if language and not item.language else item

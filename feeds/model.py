@@ -108,6 +108,18 @@ class SourceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SeedMark:
+    """A seed document as it was when last ingested: unchanged size, mtime and context mean it
+    is not read again; an unchanged hash means its items are not; `items` are their digests."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    context: str
+    items: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceState:
     """What the store remembers about a source between runs."""
 

@@ -32,7 +32,7 @@ from feeds.errors import DedupeError
 from feeds.fetch import FetchResult, FetchSettings, HttpClient, polling
 from feeds.ingest import Ingest as Ingest
 from feeds.ingest import Setup as Setup
-from feeds.ingest import Undated, accept_seed_document, job_for, log_source, read_seeds
+from feeds.ingest import Undated, job_for, log_source
 from feeds.ingest import store_prepared as store_prepared
 from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
 from feeds.parse.seeds import DEFAULT_PUBLISHER
@@ -48,6 +48,7 @@ from feeds.publish import publish_health as publish_health
 from feeds.reports import IngestReport as IngestReport
 from feeds.reports import SourceReport as SourceReport
 from feeds.reports import health_events as health_events
+from feeds.seedingest import accept_seed_document, read_seeds
 from feeds.store import connect
 from feeds.store.interface import Storage
 from feeds.tag import Tagger, tag_item
@@ -80,10 +81,10 @@ def ingest_items(store: Storage, tagger: Tagger, items: Iterable[tuple[Item, str
 def ingest_seeds(store: Storage, tagger: Tagger, paths: Sequence[Path], now: datetime,
                  language: str | None = None, publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
     """Ingest every seed document on this thread; a malformed one is reported and skipped
-    (see feeds.ingest.read_seeds). The daemon and `once` go through `Ingest.ingest_seeds`."""
+    (see feeds.seedingest). The daemon and `once` go through `Ingest.ingest_seeds`."""
     report = IngestReport()
-    for path, tagged in read_seeds(tagger, paths, now, language, publisher, report):
-        accept_seed_document(store, path=path, tagged=tagged, now=now, report=report)
+    for document in read_seeds(tagger, paths, now, language, publisher, report, store.seed_marks()):
+        accept_seed_document(store, document=document, now=now, report=report)
     return report
 
 

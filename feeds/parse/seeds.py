@@ -31,6 +31,7 @@ item cut short in silence would be published wrong.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator
@@ -70,6 +71,9 @@ class SeedItem:
     revision: str  # the revision marker as written ("" when none): a new one is a new revision
     explicit_parties: tuple[str, ...] | None = None
     explicit_topics: tuple[str, ...] | None = None
+    # What the document says of the item (not when it was first seen): an item whose digest a
+    # document held last time is not ingested again.
+    digest: str = ""
 
 
 def identity_text(text: str) -> str:
@@ -171,8 +175,9 @@ def _read_text(text: str, path: str, now: datetime, publisher: str) -> Iterator[
     for place, (line, paragraph) in enumerate(_paragraphs(text)):
         body, marker = split_revision(" ".join(paragraph.split()))
         _check_length(body, path, line)
-        item = _make_item(body, body, _seed_source(path, publisher), first_seen(now, place))
-        yield SeedItem(item, path, line, marker)
+        source = _seed_source(path, publisher)
+        item = _make_item(body, body, source, first_seen(now, place))
+        yield SeedItem(item, path, line, marker, digest=_digest(source, body, marker))
 
 
 def _check_length(text: str, path: str, line: int | None, key: str | None = None) -> None:
@@ -249,8 +254,13 @@ def _yaml_item(entry: Any, path: str, line: int | None, source: SourceRef, seen:
         "authors": _authors(entry, path),
     }
     item = _make_item(title, text or title, source, seen, **fields)
-    return SeedItem(item, path, entry.line or 0, marker,
-                    _strings(entry, "parties", path), _strings(entry, "topics", path))
+    parties, topics = _strings(entry, "parties", path), _strings(entry, "topics", path)
+    return SeedItem(item, path, entry.line or 0, marker, parties, topics,
+                    _digest(source, title, text, marker, sorted(fields.items()), parties, topics))
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _string(entry: LineDict, key: str, path: str) -> str | None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from feeds.dedupe import bandcache
-from feeds.model import Item, SourceEvent, SourceState
+from feeds.model import Item, SeedMark, SourceEvent, SourceState
 from feeds.store.query import Query
 from feeds.store.rows import CandidateFacts, FeedMark, NewItem, StoredItem
 
@@ -61,8 +61,11 @@ class ItemStorage(Transactions, Protocol):
 
 
 class SourceStorage(Transactions, Protocol):
-    """Each source's polling state, guid map, item counts and health events."""
+    """Each source's polling state, guid map, item counts and health events; the seed documents'
+    marks."""
 
+    def seed_marks(self) -> dict[str, SeedMark]: ...
+    def save_seed_mark(self, path: str, mark: SeedMark) -> None: ...
     def source_state(self, source_id: str) -> SourceState | None: ...
     def source_states(self) -> dict[str, SourceState]: ...
     def save_source_state(self, state: SourceState) -> None: ...

@@ -236,4 +236,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sources ADD COLUMN malformed TEXT;
     ALTER TABLE feed_marks ADD COLUMN first_published TEXT NOT NULL DEFAULT '';
     """,
+    # 13: what each seed document held when it was last ingested, so an unchanged one is not read
+    # again and a changed one costs only its changed items (feeds/ingest.py, read_seeds).
+    """
+    CREATE TABLE seed_documents (
+        path TEXT PRIMARY KEY,            -- as configured, resolved
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,             -- of the file's bytes
+        context TEXT NOT NULL,            -- what reading depends on besides the file (registry, settings)
+        items TEXT NOT NULL               -- JSON list of the digests of its items
+    ) WITHOUT ROWID;
+    """,
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from feeds.model import SourceEvent, SourceState
+from feeds.model import SeedMark, SourceEvent, SourceState
 from feeds.store.rows import STATE_FIELDS, chunks, row_to_state, state_row, to_text
 
 
@@ -14,6 +15,17 @@ class SourceStore:
     """What the store keeps per source; `Store` opens the connection."""
 
     _db: sqlite3.Connection
+
+    def seed_marks(self) -> dict[str, SeedMark]:
+        """What each seed document held when it was last ingested, by path."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, sha256, context, items FROM seed_documents")
+        return {path: SeedMark(size, mtime_ns, sha256, context, frozenset(json.loads(items)))
+                for path, size, mtime_ns, sha256, context, items in rows}
+
+    def save_seed_mark(self, path: str, mark: SeedMark) -> None:
+        self._db.execute("INSERT OR REPLACE INTO seed_documents VALUES (?, ?, ?, ?, ?, ?)",
+                         (path, mark.size, mark.mtime_ns, mark.sha256, mark.context,
+                          json.dumps(sorted(mark.items))))
 
     def source_state(self, source_id: str) -> SourceState | None:
         row = self._db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sources WHERE source_id = ?",
