@@ -103,9 +103,9 @@ def accept_seed_document(store: IngestStorage, *, document: SeedDocument, now: d
                 report.count(outcome)
             if start + SEED_ITEMS_PER_COMMIT >= len(tagged):
                 store.save_seed_mark(mark_key(document.path), document.mark)
-    log.info("seed=%s status=ok items=%d read=%d new=%d merged=%d revised=%d", document.path.name,
-             document.items, len(tagged), report.new - before[0], report.merged - before[1],
-             report.revised - before[2])
+    log.info("seed=%s status=ok items=%d new=%d merged=%d revised=%d changed=%d", document.path.name,
+             document.items, report.new - before[0], report.merged - before[1],
+             report.revised - before[2], len(tagged))
 
 
 def mark_key(path: Path) -> str:

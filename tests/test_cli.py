@@ -173,13 +173,13 @@ def test_a_database_failing_after_it_opened_is_one_line_and_exit_1(
         project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An sqlite3 error mid-run (here a disk I/O error while storing the seeds) is a StoreError
     naming the database, not a traceback."""
-    from feeds import ingest
+    from feeds import seedingest
     from scheduler import cli
 
     def failing_disk(*args: object, **kwargs: object) -> list[object]:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ingest, "accept_batch", failing_disk)
+    monkeypatch.setattr(seedingest, "accept_batch", failing_disk)
     monkeypatch.setattr(cli.logs, "configure", lambda *args: None)  # keep pytest's log handlers
     monkeypatch.chdir(project)
     assert cli.main(["once"]) == 1

@@ -38,7 +38,7 @@ def test_seeds_become_22_entries_and_a_second_run_changes_nothing(store: Store, 
     assert (first.new, first.merged, first.errors) == (22, 0, [])
     before = {i.id: i for i in store.latest(100)}
     second = pipeline.ingest_seeds(store, tagger, [SEEDS], now + timedelta(days=3))
-    assert (second.new, second.merged, second.revised, second.unchanged) == (0, 0, 0, 22)
+    assert (second.new, second.merged, second.revised, second.unchanged) == (0, 0, 0, 0)  # not read
     assert {i.id: i for i in store.latest(100)} == before  # first-seen dates kept
 
 
@@ -119,8 +119,9 @@ def test_revision_marker_updates_the_same_item(tmp_path: Path, store: Store, tag
     assert report.revised == 1 and revised.id == original.id
     assert revised.published == original.published == now
     assert revised.updated == now + timedelta(hours=5)
+    seed.write_text(seed.read_text("utf-8") + "\n", "utf-8")  # changed bytes, the same paragraph
     again = pipeline.ingest_seeds(store, tagger, [seed], now + timedelta(hours=9))
-    assert again.unchanged == 1 and store.latest(10) == [revised]
+    assert (again.new, again.revised) == (0, 0) and store.latest(10) == [revised]
 
 
 def test_malformed_seed_file_is_reported_and_others_still_ingested(tmp_path: Path, store: Store,
