@@ -39,7 +39,7 @@ from feeds.kinds import kind_of
 from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import Job, Prepared, PrepareStage
-from feeds.reports import IngestReport, SourceReport, health_events, source_line
+from feeds.reports import IngestReport, Progress, SourceReport, Step, health_events, source_line
 from feeds.seedingest import accept_seed_document, read_seeds
 from feeds.store.interface import Storage
 from feeds.tag import Tagger
@@ -218,10 +218,13 @@ class Ingest:
         self._hosts.submit(host_key(state.url), partial(self._fetch, poll))
         return True
 
-    def run(self, sources: Sequence[tuple[SourceSpec, SourceState]], now: datetime) -> list[SourceReport]:
+    def run(self, sources: Sequence[tuple[SourceSpec, SourceState]], now: datetime,
+            progress: Progress | None = None) -> list[SourceReport]:
         """Poll every source once and wait until each is stored; reports in `sources` order.
-        A failed commit (StoreError) or a bug in a stage is raised once all have ended."""
+        A failed commit (StoreError) or a bug in a stage is raised once all have ended.
+        `progress` hears of each source stored, with the items new and merged so far."""
         reports: dict[str, SourceReport] = {}
+        counts = {"new": 0, "merged": 0}
         errors: list[BaseException] = []
         left = [len(sources)]
         finished = threading.Event()
@@ -230,6 +233,10 @@ class Ingest:
                  error: BaseException | None) -> None:
             if report is not None:
                 reports[report.source_id] = report
+                counts["new"] += report.ingest.new
+                counts["merged"] += report.ingest.merged
+            if progress is not None:
+                progress(Step("sources", len(sources), 1, dict(counts)))
             if error is not None:
                 errors.append(error)
             left[0] -= 1  # only the writer thread calls this
@@ -256,12 +263,13 @@ class Ingest:
         return future.result()
 
     def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
-                     publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
+                     publisher: str = DEFAULT_PUBLISHER, progress: Progress | None = None) -> IngestReport:
         """Every seed document that changed since it was last ingested, read and tagged on this
         thread, its new items stored by the writer (feeds/seedingest.py)."""
         report = IngestReport()
         marks = self.call(lambda store: store.seed_marks())
-        for document in read_seeds(self.setup.tagger, paths, now, language, publisher, report, marks):
+        for document in read_seeds(self.setup.tagger, paths, now, language, publisher, report, marks,
+                                   progress):
             self.call(partial(accept_seed_document, document=document, now=now, report=report))
         return report
 

@@ -46,7 +46,9 @@ from feeds.publish import publish_health as publish_health
 
 # What runs report, re-exported likewise.
 from feeds.reports import IngestReport as IngestReport
+from feeds.reports import Progress as Progress
 from feeds.reports import SourceReport as SourceReport
+from feeds.reports import Step as Step
 from feeds.reports import health_events as health_events
 from feeds.seedingest import accept_seed_document, read_seeds
 from feeds.store import connect
@@ -79,11 +81,13 @@ def ingest_items(store: Storage, tagger: Tagger, items: Iterable[tuple[Item, str
 
 
 def ingest_seeds(store: Storage, tagger: Tagger, paths: Sequence[Path], now: datetime,
-                 language: str | None = None, publisher: str = DEFAULT_PUBLISHER) -> IngestReport:
+                 language: str | None = None, publisher: str = DEFAULT_PUBLISHER,
+                 progress: Progress | None = None) -> IngestReport:
     """Ingest every seed document on this thread; a malformed one is reported and skipped
     (see feeds.seedingest). The daemon and `once` go through `Ingest.ingest_seeds`."""
     report = IngestReport()
-    for document in read_seeds(tagger, paths, now, language, publisher, report, store.seed_marks()):
+    for document in read_seeds(tagger, paths, now, language, publisher, report, store.seed_marks(),
+                               progress):
         accept_seed_document(store, document=document, now=now, report=report)
     return report
 
@@ -119,13 +123,14 @@ def due_polls(store: Storage, specs: Sequence[SourceSpec], now: datetime, *,
 
 def ingest_sources(store: Storage, tagger: Tagger, client: HttpClient, specs: Sequence[SourceSpec],
                    settings: FetchSettings, now: datetime, *, max_workers: int = 8,
-                   force: bool = False, parse_workers: int = 1) -> list[SourceReport]:
+                   force: bool = False, parse_workers: int = 1,
+                   progress: Progress | None = None) -> list[SourceReport]:
     """Fetch, prepare and store every due source through the ingest engine (feeds/ingest.py),
     in source order; the reports in that order."""
     polls = due_polls(store, specs, now, force=force)
     with Ingest(store, Setup(client, settings, tagger), fetch_workers=max_workers,
                 parse_workers=parse_workers, ordered=True, expected=len(polls)) as engine:
-        return engine.run(polls, now)
+        return engine.run(polls, now, progress)
 
 
 def ingest_result(store: Storage, tagger: Tagger, spec: SourceSpec, state: SourceState, result: FetchResult,

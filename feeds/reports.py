@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +30,20 @@ class IngestReport:
 
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Progress of long work, for whoever shows it (the command line's progress bars): `done`
+    more of `total` things of `stage` ("sources", "seed documents", "files"), and running counts."""
+
+    stage: str
+    total: int
+    done: int = 1
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+Progress = Callable[[Step], None]
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from feeds.dedupe.accept import accept_batch
 from feeds.errors import SeedError
 from feeds.model import Item, SeedMark
 from feeds.parse.seeds import SeedItem, check_tags, first_seen, read_seed_file, seed_files
-from feeds.reports import IngestReport
+from feeds.reports import IngestReport, Progress, Step
 from feeds.store.interface import IngestStorage
 from feeds.tag import Tagger, tag_item
 
@@ -44,7 +44,8 @@ class SeedDocument:
 
 def read_seeds(tagger: Tagger, paths: Sequence[Path], now: datetime, language: str | None,
                publisher: str, report: IngestReport,
-               marks: Mapping[str, SeedMark] | None = None) -> Iterator[SeedDocument]:
+               marks: Mapping[str, SeedMark] | None = None,
+               progress: Progress | None = None) -> Iterator[SeedDocument]:
     """Each seed document that changed since its mark, with its new items tagged; a malformed
     document is logged, added to `report.errors` and skipped (and read again next time).
 
@@ -54,19 +55,29 @@ def read_seeds(tagger: Tagger, paths: Sequence[Path], now: datetime, language: s
     """
     context = reading_context(tagger, language, publisher)
     start = now
-    for path in seed_files(paths):
-        try:
-            document = _changed(tagger, path, (marks or {}).get(mark_key(path)), context, start, language,
-                                publisher)
-        except SeedError as exc:
-            log.error("seed=%s status=error error=%r", path, str(exc))
-            report.errors.append(str(exc))
-            continue
-        if document is None:
-            log.info("seed=%s status=not_modified", path.name)
-            continue
-        start = first_seen(start, document.read)
-        yield document
+    files = seed_files(paths)
+    for path in files:
+        document = _read_logged(tagger, path, (marks or {}).get(mark_key(path)), context, start, language,
+                                publisher, report)
+        if document is not None:
+            start = first_seen(start, document.read)
+            yield document  # accepted by the caller before this generator goes on
+        if progress is not None:
+            progress(Step("seed documents", len(files), 1, {"new": report.new, "merged": report.merged}))
+
+
+def _read_logged(tagger: Tagger, path: Path, mark: SeedMark | None, context: str, start: datetime,
+                 language: str | None, publisher: str, report: IngestReport) -> SeedDocument | None:
+    """`_changed`, its outcome logged: None if the document did not change or is malformed."""
+    try:
+        document = _changed(tagger, path, mark, context, start, language, publisher)
+    except SeedError as exc:
+        log.error("seed=%s status=error error=%r", path, str(exc))
+        report.errors.append(str(exc))
+        return None
+    if document is None:
+        log.info("seed=%s status=not_modified", path.name)
+    return document
 
 
 def _changed(tagger: Tagger, path: Path, mark: SeedMark | None, context: str, start: datetime,

@@ -21,6 +21,7 @@ from feeds.tag import Tagger, explain, tags_as_json
 from feeds.tag.registry import load_registry
 from scheduler import jobs, logs, sources
 from scheduler.config import load_config
+from scheduler.progress import progress_bars
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,14 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    with jobs.Context.open(load_config(args.config)) as context:
-        ingested, _ = jobs.run_once(context, datetime.now(UTC))
+    with jobs.Context.open(load_config(args.config)) as context, progress_bars() as progress:
+        ingested, _ = jobs.run_once(context, datetime.now(UTC), progress)
     return 1 if ingested.errors else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    with jobs.Context.open(load_config(args.config)) as context:
-        jobs.publish(context.store, context.config, context.registry, datetime.now(UTC))
+    with jobs.Context.open(load_config(args.config)) as context, progress_bars() as progress:
+        jobs.publish(context.store, context.config, context.registry, datetime.now(UTC), progress=progress)
     return 0
 
 
@@ -145,7 +146,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 def cmd_import_opml(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
-    added = sources.import_opml(config, registry, args.file)
+    with progress_bars() as progress:
+        added = sources.import_opml(config, registry, args.file, progress)
     for spec in added:
         print(f"added {spec.id} {spec.url}" + (f" party={spec.party}" if spec.party else ""))
     print(f"{len(added)} new sources in {config.sources_file}")

@@ -12,6 +12,7 @@ from feeds import pipeline
 from feeds.errors import ConfigError
 from feeds.fetch import HttpClient, make_client
 from feeds.publish import hooks
+from feeds.reports import Progress
 from feeds.store.interface import Storage
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
@@ -63,7 +64,8 @@ def check_source_parties(config: Config, registry: Registry) -> None:
     check_feeds(config.feeds, registry)
 
 
-def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.IngestReport:
+def ingest(context: Context, now: datetime, *, force: bool = False,
+           progress: Progress | None = None) -> pipeline.IngestReport:
     """Ingest every seed document, then every due source (`force`: see pipeline.due_sources),
     through one ingest engine, storing in config order."""
     config = context.config
@@ -71,8 +73,9 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
     setup = pipeline.Setup(context.client, config.fetch, context.tagger)
     with pipeline.Ingest(context.store, setup, fetch_workers=config.fetch_workers,
                          parse_workers=config.processes, ordered=True, expected=len(polls)) as engine:
-        report = engine.ingest_seeds(config.seed_paths, now, config.seed_language, config.seed_publisher)
-        for source in engine.run(polls, now):
+        report = engine.ingest_seeds(config.seed_paths, now, config.seed_language, config.seed_publisher,
+                                     progress)
+        for source in engine.run(polls, now, progress):
             for outcome in ("new", "merged", "revised", "unchanged"):
                 setattr(report, outcome, getattr(report, outcome) + getattr(source.ingest, outcome))
             if source.failed:
@@ -81,24 +84,26 @@ def ingest(context: Context, now: datetime, *, force: bool = False) -> pipeline.
 
 
 def publish(store: Storage, config: Config, registry: Registry, now: datetime,
-            after: Sequence[hooks.PostPublish] = (hooks.health_feed(),)) -> pipeline.PublishReport:
+            after: Sequence[hooks.PostPublish] = (hooks.health_feed(),),
+            progress: Progress | None = None) -> pipeline.PublishReport:
     """Every feed, the OPML list and the index, then the hooks `after` (by default the operator's
     health feed; the daemon adds its metrics and WebSub pings)."""
     started = time.monotonic()
     with store.errors():
         report = pipeline.publish(store, registry, config.site, config.output_dir, config.feeds.options,
-                                  now=now, workers=config.processes)
+                                  now=now, workers=config.processes, progress=progress)
         published = hooks.Published(store, config.site, config.output_dir, report, now,
                                     time.monotonic() - started)
         hooks.run_hooks(after, published)
     return report
 
 
-def run_once(context: Context, now: datetime) -> tuple[pipeline.IngestReport, pipeline.PublishReport]:
+def run_once(context: Context, now: datetime,
+             progress: Progress | None = None) -> tuple[pipeline.IngestReport, pipeline.PublishReport]:
     """Ingest everything once, then publish. A malformed seed document makes the run's status
     "error"; a failed source does not (it is recorded, logged, and retried with backoff)."""
-    ingested = ingest(context, now, force=True)
-    published = publish(context.store, context.config, context.registry, now)
+    ingested = ingest(context, now, force=True, progress=progress)
+    published = publish(context.store, context.config, context.registry, now, progress=progress)
     log.info("run status=%s new=%d merged=%d revised=%d unchanged=%d seed_errors=%d sources_failed=%d "
              "written=%d unchanged_files=%d", "error" if ingested.errors else "ok", ingested.new,
              ingested.merged, ingested.revised, ingested.unchanged, len(ingested.errors),

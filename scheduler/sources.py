@@ -15,6 +15,7 @@ from feeds.model import SourceSpec, SourceState
 from feeds.parse.opml_import import party_for_host, read_opml, slug
 from feeds.parse.yamldoc import dump_yaml, load_yaml
 from feeds.publish.write import write_if_changed
+from feeds.reports import Progress, Step
 from feeds.store.interface import Storage
 from feeds.tag.registry import Registry
 from scheduler.config import Config
@@ -24,7 +25,8 @@ MIN_ERROR_WIDTH = 40  # narrower than this, the last error goes under its row, E
 ERROR_INDENT = 4
 
 
-def import_opml(config: Config, registry: Registry, opml_path: Path) -> list[SourceSpec]:
+def import_opml(config: Config, registry: Registry, opml_path: Path,
+                progress: Progress | None = None) -> list[SourceSpec]:
     """Append the OPML file's feeds that are new (by URL) to the sources file; return them."""
     try:
         subscriptions = read_opml(opml_path.read_bytes(), str(opml_path))
@@ -32,8 +34,10 @@ def import_opml(config: Config, registry: Registry, opml_path: Path) -> list[Sou
         raise ParseError(f"{opml_path}: cannot read: {exc.strerror or exc}") from exc
     known_urls = {spec.url for spec in config.sources}
     taken = {spec.id for spec in config.sources}
-    added = []
+    added: list[SourceSpec] = []
     for sub in subscriptions:
+        if progress is not None:
+            progress(Step("subscriptions", len(subscriptions), 1, {"new": len(added)}))
         if sub.url in known_urls:
             continue
         spec = SourceSpec(id=_free_id(slug(sub.title), taken), url=sub.url,

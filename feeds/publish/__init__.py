@@ -38,6 +38,7 @@ from feeds.publish.write import (
     remove_stale,
     write_if_changed,
 )
+from feeds.reports import Progress
 from feeds.store import FeedMark, from_text, to_text
 from feeds.store.interface import FeedStorage, Storage
 from feeds.tag.registry import Registry
@@ -68,12 +69,14 @@ def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, st
 
 
 def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: Path,
-            options: PublishOptions | None = None, *, now: datetime, workers: int = 1) -> PublishReport:
+            options: PublishOptions | None = None, *, now: datetime, workers: int = 1,
+            progress: Progress | None = None) -> PublishReport:
     """Render every feed whose inputs changed (head, archive pages, JSON Feed twins), the OPML
     list and the index; write only what changed, and never rewrite an archive page in place.
 
     `now` is remembered as the time a feed was first published: an empty feed's `updated`.
     `workers`: processes a large run (a first publish, a big backlog) may render on; 1: none.
+    `progress` hears of the feed files rendered (written or found unchanged).
     """
     options = options or PublishOptions()
     report = PublishReport()
@@ -95,7 +98,7 @@ def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: 
     if target.moved:
         log.info("publish site_moved base_url=%s feeds=%d: their archive pages are rewritten",
                  site.base_url, len(target.moved))
-    heads = _render(store, [job for plan in plans for job in plan.jobs], target)
+    heads = _render(store, [job for plan in plans for job in plan.jobs], target, progress)
     summaries = [plan.summary or heads[plan.feed.log_key] for plan in plans]
     _save_marks(store, plans, heads, target)
     specs = [feed.spec for feed in feeds]
@@ -209,7 +212,8 @@ def _in_place(target: _Target, doc: archive.Document) -> bool:
     return is_published(target.output_dir, doc.path) and is_published(target.output_dir, doc.json_path)
 
 
-def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target) -> dict[str, FeedSummary]:
+def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,
+            progress: Progress | None) -> dict[str, FeedSummary]:
     """Render and write every job's two files; return the summaries of the heads rendered.
     A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
     site, labels, output_dir = target.site, target.labels, target.output_dir
@@ -217,12 +221,12 @@ def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target) -> d
     if len(jobs) >= PARALLEL_JOBS and target.opener is not None:
         try:
             done = documents.write_jobs_in_parallel(target.opener, jobs, site, labels, output_dir,
-                                                    target.workers)
+                                                    target.workers, progress)
         except (BrokenProcessPool, OSError) as exc:  # no semaphores here, or a worker was killed
             log.warning("render workers failed, rendering in this process instead: %s: %s",
                         type(exc).__name__, exc)
     if done is None:  # a file a dead worker already wrote holds the same bytes: "unchanged"
-        done = documents.write_jobs(store, jobs, site, labels, output_dir)
+        done = documents.write_jobs(store, jobs, site, labels, output_dir, progress)
     target.report.written += done.written
     target.report.unchanged += done.unchanged
     return done.heads

@@ -31,9 +31,11 @@ from feeds.publish.compose import PlannedFeed
 from feeds.publish.pages import LATEST_PER_FEED, FeedSummary
 from feeds.publish.render import Labels
 from feeds.publish.write import Writer
+from feeds.reports import Progress, Step
 from feeds.store.interface import FeedStorage, Storage
 
 STREAM_MIN = 1_000  # items a run needs before they are read off one cursor (see _stream)
+PARTS_PER_WORKER = 4  # runs of jobs per worker process: progress is heard as each ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +94,17 @@ class Written:
 
 
 def write_jobs(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: Labels,
-               output_dir: Path) -> Written:
-    """Render every job's Atom document and JSON Feed twin and write those that changed."""
+               output_dir: Path, progress: Progress | None = None) -> Written:
+    """Render every job's Atom document and JSON Feed twin and write those that changed;
+    `progress` hears of each job's two files."""
     result = Written()
     with Writer(output_dir) as writer:
         for job, entries in render(store, todo, site, labels):
             atom, twin = files(job, entries, site, labels)
             writer.write(job.doc.path, atom)
             writer.write(job.doc.json_path, twin)
+            if progress is not None:
+                progress(Step("files", 2 * len(todo), 2))
             if not job.doc.is_archive:
                 result.heads[job.feed.log_key] = summary(job, entries)
         for relpath, written in writer.close():
@@ -111,21 +116,28 @@ def write_jobs(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: 
 
 
 def write_jobs_in_parallel(opener: Callable[[], Storage], todo: Sequence[Job], site: SiteInfo, labels: Labels,
-                           output_dir: Path, workers: int) -> Written:
-    """`write_jobs` on `workers` processes, each given a run of jobs in rendering order (so
-    only the documents at a boundary render an item twice) and its own store connection."""
+                           output_dir: Path, workers: int, progress: Progress | None = None) -> Written:
+    """`write_jobs` on `workers` processes, each given runs of jobs in rendering order (so only
+    the documents at a boundary render an item twice) and its own store connection; PARTS_PER_WORKER
+    runs each, so `progress` hears of a run's files as it ends."""
     ordered = sorted(todo, key=lambda job: job.place)
-    share = -(-len(ordered) // workers)
+    share = -(-len(ordered) // (workers * PARTS_PER_WORKER))
     parts = [ordered[start:start + share] for start in range(0, len(ordered), share)]
-    with ProcessPoolExecutor(len(parts), mp_context=forkserver.context(),
-                             initializer=forkserver.lower_priority) as pool:
-        done = list(pool.map(_write_part, [(opener, part, site, labels, output_dir) for part in parts]))
     result = Written()
-    for part in done:
-        result.written += part.written
-        result.unchanged += part.unchanged
-        result.heads.update(part.heads)
+    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=forkserver.context(),
+                             initializer=forkserver.lower_priority) as pool:
+        for part, done in zip(parts, pool.map(_write_part, [(opener, part, site, labels, output_dir)
+                                                            for part in parts]), strict=True):
+            _add(result, done)
+            if progress is not None:
+                progress(Step("files", 2 * len(todo), 2 * len(part)))
     return result
+
+
+def _add(result: Written, part: Written) -> None:
+    result.written += part.written
+    result.unchanged += part.unchanged
+    result.heads.update(part.heads)
 
 
 def _write_part(args: tuple[Callable[[], Storage], Sequence[Job], SiteInfo, Labels, Path]) -> Written:
