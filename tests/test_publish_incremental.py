@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 from dataclasses import replace
@@ -15,7 +16,7 @@ import pytest
 from feeds import forkserver, pipeline
 from feeds import publish as publish_module
 from feeds import store as store_module
-from feeds.publish import documents, render
+from feeds.publish import documents, render, write
 from feeds.store import Store
 from feeds.store.schema import MIGRATIONS
 from feeds.tag.registry import Registry
@@ -232,3 +233,42 @@ def test_a_publish_starts_no_process_unless_its_caller_allows_one_it_can_use(
         report = pipeline.publish(store, registry, _site(tmp_path), tmp_path / "public", OPTIONS, now=T0,
                                   workers=workers)
     assert started == [] and any(path.startswith("archive/") for path in report.written)
+
+
+@pytest.mark.parametrize("heads_first_pages", [1, 10_000])  # heads live first, or pages then heads
+def test_every_link_a_head_puts_in_place_resolves_and_a_first_publish_makes_heads_live_first(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch, heads_first_pages: int) -> None:
+    """Whenever a head (Atom or JSON Feed) is put in place, the archive page it links to is there;
+    a big run puts every head in place before any page, and the same bytes as a plain run."""
+    monkeypatch.setattr(publish_module, "HEADS_FIRST_PAGES", heads_first_pages)
+    site, out = _site(tmp_path), tmp_path / "public"
+    placed: list[str] = []
+    original = os.replace
+
+    def checked(source: Any, target: Any) -> None:
+        relpath = Path(target).relative_to(out).as_posix()
+        if not relpath.startswith("archive/") and relpath.endswith((".atom", ".json")):
+            text = Path(source).read_text("utf-8")
+            for link in re.findall(r'rel="prev-archive" href="([^"]+)"|"next_url": "([^"]+)"', text):
+                page = (link[0] or link[1]).removeprefix(site.base_url)
+                assert (out / page).is_file(), f"{relpath} put in place linking to {page}, not there yet"
+        placed.append(relpath)
+        original(source, target)
+
+    monkeypatch.setattr(write.os, "replace", checked)
+    with Store(tmp_path / "s.sqlite") as store:
+        save(store, [make(n) for n in range(60)])
+        report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    pages = [n for n, path in enumerate(placed) if path.startswith("archive/")]
+    heads = [n for n, path in enumerate(placed) if path.endswith(".atom") and "/" not in path]
+    assert pages and heads and report.heads_live > 0
+    if heads_first_pages == 1:  # every head live before the first page
+        assert {placed[n] for n in heads if n < min(pages)} == {placed[n] for n in heads}
+    else:
+        assert max(pages) < min(heads)  # pages, then the heads that link to them
+    assert sorted(report.written) == sorted(set(report.written))
+    monkeypatch.setattr(write.os, "replace", original)
+    plain = tmp_path / "plain"
+    with Store(tmp_path / "s.sqlite") as store:
+        pipeline.publish(store, registry, site, plain, OPTIONS, now=T0)
+    assert _files(plain) == _files(out)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ from feeds.tag.registry import Registry
 log = logging.getLogger(__name__)
 
 PARALLEL_JOBS = 400  # documents to render before a run is split over the caller's worker processes
+HEADS_FIRST_PAGES = 100  # archive pages to write from which a run makes its heads live first
 # Item changes since a feed was last published from which a run will likely render PARALLEL_JOBS
 # documents (an item sits in ~4 feeds, 50 to an archive page): the render workers' forkserver is
 # started while the histories are built (see _start_workers_early).
@@ -59,6 +61,7 @@ class PublishReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
+    heads_live: float = 0.0  # seconds from the start of the run until every head was in place
 
 
 def plan_feeds(registry: Registry, site: SiteInfo, counts: Mapping[tuple[str, str], int],
@@ -78,6 +81,7 @@ def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: 
     `workers`: processes a large run (a first publish, a big backlog) may render on; 1: none.
     `progress` hears of the feed files rendered (written or found unchanged).
     """
+    started = time.monotonic()
     options = options or PublishOptions()
     report = PublishReport()
     labels = Labels(parties={code: registry.party_label(code) for code in registry.parties},
@@ -91,7 +95,7 @@ def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: 
     leftovers: list[str] = []
     found = published_feeds(output_dir, folders, leftovers=leftovers)
     target = _Target(site, labels, options, output_dir, report, set(), found,
-                     freshness.context(site, labels, options), opener, workers)
+                     freshness.context(site, labels, options), opener, workers, started)
     with store.transaction():  # every history grows, or none: one commit, not one per feed
         histories = [_extend_history(store, feed, now) for feed in feeds]
     plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
@@ -111,7 +115,7 @@ def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: 
     return report
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Target:
     """Where and how one publish run writes."""
 
@@ -125,6 +129,7 @@ class _Target:
     shared: str  # freshness.context of this run
     opener: Callable[[], Storage] | None  # for render workers; None: render in this process
     workers: int
+    started: float  # time.monotonic() at the start of the run
     moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
     ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
@@ -214,8 +219,42 @@ def _in_place(target: _Target, doc: archive.Document) -> bool:
 
 def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,
             progress: Progress | None) -> dict[str, FeedSummary]:
-    """Render and write every job's two files; return the summaries of the heads rendered.
-    A big run (a first publish) uses both cores; a few heads are not worth starting processes."""
+    """Write every job's two files so that every link resolves at every moment: archive pages
+    before the heads that link to them. A run with HEADS_FIRST_PAGES pages or more (a first
+    publish, a site move) first makes every head live without its link to a page not yet in
+    place, then writes the pages, then the heads again with the link. Returns the summaries of
+    the heads rendered."""
+    heads = [job for job in jobs if not job.doc.is_archive]
+    pages = [job for job in jobs if job.doc.is_archive]
+    if len(pages) >= HEADS_FIRST_PAGES:
+        early = [_unlinked(job, target) for job in heads]
+        summaries = _write_jobs(store, early, target, progress)
+        target.report.heads_live = time.monotonic() - target.started
+        _write_jobs(store, pages, target, progress)
+        summaries.update(_write_jobs(store, [job for job, first in zip(heads, early, strict=True)
+                                             if first is not job], target, progress))
+    else:
+        _write_jobs(store, pages, target, progress)
+        summaries = _write_jobs(store, heads, target, progress)
+        target.report.heads_live = time.monotonic() - target.started
+    target.report.written = list(dict.fromkeys(target.report.written))  # a head written twice, once
+    return summaries
+
+
+def _unlinked(head: documents.Job, target: _Target) -> documents.Job:
+    """`head` without its link to the newest archive page while that page is not in place."""
+    newest = head.doc.prev_archive
+    if newest is None or _in_place(target, replace(head.doc, path=newest)):
+        return head
+    return replace(head, doc=replace(head.doc, prev_archive=None))
+
+
+def _write_jobs(store: FeedStorage, jobs: list[documents.Job], target: _Target,
+                progress: Progress | None) -> dict[str, FeedSummary]:
+    """Render and write `jobs`, all of them in place when it returns; the heads' summaries.
+    A big run uses the worker processes; a few heads are not worth starting them."""
+    if not jobs:
+        return {}
     site, labels, output_dir = target.site, target.labels, target.output_dir
     done = None
     if len(jobs) >= PARALLEL_JOBS and target.opener is not None:
@@ -225,6 +264,7 @@ def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,
         except (BrokenProcessPool, OSError) as exc:  # no semaphores here, or a worker was killed
             log.warning("render workers failed, rendering in this process instead: %s: %s",
                         type(exc).__name__, exc)
+            target.opener = None  # and the rest of the run
     if done is None:  # a file a dead worker already wrote holds the same bytes: "unchanged"
         done = documents.write_jobs(store, jobs, site, labels, output_dir, progress)
     target.report.written += done.written
