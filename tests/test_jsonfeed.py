@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
 from feeds.publish.archive import chain
+from feeds.publish.entryparts import Labels
 from feeds.publish.jsonfeed import dump, plain_text, render_json
-from feeds.publish.render import Labels, render_atom
+from feeds.publish.render import render_atom
 from tests.atomcheck import assert_valid_atom
 from tests.jsonfeedcheck import assert_valid_json_feed, json_feed_problems
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from feeds.model import FeedSpec, Item, SiteInfo, atom_id
 from feeds.publish.archive import Document
-from feeds.publish.render import (
+from feeds.publish.entryparts import (
     UNTITLED,
     author_names,
     category_terms,
