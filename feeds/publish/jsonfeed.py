@@ -1,6 +1,6 @@
 """Render one feed document as JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/).
 
-The twin of an Atom document (feeds/publish/render.py), published beside it with `.json`:
+The twin of an Atom document (atomtext.py, render.py), published beside it with `.json`:
 same entries in the same order, same titles, authors and HTML bodies; `tags` are
 the Atom category terms. JSON Feed has no archives, but it has `next_url` ("the
 next n items"): the head points at the newest archive page and each page at the
