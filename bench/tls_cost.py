@@ -3,9 +3,10 @@
 A source polled every few minutes outlives any keep-alive, so each poll of an HTTPS source opens
 a new connection. This serves a small feed over TLS from a child process (the test certificate
 in tests/data/tls; the server answers "Connection: close"), fetches it N times in a row with our
-client, resuming the last TLS session of the origin or not (a cache that keeps none), rounds
-interleaved so both see the same noise, and prints the median CPU ms of this process per fetch
-(min–max) and how many handshakes the server saw resumed.
+client, resuming the last TLS session of the origin or not (a cache that keeps none), and with
+the reference stack (httpx.Client on httpcore, bench.poll_cost.HttpxClient), rounds interleaved
+so all see the same noise, and prints the median CPU ms of this process per fetch (min–max) and
+how many handshakes the server saw resumed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.poll_cost import HttpxClient
 from bench.runs import SETTINGS
 from feeds.fetch import HttpClient, KeepAliveTransport, fetch, make_client, netguard
 from feeds.model import SourceState
@@ -68,11 +70,11 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime
 
 
-def fetches(http: HttpClient, url: str, count: int) -> tuple[float, int]:
+def fetches(http: HttpClient | HttpxClient, url: str, count: int) -> tuple[float, int]:
     """CPU ms per fetch, and how many of the handshakes the server saw resumed."""
     start, resumed = cpu_seconds(), 0
     for _ in range(count):
-        result = fetch(http, SourceState("s", url), SETTINGS, NOW)
+        result = fetch(http, SourceState("s", url), SETTINGS, NOW)  # type: ignore[arg-type]
         assert result.status == "ok", result.error
         resumed += result.headers.get("x-resumed") == "1"
     return (cpu_seconds() - start) * 1000 / count, resumed
@@ -88,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     server = context.Process(target=_serve, args=(port,), daemon=True)
     server.start()
     url = f"https://127.0.0.1:{port.get(timeout=10)}/feed.rss"
-    clients = {"resumed sessions": client(True), "full handshakes": client(False)}
+    clients: dict[str, HttpClient | HttpxClient] = {
+        "resumed sessions": client(True), "full handshakes": client(False),
+        "httpx.Client": HttpxClient(verify=ssl.create_default_context(cafile=str(TLS / "cert.pem")))}
     costs: dict[str, list[tuple[float, int]]] = {name: [] for name in clients}
     try:
         for http in clients.values():

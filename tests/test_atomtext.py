@@ -13,12 +13,13 @@ from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
 from feeds.publish import atomtext
 from feeds.publish.archive import Document, chain
-from feeds.publish.render import Labels, newest_first, render_atom
+from feeds.publish.entryparts import Labels, newest_first
+from feeds.publish.render import render_atom
 from tests.atomcheck import assert_valid_atom
 
 LABELS = Labels(parties={"kke": "Communist Party of Greece", "tkp": "TKP & <friends>"},
                 topics={"strikes": "Strikes \"now\"", "odd": "\x01"})
-# Text that needs escaping, text XML cannot carry (render.clean_text drops it), non-BMP, blanks.
+# Text that needs escaping, text XML cannot carry (entryparts.clean_text drops it), non-BMP, blanks.
 TEXT = st.text(alphabet=st.sampled_from(list("aZ &<>\"'\r\n\t\x00\x0b\ud800é€😀-")), max_size=12)
 LINK = st.sampled_from([None, "https://a.example/x?a=1&b=<2>", "https://b.example/\"q\"", "mailto:x@y"])
 CODE = st.sampled_from(["kke", "tkp", "pcch"])

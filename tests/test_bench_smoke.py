@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bench import corpus, dedupe_corpus, dedupe_quality, ingest_ceiling, publish_floor, report, tls_cost
+from bench import (
+    corpus,
+    dedupe_corpus,
+    dedupe_quality,
+    ingest_ceiling,
+    poll_cost,
+    publish_floor,
+    references,
+    report,
+    tls_cost,
+)
 from bench import serving as serving_bench
 from bench.__main__ import main
 from bench.runs import registry
@@ -73,6 +83,28 @@ def test_the_tls_cost_benchmark_resumes_sessions_in_one_variant_only(
     out = capsys.readouterr().out
     assert "3 of 3 handshakes resumed" in out.split("resumed sessions")[1].splitlines()[0]
     assert "0 of 3 handshakes resumed" in out.split("full handshakes")[1].splitlines()[0]
+    assert "0 of 3 handshakes resumed" in out.split("httpx.Client")[1].splitlines()[0]
+
+
+@pytest.mark.slow  # a server and a subprocess
+def test_the_poll_cost_benchmark_runs_ours_and_the_httpx_reference(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert poll_cost.main(["--sources", "6", "--hosts", "2", "--polls", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in poll_cost.VARIANTS)
+
+
+@pytest.mark.slow  # subprocesses
+@pytest.mark.parametrize("pair", ["parser", "atom", "json"])
+def test_each_reference_runs_and_gives_the_same_result(pair: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert references.main([pair, "--runs", "1", "--sources", "6", "--entries", "3", "--hosts", "2",
+                            "--items", "300"]) == 0
+    out = capsys.readouterr().out
+    if pair == "parser":
+        stored = {line.split("stored")[1] for line in out.splitlines() if "stored" in line}
+        assert len(stored) == 1  # both variants stored the same number of items
+    else:
+        assert "published trees identical" in out
 
 
 @pytest.mark.slow  # a server and a subprocess

@@ -8,15 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, item_id
 from feeds.publish.archive import chain
-from feeds.publish.jsonfeed import dump, plain_text, render_json
-from feeds.publish.render import Labels, render_atom
+from feeds.publish.entryparts import Labels
+from feeds.publish.jsonfeed import plain_text, render_json
+from feeds.publish.render import render_atom
 from tests.atomcheck import assert_valid_atom
 from tests.jsonfeedcheck import assert_valid_json_feed, json_feed_problems
+from tests.test_atomtext import items as atomtext_items
 
 A = "{http://www.w3.org/2005/Atom}"
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -172,19 +174,16 @@ def test_the_specifications_own_example_validates() -> None:
     assert json_feed_problems(json.dumps(example).encode()) == []
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=20)
-
-
-@given(JSON_VALUES, st.integers(min_value=0, max_value=3))
-def test_dump_prints_what_json_dumps_prints(value: Any, depth: int) -> None:
-    expected = json.dumps(value, ensure_ascii=False, indent=1).replace("\n", "\n" + " " * depth)
-    assert dump(value, depth) == expected
-
-
 def test_items_spliced_into_a_document_print_as_json_dumps_would() -> None:
     for items in (ITEMS, ITEMS[:1], []):
         data = render_json(SPEC, items, SITE, PAGE_2, icon="https://www.kke.gr/icon.png").decode("utf-8")
         assert data == json.dumps(json.loads(data), ensure_ascii=False, indent=1) + "\n"
+
+
+@settings(max_examples=200)
+@given(st.lists(atomtext_items(), max_size=4, unique_by=lambda item: item.id))
+def test_generated_items_spliced_into_a_document_print_as_json_dumps_would(items: list[Item]) -> None:
+    # Text with newlines, quotes, controls and characters JSON escapes: each item's text is
+    # indented line by line, so a line break must never come from inside a string.
+    data = render_json(SPEC, items, SITE, HEAD).decode("utf-8")
+    assert data == json.dumps(json.loads(data), ensure_ascii=False, indent=1) + "\n"

@@ -55,11 +55,21 @@ def test_seed_copy_matches_shared_when_present() -> None:
         assert ours.read_bytes() == shared.read_bytes()
 
 
-def test_charset_normalizer_is_imported_in_one_module() -> None:
-    imports = re.compile(r"^\s*(?:import|from) charset_normalizer\b", re.MULTILINE)
-    importers = [path.relative_to(ROOT).as_posix() for folder in ("feeds", "scheduler")
-                 for path in sorted((ROOT / folder).rglob("*.py")) if imports.search(path.read_text("utf-8"))]
-    assert importers == ["feeds/parse/charsets.py"]
+def importers(library: str) -> list[str]:
+    """The modules of feeds and scheduler that import `library`."""
+    imports = re.compile(rf"^\s*(?:import|from) {library}\b", re.MULTILINE)
+    return [path.relative_to(ROOT).as_posix() for folder in ("feeds", "scheduler")
+            for path in sorted((ROOT / folder).rglob("*.py")) if imports.search(path.read_text("utf-8"))]
+
+
+@pytest.mark.parametrize(("library", "where"), [
+    ("charset_normalizer", ["feeds/parse/charsets.py"]),
+    ("feedparser", ["feeds/parse/feedrules.py"]),  # its private names too: tests/test_feedrules.py
+    ("feedgen", ["feeds/publish/render.py"]),
+    ("httpx", ["feeds/fetch/__init__.py", "feeds/fetch/transport.py"]),
+])
+def test_each_library_is_imported_in_one_place(library: str, where: list[str]) -> None:
+    assert importers(library) == where
 
 
 @pytest.mark.slow  # a subprocess

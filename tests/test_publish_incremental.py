@@ -16,7 +16,8 @@ import pytest
 from feeds import forkserver, pipeline
 from feeds import publish as publish_module
 from feeds import store as store_module
-from feeds.publish import documents, render, write
+from feeds.model import SiteInfo
+from feeds.publish import documents, write
 from feeds.store import Store
 from feeds.store.schema import MIGRATIONS
 from feeds.tag.registry import Registry
@@ -25,9 +26,9 @@ from tests.test_archive import OPTIONS, T0, make, save
 pytestmark = pytest.mark.slow  # starts servers or processes: `pytest -m "not slow"` leaves it out
 
 
-def _site(tmp_path: Path) -> render.SiteInfo:
-    return render.SiteInfo(title="incremental", base_url="https://example.org/", author_name="partyfeeds",
-                           entries_per_feed=8)
+def _site(tmp_path: Path) -> SiteInfo:
+    return SiteInfo(title="incremental", base_url="https://example.org/", author_name="partyfeeds",
+                    entries_per_feed=8)
 
 
 def _files(root: Path) -> dict[str, bytes]:

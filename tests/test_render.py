@@ -16,14 +16,8 @@ from lxml import etree
 
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceRef, atom_id, item_id
-from feeds.publish.render import (
-    UNTITLED,
-    Labels,
-    clean_text,
-    newest_first,
-    render_atom,
-    source_atom_id,
-)
+from feeds.publish.entryparts import UNTITLED, Labels, clean_text, newest_first, source_atom_id
+from feeds.publish.render import render_atom
 from tests.atomcheck import (
     ATOM_RNC,
     SCHEMA_AVAILABLE,

@@ -1,16 +1,31 @@
-"""fetch's transport: Reply headers read as httpx reads them, request heads as http.client writes them."""
+"""fetch's transport (the fast path: http.client connections through netguard) against httpx's own
+transport (the reference): the same fetch results from the same server, Reply headers read as httpx
+reads them, request heads as http.client writes them."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.fetch import FetchSettings, fetch, make_client, netguard, user_agent
+from feeds.fetch import (
+    ACCEPT,
+    ACCEPT_ENCODING,
+    FetchResult,
+    FetchSettings,
+    HttpClient,
+    fetch,
+    make_client,
+    netguard,
+    user_agent,
+)
 from feeds.fetch.transport import header_text
 from feeds.model import SourceState
 from tests.localserver import LocalServer, Reply
@@ -75,3 +90,59 @@ def test_the_same_refusal_on_another_transport() -> None:
         result = fetch(client, state, SETTINGS, NOW)
     assert result.status == "error" and result.error is not None and "Invalid header value" in result.error
     assert seen == []
+
+
+# --- the same fetch on both stacks ------------------------------------------------------------------
+
+FEED_HEADERS = (("Content-Type", "application/rss+xml"), ("ETag", '"v1"'),
+                ("Last-Modified", "Wed, 01 May 2024 10:00:00 GMT"), ("Link", "<a>; rel=a"),
+                ("Link", "<b>; rel=b"), ("X-Title", "caf\u00e9"))  # a repeated field; a Latin-1 value
+# Each case: the replies by path, and what the source has stored (validators, the last body's hash).
+CASES: dict[str, tuple[dict[str, list[Reply]], dict[str, Any]]] = {
+    "200 with validators": ({"/feed": [Reply(200, body=RSS, headers=FEED_HEADERS)]}, {}),
+    "304": ({"/feed": [Reply(304, headers=(("ETag", '"v2"'),))]}, {"etag": '"v1"'}),
+    "gzip": ({"/feed": [Reply(200, body=RSS, gzip=True)]}, {}),
+    "unchanged": ({"/feed": [Reply(200, body=RSS)]}, {"body_hash": hashlib.sha256(RSS).hexdigest()}),
+    "body until close": ({"/feed": [Reply(200, body=RSS, content_length=-1)]}, {}),
+    "301 then 308": ({"/feed": [Reply.redirect(301, "/moved")], "/moved": [Reply.redirect(308, "/final")],
+                      "/final": [Reply(200, body=RSS)]}, {}),
+    "302": ({"/feed": [Reply.redirect(302, "/elsewhere")], "/elsewhere": [Reply(200, body=RSS)]}, {}),
+    "410": ({"/feed": [Reply(410)]}, {}),
+    "503 with Retry-After": ({"/feed": [Reply(503, headers=(("Retry-After", "120"),))]}, {}),
+    "404": ({}, {}),
+    "cut short": ({"/feed": [Reply(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n<rss>")]}, {}),
+    "not HTTP": ({"/feed": [Reply(raw=b"SSH-2.0-OpenSSH\r\n\r\n")]}, {}),
+    "reset": ({"/feed": [Reply(reset=True)]}, {}),
+    "over the size limit": ({"/feed": [Reply(200, body=b"x" * 200_000)]}, {}),
+}
+
+
+def reference_client() -> HttpClient:
+    """fetch's client on httpx's own transport (httpcore's pool): the reference stack."""
+    headers = {"User-Agent": SETTINGS.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
+    return HttpClient(httpx.HTTPTransport(retries=0), headers)
+
+
+def outcome(result: FetchResult) -> dict[str, Any]:
+    """What a fetch result says, but the server's clock and an exception's own wording (each stack
+    words it; its type and the URL must agree)."""
+    found = asdict(result)
+    found["headers"] = {k: v for k, v in result.headers.items() if k not in ("date", "server")}
+    if result.error and " fetching " in result.error:
+        found["error"] = result.error.split(": ", 1)[0]
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_both_stacks_give_the_same_fetch_result(case: str) -> None:
+    replies, stored = CASES[case]
+    found = []
+    with LocalServer() as server:
+        for client in (make_client(SETTINGS), reference_client()):
+            for path, script in replies.items():
+                server.script(path, *script)
+            state = replace(SourceState("s", server.url("/feed")), **stored)
+            with client:
+                found.append(outcome(fetch(client, state, SETTINGS, NOW)))
+    ours, reference = found
+    assert ours == reference

@@ -11,7 +11,8 @@ import pytest
 from feeds.errors import PublishError
 from feeds.model import FeedSpec, SiteInfo
 from feeds.publish import write
-from feeds.publish.render import Labels, render_atom
+from feeds.publish.entryparts import Labels
+from feeds.publish.render import render_atom
 from feeds.publish.write import Writer, is_published, remove_stale, write_if_changed
 
 OLD_NS = 1_000_000_000 * 10**9  # 2001-09-09: any rewrite would move the mtime off this

@@ -1,4 +1,9 @@
-"""The HTTP client under `fetch`: httpx's interface on netguard's keep-alive http.client connections."""
+"""The HTTP client under `fetch`: httpx's interface on netguard's keep-alive http.client connections.
+
+`HttpClient` sends through any httpx transport: httpx's own (the reference; tests/test_transport.py
+gets the same fetch results from both), `httpx.MockTransport` in tests, or ours,
+`KeepAliveTransport`, the fast path every client `make_client` builds uses.
+"""
 
 from __future__ import annotations
 

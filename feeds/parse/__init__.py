@@ -1,8 +1,9 @@
 """Parse stage: fetched bytes and response headers -> ParsedFeed.
 
-The only module that imports feedparser, and the one place where its loose
-dictionaries become our typed `ParsedFeed` / `ParsedEntry`. feedparser is
-handed bytes plus headers, never a URL, so it never does I/O.
+The one place where feedparser's loose dictionaries become our typed
+`ParsedFeed` / `ParsedEntry`. feedparser itself, and the private helpers the
+fast path borrows from it, are imported in feedrules.py only; it is handed
+bytes plus headers, never a URL, so it never does I/O.
 
 Encodings: feedparser alone turns an undeclared legacy encoding into
 mojibake (without chardet it falls back to windows-1252, measured). So the
@@ -12,9 +13,10 @@ the declaration was not followed, `ParsedFeed.encoding_note` says so, for the
 source's log line.
 
 Fast path: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 with lxml and
-builds the dictionaries feedparser would (~10x less time per entry); anything
-it is not sure of goes to feedparser, the reference. Both paths end in
-`_convert`, so normalise sees one kind of ParsedFeed.
+builds the dictionaries feedparser would (~7x less CPU per entry,
+docs/architecture-fastpaths.md); anything it is not sure of goes to
+feedparser, the reference. Both paths end in `_convert`, so normalise sees one
+kind of ParsedFeed; tests/test_fastparse.py holds them to the same result.
 
 Entry ids: `ParsedEntry.guid` is the guid or atom:id as feedparser reads it
 without the document's URL (joined to the document's own xml:base only), so
@@ -41,7 +43,6 @@ errors (and the registry's type for OPML); never fetch, dedupe, store, publish o
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import time
@@ -50,12 +51,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
 from feeds.errors import ParseError
 from feeds.parse import fastparse, xmlguard
 from feeds.parse.charsets import decode_feed
-from feeds.parse.feedrules import joins_to_itself
+from feeds.parse.feedrules import joins_to_itself, parse_document
 
 log = logging.getLogger(__name__)
 
@@ -158,19 +157,11 @@ def _feedparser(text: str, url: str) -> tuple[str, Any, list[Any], str | None]:
     Entry ids are as feedparser reads them without the document's URL (see `_ids_as_written`).
     """
     utf8 = ('<?xml version="1.0" encoding="utf-8"?>\n' + _XML_DECLARATION.sub("", text, count=1)).encode()
-    result = _feedparser_result(utf8, url)
+    result = parse_document(utf8, url)
     if _ids_may_depend_on_url(result.entries, text):
-        _ids_as_written(result.entries, _feedparser_result(utf8, None).entries)
+        _ids_as_written(result.entries, parse_document(utf8, None).entries)
     problem = f"{type(result.bozo_exception).__name__}: {result.bozo_exception}" if result.bozo else None
     return dict.get(result, "version") or "", result.feed, result.entries, problem
-
-
-def _feedparser_result(utf8: bytes, url: str | None) -> Any:
-    headers = {"content-type": "application/xml; charset=utf-8"}
-    if url is not None:
-        headers["content-location"] = url
-    return feedparser.parse(io.BytesIO(utf8), response_headers=headers, resolve_relative_uris=False,
-                            sanitize_html=False)
 
 
 def _ids_may_depend_on_url(entries: list[Any], text: str) -> bool:

@@ -43,18 +43,18 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
 from feeds.parse.feedrules import (
     add_tag,
     content_type_name,
+    looks_like_html,
     next_base,
     parse_date,
     person_of,
     repair,
     resolve,
+    safe_absolute,
 )
 from feeds.parse.urls import is_plain_absolute
 from feeds.parse.xmlguard import MAX_DEPTH
@@ -114,8 +114,8 @@ def parse(text: str, url: str) -> tuple[str, Loose, list[Loose]]:
     """(version, feed, entries) as feedparser would give them for `text` fetched from `url`."""
     base = url
     if not is_plain_absolute(url):  # otherwise feedparser's safe base is the URL itself
-        base = make_safe_absolute_uri(url, url) or url
-        if make_safe_absolute_uri(base, base) != base:
+        base = safe_absolute(url, url) or url
+        if safe_absolute(base, base) != base:
             raise Unsupported(f"a base URL feedparser would rewrite: {url!r}")
     root = _tree(text)
     if root.tag == "rss":
@@ -208,9 +208,9 @@ class _Walk:
         if value:
             if not self.base:  # feedparser would then keep an entry's base after it ends
                 raise Unsupported("xml:base without a document URL")
-            self.base = make_safe_absolute_uri(self.base, value) or self.base
+            self.base = safe_absolute(self.base, value) or self.base
             self.id_base = next_base(self.id_base, value)
-            if (make_safe_absolute_uri(self.base, self.base) != self.base  # every child would rewrite it
+            if (safe_absolute(self.base, self.base) != self.base  # every child would rewrite it
                     or next_base(self.id_base, None) != self.id_base):
                 raise Unsupported(f"an xml:base feedparser would rewrite: {value!r}")
         return outer
@@ -332,7 +332,7 @@ class _Walk:
         attrs = _attrs(element, _CONSTRUCT_ATTRS)
         kind = _content_type(attrs.get("type"), default)
         value = _text(element)
-        if self.version != "atom10" and kind == "text/plain" and _FeedParserMixin.looks_like_html(value):
+        if self.version != "atom10" and kind == "text/plain" and looks_like_html(value):
             kind = "text/html"
         return repair(value), kind
 

@@ -1,21 +1,32 @@
-"""feedparser's rules for values, for the fast parser (feeds/parse/fastparse.py): text repairs, dates,
-URL joins, content-type names, tags, authors given as text.
+"""Everything partyfeeds takes from feedparser, in one module: its parser, and the rules the fast
+parser (feeds/parse/fastparse.py) borrows from it.
 
-Where feedparser's answer comes from one of its helpers, these call that helper, so the two
-paths cannot drift apart. Two shortcuts skip a helper where the answer is known: an absolute
-http(s) URL of plain form is its own join, and a date of the strict forms feeds use is read by
-the standard library (RFC 3339) or by feedparser's RFC 822 handler without trying its other
-handlers first. tests/test_fastparse.py compares each shortcut with the helpers it skips.
+`parse_document` is feedparser's public `parse`, the reference parser. The rest are feedparser's
+rules for values: text repairs, dates, URL joins and the safe-base check, content-type names,
+the "is this plain text really HTML?" guess, tags, authors given as text. Where feedparser's
+answer comes from one of its helpers, these call that helper, so the two paths cannot drift
+apart. Two shortcuts skip a helper where the answer is known: an absolute http(s) URL of plain
+form is its own join, and a date of the strict forms feeds use is read by the standard library
+(RFC 3339) or by feedparser's RFC 822 handler without trying its other handlers first.
+tests/test_fastparse.py compares each shortcut with the helpers it skips.
+
+Those helpers are feedparser's private names (underscored, or internals of its modules and its
+parser mixin), which a release may change without notice. They are read here and nowhere else;
+pyproject.toml pins the releases they were tested with (feedparser>=6.0.11,<6.1), and
+tests/test_feedrules.py checks each one (it exists, is called as here, answers as expected) and
+names the one a release changed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import time
 from datetime import datetime
 from typing import Any
 
+import feedparser
 from feedparser.datetimes import _parse_date
 from feedparser.datetimes.rfc822 import _parse_date_rfc822
 from feedparser.html import _cp1252
@@ -24,6 +35,18 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from feedparser.util import FeedParserDict
 
 from feeds.parse.urls import is_plain_absolute
+
+
+def parse_document(utf8: bytes, url: str | None) -> Any:
+    """feedparser's result for a UTF-8 document, handed as bytes (never a URL: it does no I/O);
+    `url` is its Content-Location, the base for relative links (None: parsed without one).
+    Its HTML sanitiser and relative-URL resolver are off: normalise does both, with nh3."""
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if url is not None:
+        headers["content-location"] = url
+    return feedparser.parse(io.BytesIO(utf8), response_headers=headers, resolve_relative_uris=False,
+                            sanitize_html=False)
+
 
 _C1 = re.compile("[\x80-\x9f]")  # what feedparser maps as windows-1252
 # Without a C1 character or a UTF-8 lead byte followed by a continuation byte (as latin-1 characters),
@@ -59,6 +82,11 @@ def parse_date(value: str) -> time.struct_time | None:
             parsed = _parse_date_rfc822(value)
             if parsed:
                 return parsed
+    return feedparser_date(value)
+
+
+def feedparser_date(value: str) -> time.struct_time | None:
+    """feedparser's _parse_date(value), always (the reference for `parse_date`)."""
     return _parse_date(value)
 
 
@@ -66,6 +94,11 @@ def resolve(base: str, uri: str) -> str:
     """feedparser's _urljoin(base, uri), without its cost when it would change nothing."""
     if is_plain_absolute(uri) or (_OTHER_SCHEME.match(uri) and base.startswith(("http://", "https://"))):
         return uri
+    return join(base, uri)
+
+
+def join(base: str, uri: str) -> str:
+    """feedparser's _urljoin(base, uri), always (the reference for `resolve`)."""
     return _urljoin(base, uri)
 
 
@@ -74,13 +107,24 @@ def joins_to_itself(uri: str) -> bool:
     return is_plain_absolute(uri) or _OTHER_SCHEME.match(uri) is not None
 
 
+def safe_absolute(base: str, uri: str) -> str:
+    """feedparser's make_safe_absolute_uri: `uri` joined to `base`, or "" if the result's scheme is
+    not one feedparser accepts (javascript:, say)."""
+    return make_safe_absolute_uri(base, uri)
+
+
 def next_base(base: str, value: str | None) -> str:
     """feedparser's base inside an element with xml:base `value` (None: without one), where the base
     was `base`: joined to it if the result is safe, else the base; with no base yet, `value` as given."""
     value = value or base
     if base:
-        return make_safe_absolute_uri(base, value) or base
-    return _urljoin(base, value)
+        return safe_absolute(base, value) or base
+    return join(base, value)
+
+
+def looks_like_html(text: str) -> bool:
+    """feedparser's guess whether RSS text given as plain text is really HTML."""
+    return bool(_FeedParserMixin.looks_like_html(text))
 
 
 def content_type_name(value: str) -> str:

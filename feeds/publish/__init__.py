@@ -28,9 +28,10 @@ from feeds.errors import StoreError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
 from feeds.publish import archive, compose, documents, freshness
 from feeds.publish.compose import PublishOptions
+from feeds.publish.entryparts import Labels
 from feeds.publish.jsonfeed import render_json
 from feeds.publish.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
-from feeds.publish.render import Labels, render_atom
+from feeds.publish.render import render_atom
 from feeds.publish.write import (
     PUBLISHED_DIRS,
     is_published,

@@ -28,8 +28,8 @@ from feeds.model import Item, SiteInfo
 from feeds.publish import atomtext, jsonfeed
 from feeds.publish.archive import Document
 from feeds.publish.compose import PlannedFeed
+from feeds.publish.entryparts import Labels
 from feeds.publish.pages import LATEST_PER_FEED, FeedSummary
-from feeds.publish.render import Labels
 from feeds.publish.write import Writer
 from feeds.reports import Progress, Step
 from feeds.store.interface import FeedStorage, Storage
@@ -217,6 +217,6 @@ def summary(job: Job, entries: Sequence[Entry]) -> FeedSummary:
 
 
 def newest_first(entries: Iterable[Entry]) -> list[Entry]:
-    """render.newest_first's order: `updated` descending, ties by id."""
+    """entryparts.newest_first's order: `updated` descending, ties by id."""
     by_id = sorted(entries, key=lambda e: e.id)
     return sorted(by_id, key=lambda e: e.updated, reverse=True)

@@ -25,12 +25,13 @@ from types import ModuleType
 from feeds import model
 from feeds.model import FeedSpec, SiteInfo
 from feeds.parse import sanitize
-from feeds.publish import archive, atomtext, documents, jsonfeed, render
+from feeds.publish import archive, atomtext, documents, entryparts, jsonfeed, render
 from feeds.publish.compose import PlannedFeed, PublishOptions
+from feeds.publish.entryparts import Labels
 from feeds.publish.pages import FeedSummary
-from feeds.publish.render import Labels
 
-_RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, jsonfeed, model, render, sanitize)
+_RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, entryparts, jsonfeed, model, render,
+                                      sanitize)
 
 
 def _code_stamp() -> str:

@@ -1,6 +1,6 @@
 """Render one feed document as JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/).
 
-The twin of an Atom document (feeds/publish/render.py), published beside it with `.json`:
+The twin of an Atom document (atomtext.py, render.py), published beside it with `.json`:
 same entries in the same order, same titles, authors and HTML bodies; `tags` are
 the Atom category terms. JSON Feed has no archives, but it has `next_url` ("the
 next n items"): the head points at the newest archive page and each page at the
@@ -8,7 +8,10 @@ one before it, so following `next_url` walks the same chain as Atom's
 prev-archive. RFC 5005's other links ride in the `_partyfeeds` extension object;
 so do, per item, what JSON Feed has no field for: the source the entry came from
 (Atom's atom:source) and the other sources' links (Atom's rel="via").
-Same input, same bytes: keys in a fixed order, UTF-8, no build time.
+Same input, same bytes: keys in a fixed order, UTF-8, no build time. The publisher renders each
+item once (`item_text`) and splices the text into every document holding it (`document`); the
+bytes are those of `json.dumps(..., ensure_ascii=False, indent=1)` of the whole document
+(tests/test_jsonfeed.py).
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from json.encoder import encode_basestring
 from typing import Any
 
 from feeds.model import FeedSpec, Item, SiteInfo, atom_id
 from feeds.publish.archive import Document
-from feeds.publish.render import (
+from feeds.publish.entryparts import (
     UNTITLED,
     author_names,
     category_terms,
@@ -71,36 +73,20 @@ def document(spec: FeedSpec, site: SiteInfo, doc: Document, items: Sequence[str]
         feed["hubs"] = [{"type": "WebSub", "url": site.hub_url}]
     feed["_partyfeeds"] = _chain(site, doc)
     feed["items"] = []
-    head = dump(feed)
+    head = _dump(feed)
     listed = "[\n" + ",\n".join(items) + "\n ]" if items else "[]"
     return (head[: -len(_NO_ITEMS)] + f' "items": {listed}\n}}\n').encode("utf-8")
 
 
 def item_text(item: Item, site: SiteInfo) -> str:
-    """`item` as `json.dumps(..., indent=1)` prints it inside a feed's "items" list."""
-    return "  " + dump(_item(item, site), depth=2)
+    """`item` as `json.dumps(feed, indent=1)` prints it inside a feed's "items" list (two levels
+    deep: every line but the first indented by two more spaces; a newline inside a string is
+    escaped, so each "\\n" here ends a line)."""
+    return "  " + _dump(_item(item, site)).replace("\n", "\n  ")
 
 
-def dump(value: Any, depth: int = 0) -> str:
-    """`json.dumps(value, ensure_ascii=False, indent=1)` as if nested `depth` levels deep.
-
-    The same text (tests/test_jsonfeed.py proves it on generated values), several times faster:
-    given an indent, json.dumps runs its pure-Python encoder; here strings go through its C escaper."""
-    if isinstance(value, dict) and value:
-        pad = "\n" + " " * (depth + 1)
-        # Strings, most values, are escaped in place: a call per value was a third of the time.
-        inner = ",".join(f"{pad}{encode_basestring(key)}: "
-                         f"{encode_basestring(item) if type(item) is str else dump(item, depth + 1)}"
-                         for key, item in value.items())
-        return "{" + inner + "\n" + " " * depth + "}"
-    if isinstance(value, list) and value:
-        pad = "\n" + " " * (depth + 1)
-        inner = ",".join(pad + (encode_basestring(item) if type(item) is str else dump(item, depth + 1))
-                         for item in value)
-        return "[" + inner + "\n" + " " * depth + "]"
-    if isinstance(value, str):
-        return str(encode_basestring(value))
-    return json.dumps(value)
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1)
 
 
 def _twin(path: str) -> str:

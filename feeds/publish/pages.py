@@ -22,7 +22,7 @@ from lxml import etree
 
 from feeds.model import FeedSpec, Item, SiteInfo
 from feeds.publish.archive import json_twin
-from feeds.publish.render import ATOM_TYPE, JSON_FEED_TYPE, clean_text, feed_url, newest_first
+from feeds.publish.entryparts import ATOM_TYPE, JSON_FEED_TYPE, clean_text, feed_url, newest_first
 
 OPML_PATH = "feeds.opml"
 INDEX_PATH = "index.html"
