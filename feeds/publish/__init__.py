@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from feeds import forkserver
 from feeds.errors import StoreError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
-from feeds.publish import archive, compose, documents, freshness
+from feeds.publish import archive, compose, documents, formats, freshness
 from feeds.publish.compose import PublishOptions
 from feeds.publish.entryparts import Labels
 from feeds.publish.jsonfeed import render_json
@@ -155,7 +155,7 @@ def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, m
     chain = archive.chain(feed.spec.path, total, target.options.archive_page_size,
                           target.site.entries_per_feed)
     for doc in chain:
-        target.published.update((doc.path, doc.json_path))
+        target.published.update(formats.paths(doc.path))
     head, pages = chain[0], chain[1:]
     stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
     fingerprint = freshness.fingerprint(target.shared, feed, head, stamps, mark.first_published)
@@ -213,9 +213,10 @@ def _start_workers_early(store: FeedStorage, feeds: Sequence[compose.PlannedFeed
 
 
 def _in_place(target: _Target, doc: archive.Document) -> bool:
-    if doc.path in target.found and doc.json_path in target.found:
+    files = formats.paths(doc.path)
+    if all(path in target.found for path in files):
         return True
-    return is_published(target.output_dir, doc.path) and is_published(target.output_dir, doc.json_path)
+    return all(is_published(target.output_dir, path) for path in files)
 
 
 def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,

@@ -147,21 +147,23 @@ def _source(item: Item, updated: str) -> str:
 
 
 def document(spec: FeedSpec, site: SiteInfo, labels: Labels, doc: Document, entries: Sequence[str],
-             updated: str, icon: str | None = None) -> bytes:
+             updated: str, icon: str | None = None,
+             alternates: Sequence[tuple[str, str]] | None = None) -> bytes:
     """The chain document `doc` of `spec`, holding `entries` (from `entry`, newest first);
     `updated` in ISO form: the newest entry's, or for an empty document the time the feed was
-    first published."""
-    head = _head(spec, site, labels, doc, updated, icon)
+    first published. `alternates`: (path, media type) of the document in other formats (None:
+    its JSON Feed twin)."""
+    head = _head(spec, site, labels, doc, updated, icon, alternates)
     archive = _ARCHIVE if doc.is_archive else ""
     return (_PROLOGUE + head + archive + "".join(entries) + "</feed>\n").encode("utf-8")
 
 
 def _head(spec: FeedSpec, site: SiteInfo, labels: Labels, doc: Document, updated: str,
-          icon: str | None) -> str:
+          icon: str | None, alternates: Sequence[tuple[str, str]] | None) -> str:
     parts = [_element("  ", "id", _raw(feed_url(site, spec.path))),
              _element("  ", "title", clean_text(spec.title) or _raw(spec.path)),
              _element("  ", "updated", updated), _author(site)]
-    parts += _head_links(spec, site, doc)
+    parts += _head_links(spec, site, doc, alternates)
     if spec.kind == "party" and spec.key:
         parts.append(_category("  ", _raw(spec.key), site.base_url + "party/", _raw(labels.party(spec.key))))
     if spec.kind == "topic" and spec.key:
@@ -186,14 +188,16 @@ def _author(site: SiteInfo) -> str:
     return f"  <author>\n{inner}  </author>\n"
 
 
-def _head_links(spec: FeedSpec, site: SiteInfo, doc: Document) -> list[str]:
+def _head_links(spec: FeedSpec, site: SiteInfo, doc: Document,
+                alternates: Sequence[tuple[str, str]] | None) -> list[str]:
     links = [_link("  ", feed_url(site, doc.path), "self", ATOM_TYPE),
              _link("  ", site.base_url, "alternate", "text/html")]
     if spec.kind == "party" and spec.website:
         links.append(_link("  ", spec.website, "related", "text/html"))
     if site.hub_url:
         links.append(_link("  ", site.hub_url, "hub"))
-    links.append(_link("  ", feed_url(site, doc.json_path), "alternate", JSON_FEED_TYPE))
+    for twin, media_type in [(doc.json_path, JSON_FEED_TYPE)] if alternates is None else alternates:
+        links.append(_link("  ", feed_url(site, twin), "alternate", media_type))
     for rel, path in (("current", doc.current if doc.is_archive else None),
                       ("prev-archive", doc.prev_archive), ("next-archive", doc.next_archive)):
         if path:

@@ -25,7 +25,7 @@ from pathlib import Path
 from feeds import forkserver
 from feeds.errors import PublishError
 from feeds.model import Item, SiteInfo
-from feeds.publish import atomtext, jsonfeed
+from feeds.publish import formats
 from feeds.publish.archive import Document
 from feeds.publish.compose import PlannedFeed
 from feeds.publish.entryparts import Labels
@@ -57,8 +57,7 @@ class Entry:
 
     id: str
     updated: datetime
-    atom: str
-    json: str
+    parts: tuple[str, ...]  # its rendering in each format of FORMATS
     title: str
     link: str | None
 
@@ -100,11 +99,11 @@ def write_jobs(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: 
     result = Written()
     with Writer(output_dir) as writer:
         for job, entries in render(store, todo, site, labels):
-            atom, twin = files(job, entries, site, labels)
-            writer.write(job.doc.path, atom)
-            writer.write(job.doc.json_path, twin)
+            rendered = files(job, entries, site, labels)
+            for path, data in zip(formats.paths(job.doc.path), rendered, strict=True):
+                writer.write(path, data)
             if progress is not None:
-                progress(Step("files", 2 * len(todo), 2))
+                progress(Step("files", len(formats.FORMATS) * len(todo), len(formats.FORMATS)))
             if not job.doc.is_archive:
                 result.heads[job.feed.log_key] = summary(job, entries)
         for relpath, written in writer.close():
@@ -130,7 +129,7 @@ def write_jobs_in_parallel(opener: Callable[[], Storage], todo: Sequence[Job], s
                                                             for part in parts]), strict=True):
             _add(result, done)
             if progress is not None:
-                progress(Step("files", 2 * len(todo), 2 * len(part)))
+                progress(Step("files", len(formats.FORMATS) * len(todo), len(formats.FORMATS) * len(part)))
     return result
 
 
@@ -195,19 +194,18 @@ def _stream(store: FeedStorage, todo: Sequence[Job], uses: Counter[str]) -> _Str
 
 
 def entry(item: Item, site: SiteInfo, labels: Labels) -> Entry:
-    atom, twin = atomtext.entry(item, site, labels), jsonfeed.item_text(item, site)
-    return Entry(item.id, item.updated, atom, twin, item.title, item.link)
+    parts = tuple(fmt.entry(item, site, labels) for fmt in formats.FORMATS)
+    return Entry(item.id, item.updated, parts, item.title, item.link)
 
 
-def files(job: Job, entries: Sequence[Entry], site: SiteInfo, labels: Labels) -> tuple[bytes, bytes]:
-    """The job's Atom document and its JSON Feed twin."""
+def files(job: Job, entries: Sequence[Entry], site: SiteInfo, labels: Labels) -> list[bytes]:
+    """The job's document in each format of FORMATS."""
     updated = entries[0].updated if entries else job.updated_if_empty
     if updated is None:
         raise PublishError(f"{job.doc.path}: an empty feed needs the time it was first published")
-    atom = atomtext.document(job.feed.spec, site, labels, job.doc, [e.atom for e in entries],
-                             updated.isoformat(), icon=job.feed.icon)
-    twin = jsonfeed.document(job.feed.spec, site, job.doc, [e.json for e in entries], icon=job.feed.icon)
-    return atom, twin
+    return [fmt.document(formats.Page(job.feed.spec, site, labels, job.doc, [e.parts[n] for e in entries],
+                                      updated.isoformat(), job.feed.icon))
+            for n, fmt in enumerate(formats.FORMATS)]
 
 
 def summary(job: Job, entries: Sequence[Entry]) -> FeedSummary:

@@ -25,13 +25,13 @@ from types import ModuleType
 from feeds import model
 from feeds.model import FeedSpec, SiteInfo
 from feeds.parse import sanitize
-from feeds.publish import archive, atomtext, documents, entryparts, jsonfeed, render
+from feeds.publish import archive, atomtext, documents, entryparts, formats, jsonfeed, render
 from feeds.publish.compose import PlannedFeed, PublishOptions
 from feeds.publish.entryparts import Labels
 from feeds.publish.pages import FeedSummary
 
-_RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, entryparts, jsonfeed, model, render,
-                                      sanitize)
+_RENDERERS: tuple[ModuleType, ...] = (archive, atomtext, documents, entryparts, formats, jsonfeed, model,
+                                      render, sanitize)
 
 
 def _code_stamp() -> str:
@@ -60,9 +60,9 @@ def fingerprint(shared: str, feed: PlannedFeed, head: archive.Document,
 
 
 def files_stamp(output_dir: Path, head: archive.Document) -> str:
-    """Size and mtime of the head's two files; "" if one is missing."""
+    """Size and mtime of the head's files (one per format); "" if one is missing."""
     parts = []
-    for relpath in (head.path, head.json_path):
+    for relpath in formats.paths(head.path):
         try:
             info = os.stat(output_dir / relpath)
         except OSError:

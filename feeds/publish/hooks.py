@@ -15,11 +15,9 @@ from pathlib import Path
 
 from feeds.fetch import HttpClient
 from feeds.model import SiteInfo, SourceEvent
-from feeds.publish import PublishReport, publish_health
+from feeds.publish import PublishReport, formats, publish_health
 from feeds.publish.websub import notify_hub
 from feeds.store.interface import FeedStorage
-
-FEED_SUFFIXES = (".atom", ".json")  # what a WebSub hub is told about
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +54,7 @@ def websub_pings(client: Callable[[], HttpClient]) -> PostPublish:
     client current at the time (the daemon swaps it on reload)."""
     def ping(published: Published) -> None:
         hub, base = published.site.hub_url, published.site.base_url
-        changed = [base + path for path in published.report.written if path.endswith(FEED_SUFFIXES)]
+        changed = [base + path for path in published.report.written if path.endswith(formats.suffixes())]
         if hub and changed:
             notify_hub(client(), hub, changed)
     return ping

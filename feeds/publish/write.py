@@ -23,13 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import PublishError
+from feeds.publish import formats
 
 log = logging.getLogger(__name__)
 
 # The folders of generated feeds: the only places remove_stale deletes (ARCHIVE_DIRS at any depth).
 PUBLISHED_DIRS = ("party", "topic", "country", "language", "feeds")
 ARCHIVE_DIRS = ("archive",)
-FEED_SUFFIXES = (".atom", ".json")  # Atom and its JSON Feed twin
 DEFAULT_MODE = 0o644  # published files are read by a web server
 FSYNC_THREADS = 8  # fsyncs of one batch in flight at once (see Writer)
 BATCH_BYTES = 64 * 1024 * 1024  # written but not yet in place, at most (see Writer)
@@ -280,6 +280,7 @@ class _Leftovers:
 def _scan(directory: str, relpath: str, recursive: bool, found: set[str], leftovers: _Leftovers) -> None:
     """os.scandir, not Path.rglob: the entry types come with the listing (no stat per file),
     which matters with 12,000 archive pages. Symlinks are neither followed nor listed."""
+    suffixes = formats.suffixes()
     with os.scandir(directory) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
@@ -289,7 +290,7 @@ def _scan(directory: str, relpath: str, recursive: bool, found: set[str], leftov
                 continue
             elif entry.name.startswith("."):  # hidden: never published; maybe our temporary file
                 leftovers.consider(entry, relpath)
-            elif os.path.splitext(entry.name)[1] in FEED_SUFFIXES:
+            elif os.path.splitext(entry.name)[1] in suffixes:
                 found.add(f"{relpath}/{entry.name}")
 
 
