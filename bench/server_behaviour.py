@@ -1,10 +1,13 @@
-"""The served-file behaviour of the daemon's server beside waitress: `python -m bench.server_behaviour`.
+"""The served-file behaviour of the daemon's server beside waitress and aiohttp:
+`python -m bench.server_behaviour`.
 
-Serves one folder twice, each server in its own process on 127.0.0.1 with the same limits as far
-as both have them: "ours", scheduler.server.FeedServer; "waitress", the same file serving as a
-WSGI app (bench/wsgi_files.py). Limits: 4 connections at once, a 3 s idle timeout (waitress:
-channel_timeout 3, cleanup_interval 1), request heads of 16 KiB (ours also: a 1 s head deadline
-and 64 header lines; waitress has neither). Each row is one probe over raw sockets; it prints a
+Serves one folder three times, each server in its own process on 127.0.0.1 with the same limits
+as far as each has them: "ours", scheduler.server.FeedServer; "waitress", the same file serving
+as a WSGI app (bench/wsgi_files.py); "aiohttp", the same as an aiohttp app
+(bench/aiohttp_files.py). Limits: 4 connections at once (aiohttp has no cap), a 3 s idle timeout
+(waitress: channel_timeout 3, cleanup_interval 1; aiohttp: keepalive_timeout 3), request heads
+of 16 KiB (aiohttp: 8,190-byte lines, 128 headers), and for ours a 1 s head deadline and 64
+header lines (waitress has neither, aiohttp no deadline). Each row is one probe over raw sockets; it prints a
 markdown table of what each server did (status codes, headers, seconds until something happened).
 """
 
@@ -25,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.serving import feedserver, waitress_server, write_feed
+from bench.aiohttp_files import aiohttp_limits
+from bench.serving import aiohttp_server, feedserver, waitress_server, write_feed
 from bench.wsgi_files import waitress_limits
 
 MAX_CONNECTIONS = 4
@@ -287,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    idle_timeout=IDLE_TIMEOUT, head_timeout=HEAD_TIMEOUT)),
             "waitress": stack.enter_context(waitress_server(
                 public, **waitress_limits(MAX_CONNECTIONS, IDLE_TIMEOUT, cleanup_interval=1))),
+            "aiohttp": stack.enter_context(aiohttp_server(public, **aiohttp_limits(IDLE_TIMEOUT))),
         }
         time.sleep(2.1)  # the feed as old as a published one: both keep it in memory (RACY_SECONDS)
         print("| probe | " + " | ".join(servers) + " |")

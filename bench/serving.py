@@ -1,18 +1,19 @@
 """Serving a burst of feed readers: `python -m bench.serving [--seconds S] [--readers 1,50,200]
-[--servers ours,stdlib,waitress]`.
+[--servers ours,stdlib,waitress,aiohttp]`.
 
 Writes a ~30 KB Atom feed (bench/corpus.py) into a temporary folder and serves it with each
 server, each in its own process on 127.0.0.1: "ours", the daemon's FeedServer
 (scheduler/server.py, default limits); "stdlib", `python -m http.server`; and, when asked for,
 "waitress", the same file serving as a WSGI app under waitress (bench/wsgi_files.py; its
-default 4 threads and 100 connections, a 1,024 listen queue). This process's own asyncio client
-then keeps 1, 50 and 200 readers busy for S seconds per row, servers interleaved so all see the
-same noise. A reader
-sends a plain GET, a GET with `Accept-Encoding: gzip` (http.server ignores it) or a
-conditional GET (`If-Modified-Since`) answered 304, each on a new connection closed after the
-answer, as a feed reader polling once does; in the "kept" rows it keeps its HTTP/1.1
-connection for the next GET, and sends again on a new one when the server closed it (the
-server's choice: http.server closes after every answer; ours when connections wait).
+default 4 threads and 100 connections, a 1,024 listen queue); "aiohttp", the same as an aiohttp
+app (bench/aiohttp_files.py; one event loop, no connection cap, a 1,024 listen queue). This
+process's own asyncio client then keeps 1, 50 and 200 readers busy for S seconds per row,
+servers interleaved so all see the same noise. A reader sends a plain GET, a GET with
+`Accept-Encoding: gzip` (http.server ignores it) or a conditional GET (`If-Modified-Since`)
+answered 304, each on a new connection closed after the answer, as a feed reader polling once
+does; in the "kept" rows it keeps its HTTP/1.1 connection for the next GET, and sends again on
+a new one when the server closed it (the server's choice: http.server closes after every
+answer; ours when connections wait).
 
 Per row it prints requests/s, the p50 and p99 latency (connect, or send on a kept connection,
 to last byte; ms), the connects that took over a second (the kernel dropped the SYN: the queue
@@ -125,6 +126,12 @@ def waitress_server(directory: Path, **settings: Any) -> AbstractContextManager[
     from bench.wsgi_files import serve_waitress
 
     return spawned(serve_waitress, directory, settings)
+
+
+def aiohttp_server(directory: Path, **settings: Any) -> AbstractContextManager[int]:
+    from bench.aiohttp_files import serve_aiohttp
+
+    return spawned(serve_aiohttp, directory, settings)
 
 
 @contextmanager
@@ -243,9 +250,9 @@ def settle(feed: Path, ports: Sequence[int]) -> None:
 
 
 SERVERS: dict[str, Callable[[Path], AbstractContextManager[int]]] = {
-    "ours": feedserver, "stdlib": http_server, "waitress": waitress_server}
+    "ours": feedserver, "stdlib": http_server, "waitress": waitress_server, "aiohttp": aiohttp_server}
 SERVER_NAMES = {"ours": "scheduler.server.FeedServer", "stdlib": "python -m http.server",
-                "waitress": "bench/wsgi_files.py under waitress"}
+                "waitress": "bench/wsgi_files.py under waitress", "aiohttp": "bench/aiohttp_files.py"}
 
 
 # -- the table -------------------------------------------------------------------------------------
