@@ -1,14 +1,19 @@
-"""Serving a burst of feed readers: `python -m bench.serving [--seconds S] [--readers 1,50,200]`.
+"""Serving a burst of feed readers: `python -m bench.serving [--seconds S] [--readers 1,50,200]
+[--servers ours,stdlib,waitress,aiohttp]`.
 
-Writes a ~30 KB Atom feed (bench/corpus.py) into a temporary folder and serves it twice, each
-server in its own process on 127.0.0.1: the daemon's FeedServer (scheduler/server.py, default
-limits) and `python -m http.server`. This process's own asyncio client then keeps 1, 50 and 200
-readers busy for S seconds per row, servers interleaved so both see the same noise. A reader
-sends a plain GET, a GET with `Accept-Encoding: gzip` (http.server ignores it) or a
-conditional GET (`If-Modified-Since`) answered 304, each on a new connection closed after the
-answer, as a feed reader polling once does; in the "kept" rows it keeps its HTTP/1.1
-connection for the next GET, and sends again on a new one when the server closed it (the
-server's choice: http.server closes after every answer; ours when connections wait).
+Writes a ~30 KB Atom feed (bench/corpus.py) into a temporary folder and serves it with each
+server, each in its own process on 127.0.0.1: "ours", the daemon's FeedServer
+(scheduler/server.py, default limits); "stdlib", `python -m http.server`; and, when asked for,
+"waitress", the same file serving as a WSGI app under waitress (bench/wsgi_files.py; its
+default 4 threads and 100 connections, a 1,024 listen queue); "aiohttp", the same as an aiohttp
+app (bench/aiohttp_files.py; one event loop, no connection cap, a 1,024 listen queue). This
+process's own asyncio client then keeps 1, 50 and 200 readers busy for S seconds per row,
+servers interleaved so all see the same noise. A reader sends a plain GET, a GET with
+`Accept-Encoding: gzip` (http.server ignores it) or a conditional GET (`If-Modified-Since`)
+answered 304, each on a new connection closed after the answer, as a feed reader polling once
+does; in the "kept" rows it keeps its HTTP/1.1 connection for the next GET, and sends again on
+a new one when the server closed it (the server's choice: http.server closes after every
+answer; ours when connections wait).
 
 Per row it prints requests/s, the p50 and p99 latency (connect, or send on a kept connection,
 to last byte; ms), the connects that took over a second (the kernel dropped the SYN: the queue
@@ -28,11 +33,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from bench import corpus
 from bench.runs import registry
@@ -89,26 +95,43 @@ def write_feed(directory: Path) -> Path:
 # -- the servers, each in its own process -------------------------------------------------------------
 
 
-def _serve_feedserver(directory: str, port: multiprocessing.Queue[int]) -> None:
+def _serve_feedserver(directory: str, port: multiprocessing.Queue[int], settings: dict[str, Any]) -> None:
     from scheduler.server import FeedServer
 
-    server = FeedServer(Path(directory))
+    server = FeedServer(Path(directory), **settings)
     server.start()
     port.put(server.port)
     threading.Event().wait()  # until the parent terminates this process
 
 
 @contextmanager
-def feedserver(directory: Path) -> Iterator[int]:
+def spawned(target: Callable[..., None], directory: Path, settings: dict[str, Any]) -> Iterator[int]:
+    """`target(directory, port queue, settings)` in a process of its own; yields the port it serves."""
     context = multiprocessing.get_context("spawn")  # not fork: the caller may have threads
     port: multiprocessing.Queue[int] = context.Queue()
-    process = context.Process(target=_serve_feedserver, args=(str(directory), port), daemon=True)
+    process = context.Process(target=target, args=(str(directory), port, settings), daemon=True)
     process.start()
     try:
         yield port.get(timeout=30)
     finally:
         process.terminate()
         process.join()
+
+
+def feedserver(directory: Path, **settings: Any) -> AbstractContextManager[int]:
+    return spawned(_serve_feedserver, directory, settings)
+
+
+def waitress_server(directory: Path, **settings: Any) -> AbstractContextManager[int]:
+    from bench.wsgi_files import serve_waitress
+
+    return spawned(serve_waitress, directory, settings)
+
+
+def aiohttp_server(directory: Path, **settings: Any) -> AbstractContextManager[int]:
+    from bench.aiohttp_files import serve_aiohttp
+
+    return spawned(serve_aiohttp, directory, settings)
 
 
 @contextmanager
@@ -226,6 +249,12 @@ def settle(feed: Path, ports: Sequence[int]) -> None:
     time.sleep(max(0.0, feed.stat().st_ctime + RACY_SECONDS + 0.1 - time.time()))
 
 
+SERVERS: dict[str, Callable[[Path], AbstractContextManager[int]]] = {
+    "ours": feedserver, "stdlib": http_server, "waitress": waitress_server, "aiohttp": aiohttp_server}
+SERVER_NAMES = {"ours": "scheduler.server.FeedServer", "stdlib": "python -m http.server",
+                "waitress": "bench/wsgi_files.py under waitress", "aiohttp": "bench/aiohttp_files.py"}
+
+
 # -- the table -------------------------------------------------------------------------------------
 
 
@@ -236,7 +265,7 @@ def cells(tally: Tally) -> str:
 
 
 def header(servers: Sequence[str]) -> str:
-    columns = " | ".join(f"{name:>7} {'req/s':>7} {'p50':>6} {'p99':>7} {'>1s':>5} {'failed':>6}"
+    columns = " | ".join(f"{name:>8} {'req/s':>7} {'p50':>6} {'p99':>7} {'>1s':>5} {'failed':>6}"
                          for name in servers)
     return f"{'request':10} {'readers':>7} | {columns}"
 
@@ -245,21 +274,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serving", description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="per row and server (default 1)")
     parser.add_argument("--readers", default="1,50,200", help="concurrent readers per row (default 1,50,200)")
+    parser.add_argument("--servers", default="ours,stdlib",
+                        help=f"servers to compare, of {','.join(SERVERS)} (default ours,stdlib)")
     args = parser.parse_args(argv)
     readers = [int(count) for count in args.readers.split(",")]
-    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder:
+    names = args.servers.split(",")
+    if unknown := set(names) - set(SERVERS):
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder, ExitStack() as stack:
         feed = write_feed(Path(folder))
-        with feedserver(Path(folder)) as ours, http_server(Path(folder)) as theirs:
-            ports = {"ours": ours, "stdlib": theirs}
-            settle(feed, list(ports.values()))
-            print(f"{feed.stat().st_size:,}-byte Atom feed, {args.seconds:g} s per row, latency in ms; "
-                  "ours = scheduler.server.FeedServer, stdlib = python -m http.server")
-            print(header(list(ports)))
-            for request in requests(feed.stat().st_mtime):
-                for count in readers:
-                    row = [asyncio.run(load(port, request, count, args.seconds)) for port in ports.values()]
-                    print(f"{request.name:10} {count:7d} | " + " | ".join(f"{'':7} {cells(t)}" for t in row),
-                          flush=True)
+        ports = {name: stack.enter_context(SERVERS[name](Path(folder))) for name in names}
+        settle(feed, list(ports.values()))
+        print(f"{feed.stat().st_size:,}-byte Atom feed, {args.seconds:g} s per row, latency in ms; "
+              + ", ".join(f"{name} = {SERVER_NAMES[name]}" for name in names))
+        print(header(list(ports)))
+        for request in requests(feed.stat().st_mtime):
+            for count in readers:
+                row = [asyncio.run(load(port, request, count, args.seconds)) for port in ports.values()]
+                print(f"{request.name:10} {count:7d} | " + " | ".join(f"{'':8} {cells(t)}" for t in row),
+                      flush=True)
     return 0
 
 

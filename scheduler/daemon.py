@@ -201,7 +201,7 @@ class Daemon:
         if state.retired or (state.error_count and not polling.is_due(state, utcnow())):
             return False
         if not self.engine.poll(spec, state, self._polled):
-            self.metrics.polls_waiting.inc(source=spec.id)
+            self.metrics.polls_waiting.labels(source=spec.id).inc()
             log.debug("source=%s poll skipped: the last one is still queued or in flight", spec.id)
             return False
         return True
@@ -220,15 +220,15 @@ class Daemon:
 
     def _count(self, report: pipeline.SourceReport, last_success: datetime | None) -> None:
         source = report.source_id
-        self.metrics.fetches.inc(source=source, status=report.status)
+        self.metrics.fetches.labels(source=source, status=report.status).inc()
         if report.status in ("error", "gone"):
-            self.metrics.fetch_errors.inc(source=source)
+            self.metrics.fetch_errors.labels(source=source).inc()
         if report.ingest.new:
-            self.metrics.items_new.inc(report.ingest.new, source=source)
+            self.metrics.items_new.labels(source=source).inc(report.ingest.new)
         if report.ingest.merged:
-            self.metrics.items_merged.inc(report.ingest.merged, source=source)
+            self.metrics.items_merged.labels(source=source).inc(report.ingest.merged)
         if last_success is not None:
-            self.metrics.last_success.set(last_success.timestamp(), source=source)
+            self.metrics.last_success.labels(source=source).set(last_success.timestamp())
 
     def check_seeds(self) -> None:
         """The seeds job: re-ingest changed seed documents, publish what they changed."""

@@ -54,7 +54,7 @@ class Site:
 
     files: OutputFiles
     health: Health | None = None
-    metrics: Callable[[], str] | None = None
+    metrics: Callable[[], bytes] | None = None
     on_response: Callable[[int], None] | None = None
     idle_timeout: float = 30.0
     max_age: int = 300
@@ -71,7 +71,7 @@ class FeedServer:
     """Serve `output_dir` from a background thread: start(), then .port and .url, then stop()."""
 
     def __init__(self, output_dir: Path, host: str = "127.0.0.1", port: int = 0, *,
-                 health: Health | None = None, metrics: Callable[[], str] | None = None,
+                 health: Health | None = None, metrics: Callable[[], bytes] | None = None,
                  on_response: Callable[[int], None] | None = None,
                  idle_timeout: float = 30.0, max_age: int = 300, head_timeout: float = 10.0,
                  max_connections: int = 64, backlog: int = 1024) -> None:
@@ -290,7 +290,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_text(HTTPStatus.NOT_FOUND)
             return
         try:
-            body = render().encode()
+            body = render()
         except Exception:
             log.exception("rendering metrics failed")
             self._send_text(HTTPStatus.INTERNAL_SERVER_ERROR)

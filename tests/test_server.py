@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from scheduler.metrics import CONTENT_TYPE as METRICS_TYPE
 from scheduler.metrics import DaemonMetrics
 from scheduler.server import FeedServer, accepts_gzip
 from tests.test_metrics import parse_exposition
@@ -368,22 +369,24 @@ def test_healthz_is_503_when_the_check_raises(public: Path, caplog: pytest.LogCa
 
 def test_metrics_exposition_and_response_counting(public: Path) -> None:
     metrics = DaemonMetrics.create()
-    metrics.fetches.inc(source='odd "name"\\x', status="ok")
+    metrics.fetches.labels(source='odd "name"\\x', status="ok").inc()
     with FeedServer(public, metrics=metrics.render, on_response=metrics.count_response) as server:
         fetch(server, "/all.atom")
         fetch(server, "/missing.atom")
         response = fetch(server, "/metrics")
     assert response.status == 200
-    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-    helps, types, samples = parse_exposition(response.body.decode())
-    assert types["partyfeeds_http_requests_total"] == "counter" and helps["partyfeeds_http_requests_total"]
+    assert response.headers["content-type"] == METRICS_TYPE
+    assert response.headers["cache-control"] == "no-store"
+    types, samples = parse_exposition(response.body.decode())
+    assert types["partyfeeds_http_requests"] == "counter"
     assert ("partyfeeds_fetches_total", {"source": 'odd "name"\\x', "status": "ok"}, 1.0) in samples
     assert ("partyfeeds_http_requests_total", {"code": "404"}, 1.0) in samples
-    assert metrics.http_requests.value(code="200") == 2  # the file, then /metrics itself
+    code_200 = metrics.registry.get_sample_value("partyfeeds_http_requests_total", {"code": "200"})
+    assert code_200 == 2  # the file, then /metrics itself
 
 
 def test_metrics_without_a_callable_is_404_and_a_broken_one_500(public: Path) -> None:
-    def broken() -> str:
+    def broken() -> bytes:
         raise RuntimeError("boom")
 
     with FeedServer(public) as plain, FeedServer(public, metrics=broken) as failing:
