@@ -14,7 +14,7 @@ source's log line.
 
 Fast path: `fastparse` reads well-formed RSS 2.0 and Atom 1.0 with lxml and
 builds the dictionaries feedparser would (~7x less CPU per entry,
-docs/architecture-fastpaths.md); anything it is not sure of goes to
+docs/architecture.md, "Fast paths"); anything it is not sure of goes to
 feedparser, the reference. Both paths end in `_convert`, so normalise sees one
 kind of ParsedFeed; tests/test_fastparse.py holds them to the same result.
 

@@ -8,7 +8,7 @@ each item's `<entry>` once, here, as text, and splices the same text into every 
 holds it. The bytes are exactly those of `render.render_atom` for the same input (feedgen's
 element order, lxml's escaping and two-space indentation; tests/test_atomtext.py proves it on
 generated input), so a feed does not change when the writer does. A first publish of the bench's
-100,000 items takes less than half the time it takes with feedgen (docs/architecture-fastpaths.md).
+100,000 items takes less than half the time it takes with feedgen (docs/architecture.md, "Fast paths").
 Nothing is left to feedgen: this writes every document render_atom writes, and refuses what it
 refuses.
 
