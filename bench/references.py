@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +46,19 @@ def _parser() -> None:
 
 
 def _atom() -> None:
-    from feeds.publish import documents, jsonfeed
+    from feeds.publish import formats
     from feeds.publish.render import render_atom
 
     def entry(item: Any, site: Any, labels: Any) -> Any:  # the item itself stands in for its Atom text
-        twin = jsonfeed.item_text(item, site)
-        return documents.Entry(item.id, item.updated, item, twin, item.title, item.link)
+        return item
 
-    def files(job: Any, entries: Sequence[Any], site: Any, labels: Any) -> tuple[bytes, bytes]:
-        atom = render_atom(job.feed.spec, [e.atom for e in entries], site, labels, doc=job.doc,
-                           icon=job.feed.icon, updated_if_empty=job.updated_if_empty)
-        twin = jsonfeed.document(job.feed.spec, site, job.doc, [e.json for e in entries], icon=job.feed.icon)
-        return atom, twin
+    def document(page: formats.Page) -> bytes:
+        updated = datetime.fromisoformat(page.updated)
+        return render_atom(page.spec, list(page.entries), page.site, page.labels, doc=page.doc,
+                           icon=page.icon, updated_if_empty=updated)
 
-    documents.entry, documents.files = entry, files
+    feedgen = formats.Format("atom", ".atom", formats.ATOM.media_type, entry, document)
+    formats.FORMATS = tuple(feedgen if fmt is formats.ATOM else fmt for fmt in formats.FORMATS)
 
 
 def _json() -> None:
