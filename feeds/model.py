@@ -105,6 +105,10 @@ class SourceSpec:
     enabled: bool = True
     title: str | None = None
     kind: str = "feed"  # how it is fetched and read: feeds/kinds.py
+    # A `kind: html` source's CSS selectors, (field, selector) in the order written: item, title,
+    # link, date, summary (feeds/parse/listing.py).
+    select: tuple[tuple[str, str], ...] = ()
+    channel: str | None = None  # a `kind: telegram` source's public channel (feeds/parse/telegram.py)
 
 
 @dataclass(frozen=True, slots=True)

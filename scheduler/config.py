@@ -8,7 +8,7 @@ the configuration file's folder, never the current directory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from feeds.errors import ConfigError
 from feeds.fetch import FetchSettings, user_agent
 from feeds.kinds import KINDS
+from feeds.kinds import check as check_kind
 from feeds.model import SiteInfo, SourceSpec
 from feeds.parse.languages import EXAMPLES, is_language_tag
 from feeds.parse.yamldoc import LineDict, LineList, describe, load_yaml
@@ -279,23 +280,58 @@ def _read_sources(section: Section, specs: dict[str, SourceSpec],
     for index, entry in enumerate(entries):
         line = entries.line_of(index)
         source = Section(entry, section.file, f"sources[{index}]", line)
+        kind = source.text("kind", "feed")
+        if kind not in KINDS:
+            raise source.error("kind", f"unknown source kind {kind!r} (known: {', '.join(sorted(KINDS))})")
         spec = SourceSpec(
-            id=source.text("id"), url=source.url("url"), party=source.text("party", None),
+            id=source.text("id"), url=source.url("url", None) or "", party=source.text("party", None),
             language=source.language("language"),
             interval_seconds=source.integer("interval", 3600, minimum=min_interval),
             enabled=source.get("enabled", bool, True), title=source.text("title", None),
-            kind=source.text("kind", "feed"),
+            kind=kind, select=_select(source), channel=source.text("channel", None),
         )
         source.finish()
         if not SOURCE_ID.match(spec.id):
             raise source.error("id", f"must be lower-case letters, digits, '.', '_' or '-': {spec.id!r}")
-        if spec.kind not in KINDS:
-            known = ", ".join(sorted(KINDS))
-            raise source.error("kind", f"unknown source kind {spec.kind!r} (known: {known})")
+        _check_kind(source, spec)
+        if not spec.url:
+            default = KINDS[kind].default_url(spec)
+            if default is None:
+                raise ConfigError("required key is missing", path=source.file, line=line,
+                                  key=f"{source.key}.url")
+            spec = replace(spec, url=default)
         if spec.id in specs:
             raise source.error("id", f"duplicate source id {spec.id!r} (also at {origins[spec.id][0]})")
         specs[spec.id] = spec
         origins[spec.id] = (section.file, line)
+
+
+def _select(source: Section) -> tuple[tuple[str, str], ...]:
+    """A source's `select:` mapping of CSS selectors, as (field, selector) pairs in written order."""
+    if source.data.get("select") is None:
+        source.seen.add("select")
+        return ()
+    select = source.section("select")
+    pairs = tuple((str(field), select.get(str(field), str)) for field in select.data)
+    select.seen.update(str(field) for field in select.data)
+    return pairs
+
+
+def _check_kind(source: Section, spec: SourceSpec) -> None:
+    """The source's kind-specific keys (feeds/kinds.py), reported at the line of the one at fault."""
+    problem = check_kind(spec)
+    if problem is None:
+        return
+    key, message = problem
+    head, _, field = key.partition(".")
+    if field and isinstance(source.data.get(head), LineDict) and field in source.data[head]:
+        raise source.section(head).error(field, message)
+    if field:
+        raise ConfigError(message, path=source.file, line=source.data.line_of(head),
+                          key=f"{source.key}.{key}")
+    if head in source.data:
+        raise source.error(head, message)
+    raise ConfigError(message, path=source.file, line=source.data.line, key=f"{source.key}.{key}")
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

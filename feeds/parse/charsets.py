@@ -32,6 +32,11 @@ When every declaration fails, or there is none:
    detector alone reads Turkish as a Nordic code page and cannot tell
    ISO-8859-7 from windows-1253.
 
+Web pages (the `html` and `telegram` source kinds, `decode_page`) declare their encoding
+as browsers read it: a byte order mark, the HTTP charset (a page's own, so followed whatever
+its media type), then `<meta charset>` or `<meta http-equiv="Content-Type">` in the first
+1024 bytes. What follows is the same as for feeds.
+
 Anything but following the first declaration - another declaration, UTF-8
 over a declaration, a superset, a detection - comes back as a `note`, which
 the pipeline logs at INFO on the source's line.
@@ -80,6 +85,7 @@ TIE = 0.01
 
 _XML_ENCODING = re.compile(rb"\A\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _FEED_LANGUAGE = re.compile(rb"<(?:dc:)?language>\s*([A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?)"
                             rb"|xml:lang=[\"']([A-Za-z]{2,3}(?:[-_][A-Za-z]{2,4})?)")
 _BOMS = ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF8, "utf-8"),
@@ -87,7 +93,7 @@ _BOMS = ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"),
 
 
 class Declaration(NamedTuple):
-    where: str  # "http", "bom" or "xml"
+    where: str  # "http", "bom", "xml" or (a web page's) "meta"
     label: str  # a Python codec name when Python knows the label, else the label as written
     codec: str | None  # None: not followed (unknown; UTF-16 without its BOM; a page default)
 
@@ -109,6 +115,24 @@ def decode_feed(body: bytes, content_type: str, language: str | None = None) -> 
         return Decoded(body.decode("ascii"), next((d.codec for d in declared if d.codec), "utf-8"), None)
     text, encoding, how = _decode(body, declared, language)
     return Decoded(text.removeprefix("\ufeff"), encoding, _note(encoding, declared, how))
+
+
+def decode_page(body: bytes, content_type: str, language: str | None = None) -> Decoded:
+    """An HTML page's body as text, as `decode_feed` reads a feed's, with a page's declarations."""
+    declared = page_declarations(body, content_type)
+    if body.isascii():
+        return Decoded(body.decode("ascii"), next((d.codec for d in declared if d.codec), "utf-8"), None)
+    text, encoding, how = _decode(body, declared, language)
+    return Decoded(text.removeprefix("\ufeff"), encoding, _note(encoding, declared, how))
+
+
+def page_declarations(body: bytes, content_type: str) -> list[Declaration]:
+    """What a page says about its encoding, in the order browsers trust it: the byte order mark,
+    the HTTP charset, the first `<meta>` that names a charset."""
+    mark, bom = next(((mark, name) for mark, name in _BOMS if body.startswith(mark)), (b"", None))
+    found = [("bom", bom), ("http", _first(_CHARSET.search(content_type))),
+             ("meta", _first(_META_CHARSET.search(body[len(mark):1024])))]
+    return [_declaration(where, label, bom) for where, label in found if label]
 
 
 def declarations(body: bytes, content_type: str) -> list[Declaration]:
