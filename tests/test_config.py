@@ -119,7 +119,7 @@ def test_config_errors_name_file_key_and_line(config_dir: Path, change: tuple[st
         ("  - id: a\n    url: https://x.org/rss\n    party_code: kke\n", "unknown key"),
         ("  - id: a\n    url: https://x.org/rss\n    language: greek\n", "BCP 47 language tag"),
         ("  - id: a\n    url: https://x.org/rss\n    language: el_GR\n", "BCP 47 language tag"),
-        ("  - id: a\n    url: https://x.org/rss\n    kind: rss\n", r"source kind 'rss' \(known: feed\)"),
+        ("  - id: a\n    url: https://x.org/rss\n    kind: rss\n", r"'rss' \(known: feed, html, telegram\)"),
     ],
 )
 def test_bad_sources_are_reported(config_dir: Path, source: str, words: str) -> None:
@@ -128,6 +128,68 @@ def test_bad_sources_are_reported(config_dir: Path, source: str, words: str) -> 
         load_config(path)
     assert caught.value.key is not None and caught.value.key.startswith("sources[")
     assert caught.value.line is not None and caught.value.line > 12
+
+
+PAGE_SOURCES = """\
+sources:
+  - id: kke-news
+    kind: html
+    url: https://inter.kke.example/en/articles/
+    party: kke
+    language: en
+    select:
+      item: "article.post"
+      title: "h2 a"
+      link: "h2 a@href"
+      date: "time@datetime"
+      summary: ".excerpt"
+  - id: kke-telegram
+    kind: telegram
+    channel: kke_example
+  - id: kke-telegram-mirror
+    kind: telegram
+    channel: kke_example
+    url: http://127.0.0.1:8081/s/kke_example
+"""
+
+
+def test_page_sources_carry_their_selectors_and_channel(config_dir: Path) -> None:
+    html, telegram, mirror = load_config(write_config(config_dir, MINIMAL + PAGE_SOURCES)).sources
+    assert html.kind == "html" and html.url == "https://inter.kke.example/en/articles/"
+    assert html.select == (("item", "article.post"), ("title", "h2 a"), ("link", "h2 a@href"),
+                           ("date", "time@datetime"), ("summary", ".excerpt"))
+    assert (telegram.kind, telegram.channel, telegram.url) == ("telegram", "kke_example",
+                                                               "https://t.me/s/kke_example")
+    assert mirror.url == "http://127.0.0.1:8081/s/kke_example"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "line", "words"),
+    [
+        ('title: "h2 a"', 'title: "h2 a[["', "sources[0].select.title", 21, "not a CSS selector"),
+        ('summary: ".excerpt"', 'summary: "p::text"', "sources[0].select.summary", 24, "written after @"),
+        ('      title: "h2 a"\n', "", "sources[0].select.title", 19, "required"),
+        ('item: "article.post"', 'item: "article@id"', "sources[0].select.item", 20, "not an attribute"),
+        ('summary: ".excerpt"', 'author: ".by"', "sources[0].select.author", 24, "unknown field"),
+        ('summary: ".excerpt"', "summary: 3", "sources[0].select.summary", 24, "must be text"),
+        ("    select:\n", "    select: [a]\n    selectors:\n", "sources[0].select", 19, "mapping"),
+        ("    channel: kke_example\n  - id: kke-telegram-m", "  - id: kke-telegram-m", "sources[1].channel",
+         25, "required: the public channel's name"),
+        ("channel: kke_example\n  - id: kke-telegram-m", "channel: kke example\n  - id: kke-telegram-m",
+         "sources[1].channel", 27, "letters, digits"),
+        ("    kind: telegram\n    channel: kke_example\n  - id: kke-telegram-m",
+         "    channel: kke_example\n    url: https://t.me/s/kke_example\n  - id: kke-telegram-m",
+         "sources[1].channel", 26, "only a source of kind telegram"),
+        ("    kind: html\n", "", "sources[0].select", 18, "only a source of kind html"),
+    ],
+)
+def test_page_source_errors_name_the_key_and_line(config_dir: Path, old: str, new: str, key: str,
+                                                  line: int, words: str) -> None:
+    assert old in PAGE_SOURCES
+    path = write_config(config_dir, MINIMAL + PAGE_SOURCES.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_config(path)
+    assert (caught.value.key, caught.value.line) == (key, line)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
