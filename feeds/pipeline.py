@@ -38,6 +38,12 @@ from feeds.model import Item, SourceRef, SourceSpec, SourceState, item_id
 from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import prepare
 
+# Helping the operator write a source (partyfeeds try-source, partyfeeds discover), re-exported.
+from feeds.probe import Discovery as Discovery
+from feeds.probe import Tried as Tried
+from feeds.probe import discover as discover
+from feeds.probe import try_source as try_source
+
 # The publish chain's entry points, re-exported: the daemon and the CLI call one module.
 from feeds.publish import PublishReport as PublishReport
 from feeds.publish import plan_feeds as plan_feeds

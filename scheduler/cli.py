@@ -17,9 +17,11 @@ from pathlib import Path
 from feeds import pipeline
 from feeds import store as storage
 from feeds.errors import PartyfeedsError
+from feeds.fetch import make_client
+from feeds.kinds import KINDS
 from feeds.tag import Tagger, explain, tags_as_json
 from feeds.tag.registry import load_registry
-from scheduler import jobs, logs, sources
+from scheduler import jobs, logs, newsources, sources
 from scheduler.config import load_config
 from scheduler.progress import progress_bars
 
@@ -61,6 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     opml = commands.add_parser("import-opml", parents=[common],
                                help="add the feeds of an OPML subscription list as sources")
     opml.add_argument("file", type=Path, help="the OPML file")
+    trying = commands.add_parser("try-source", parents=[common],
+                                 help="fetch a source once and show what it would bring (nothing is stored)")
+    trying.add_argument("source", help="a URL, or the id of a configured source")
+    trying.add_argument("--kind", choices=sorted(KINDS),
+                        help="how to read it (default: feed; html with --select)")
+    trying.add_argument("--select", nargs="+", default=[], metavar="FIELD=CSS",
+                        help="a kind html source's selectors: item=… title=… link=…@href [date=…] "
+                        "[summary=…]")
+    trying.add_argument("--channel", help="a kind telegram source's channel (default: from a t.me/s/ URL)")
+    trying.add_argument("--language", help="the source's language (BCP 47)")
+    trying.add_argument("--party", help="the source's party code")
+    trying.add_argument("--json", action="store_true", help="print JSON")
+    find = commands.add_parser("discover", parents=[common],
+                               help="find a site's feeds and print them as sources to configure")
+    find.add_argument("url", help="the site's address (a page of it, or a feed)")
     return parser
 
 
@@ -154,9 +171,32 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_try_source(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    spec = newsources.source_to_try(config, registry, args.source, kind=args.kind, select=args.select,
+                                    channel=args.channel, language=args.language, party=args.party)
+    now = datetime.now(UTC)
+    with make_client(config.fetch) as client:
+        tried = pipeline.try_source(client, spec, config.fetch, Tagger(registry), now)
+    print(newsources.tried_as_json(tried, now) if args.json else newsources.format_tried(tried, now))
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    with make_client(config.fetch) as client:
+        discovery = pipeline.discover(client, args.url, config.fetch, datetime.now(UTC))
+    text, _new = newsources.format_discovery(discovery, config, registry)
+    print(text)
+    return 0 if discovery.found else 1
+
+
 COMMANDS = {"once": cmd_once, "publish": cmd_publish, "check-config": cmd_check_config, "tag": cmd_tag,
             "sources": cmd_sources, "import-opml": cmd_import_opml, "serve": cmd_serve,
-            "dedupe-why": cmd_dedupe_why, "split": cmd_split}
+            "dedupe-why": cmd_dedupe_why, "split": cmd_split, "try-source": cmd_try_source,
+            "discover": cmd_discover}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

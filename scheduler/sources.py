@@ -40,7 +40,7 @@ def import_opml(config: Config, registry: Registry, opml_path: Path,
             progress(Step("subscriptions", len(subscriptions), 1, {"new": len(added)}))
         if sub.url in known_urls:
             continue
-        spec = SourceSpec(id=_free_id(slug(sub.title), taken), url=sub.url,
+        spec = SourceSpec(id=free_id(slug(sub.title), taken), url=sub.url,
                           party=party_for_host(sub.site_url or sub.url, registry),
                           language=sub.language, title=sub.title)
         taken.add(spec.id)
@@ -51,7 +51,8 @@ def import_opml(config: Config, registry: Registry, opml_path: Path,
     return added
 
 
-def _free_id(base: str, taken: set[str]) -> str:
+def free_id(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`, ...: the first that is not `taken`."""
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
