@@ -71,7 +71,7 @@ class Found:
 class Discovery:
     page: str
     found: tuple[Found, ...]
-    tried: tuple[tuple[str, str], ...]  # (URL, why it is not a feed) for candidates that failed
+    tried: tuple[tuple[str, str, str], ...]  # (URL, how it was found, why it is not a feed)
 
 
 def discover(client: HttpClient, url: str, settings: FetchSettings, now: datetime) -> Discovery:
@@ -126,7 +126,7 @@ class _Search:
     def __init__(self, client: HttpClient, settings: FetchSettings, now: datetime) -> None:
         self.client, self.settings, self.now = client, settings, now
         self.found: list[Found] = []
-        self.tried: list[tuple[str, str]] = []
+        self.tried: list[tuple[str, str, str]] = []
         self._bodies: set[str] = set()
 
     def check(self, url: str, how: str) -> None:
@@ -135,7 +135,7 @@ class _Search:
             body = _body(result)
             parsed = parse_feed(body, result.headers, result.final_url)
         except (FetchError, ParseError) as exc:
-            self.tried.append((url, str(exc)))
+            self.tried.append((url, how, str(exc)))
             return
         if result.body_hash not in self._bodies:
             self._bodies.add(result.body_hash or url)

@@ -133,7 +133,8 @@ def format_discovery(discovery: Discovery, config: Config, registry: Registry) -
                  "party": party or party_for_host(found.url, registry),
                  "language": found.language if found.language and is_language_tag(found.language) else None}
         entries.append({key: value for key, value in entry.items() if value is not None})
-    lines += [f"# not a feed: {url}: {why.removesuffix(f' from {url}')}" for url, why in discovery.tried]
+    lines += [f"# not a feed: {url}: {why.removesuffix(f' from {url}')}" for url, how, why in discovery.tried
+              if how == "autodiscovery" or not discovery.found]  # a common path is a guess
     if not discovery.found:
         lines.append(f"# no feed found for {discovery.page}. A page that lists articles can be read as a "
                      f"source of kind html: partyfeeds try-source {discovery.page} --select item=CSS "

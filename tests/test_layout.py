@@ -64,6 +64,8 @@ def importers(library: str) -> list[str]:
 
 @pytest.mark.parametrize(("library", "where"), [
     ("charset_normalizer", ["feeds/parse/charsets.py"]),
+    ("cssselect", ["feeds/parse/pages.py"]),
+    ("dateparser", ["feeds/parse/pagedates.py"]),
     ("feedparser", ["feeds/parse/feedrules.py"]),  # its private names too: tests/test_feedrules.py
     ("feedgen", ["feeds/publish/render.py"]),
     ("httpx", ["feeds/fetch/__init__.py", "feeds/fetch/transport.py"]),

@@ -59,7 +59,7 @@ def test_autodiscovery_links_are_followed_and_checked() -> None:
         ("https://icp.example/feed/", "autodiscovery", "rss20", 2),
         ("https://icp.example/statements.atom", "autodiscovery", "atom10", 2)]
     assert found.found[0].title == "International Communist Press" and found.found[0].language == "en"
-    assert [url for url, _ in found.tried] == ["https://icp.example/comments/feed/"]  # a 404
+    assert [url for url, _, _ in found.tried] == ["https://icp.example/comments/feed/"]  # a 404
     # the JSON Feed, the oEmbed and the hreflang alternates are not feeds partyfeeds reads
     assert asked == ["/", "/feed/", "/comments/feed/", "/statements.atom"]
 
