@@ -1,5 +1,7 @@
-"""Helping the operator write a source: one fetch of a candidate source, read as ingest reads it
-and stored nowhere (`partyfeeds try-source`), and a site's feeds found (`partyfeeds discover`).
+"""Helping the operator write a source: a candidate tried without storing anything, a site's feeds found.
+
+`try_source` fetches a source once and reads it as ingest reads it, storing nothing
+(`partyfeeds try-source`); `discover` finds a site's feeds (`partyfeeds discover`).
 
     try_source: fetch (the source's kind) → parse → normalise → tag; nothing stored
     discover:   fetch the page → a feed itself? → its <link rel="alternate"> feeds (autodiscovery)
