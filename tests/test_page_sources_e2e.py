@@ -178,3 +178,13 @@ def test_discover_prints_the_feeds_of_a_site_as_sources(project: Path, server: L
     assert nothing.returncode == 1 and "# no feed found for" in nothing.stdout
     assert "partyfeeds try-source" in nothing.stdout
     assert f"# not a feed: {server.url('/el/feed')}: HTTP 404" in nothing.stdout
+
+
+def test_check_config_refuses_a_selector_that_does_not_parse(project: Path) -> None:
+    config = project / "config.yaml"
+    assert partyfeeds("check-config", cwd=project).returncode == 0  # the sources are on line 13
+    text = config.read_text("utf-8")
+    config.write_text(text.replace('"h2.entry-title a@href"', '"h2.entry-title a[@href"'), "utf-8")
+    checked = partyfeeds("check-config", cwd=project)
+    assert checked.returncode == 1
+    assert f"{config}:13: sources[1].select.link: not a CSS selector" in checked.stderr

@@ -57,6 +57,23 @@ def test_worker_processes_give_the_same_results_in_order(monkeypatch: pytest.Mon
     assert any(p.encoding_note for p in in_process)  # comes back from the workers, to be logged here
 
 
+def test_page_sources_take_their_settings_to_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page source's selectors and channel travel with its job to a worker process."""
+    monkeypatch.setattr(prep, "MIN_POOL_BATCH", 2)
+    pages = FEEDS.parent / "pages"
+    html = SourceSpec("site", "https://inter.kke.example/en/", party="kke", language="en", kind="html",
+                      select=(("item", "article.post"), ("title", "h2 a"), ("link", "h2 a@href"),
+                              ("date", "time.published"), ("summary", ".entry-summary")))
+    telegram = SourceSpec("channel", "https://t.me/s/kke_example", kind="telegram", channel="kke_example")
+    batch = [prep.Job((pages / name).read_bytes(), {}, spec.url, spec, NOW, {}) for name, spec in (
+        ("wordpress-listing.html", html), ("telegram-preview.html", telegram),
+        ("wordpress-redesigned.html", html))] * 2
+    in_process = [prep.prepare(job, TAGGER) for job in batch]
+    assert list(prep.prepare_all(batch, TAGGER, workers=2)) == in_process
+    assert [len(p.items) for p in in_process[:3]] == [4, 6, 0]
+    assert "'article.post' matches nothing" in (in_process[2].parse_error or "")
+
+
 def test_small_batches_stay_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started")
