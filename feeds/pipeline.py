@@ -12,6 +12,11 @@ Publish (feeds/publish/__init__.py, re-exported here)::
     archive pages, feeds/publish/archive.py) → render (Atom, JSON Feed, OPML, HTML) → write (atomic;
     archive pages once)
 
+Trying a source and finding a site's feeds (feeds/probe.py, re-exported here)::
+
+    try_source: fetch → parse (the source's kind) → normalise → tag; nothing stored
+    discover:   fetch a page → its feed links, else common paths → each fetched and parsed
+
 The daemon and the CLI call these functions, never the stages themselves.
 Every function takes `now`; none reads the clock.
 """

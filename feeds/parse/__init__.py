@@ -36,6 +36,10 @@ RSS/Atom root, and XML so broken that no entry survives. A feed that is not
 well-formed but from which feedparser's loose parser recovers entries is
 kept, with a warning (unescaped "&" in titles is common in the wild).
 
+Pages are parsed beside feeds, into the same ParsedFeed: a page that lists articles, read with
+a source's CSS selectors (listing.py), and a Telegram channel's web preview (telegram.py); the
+source's kind chooses (feeds/kinds.py). This module's `parse_feed` reads feeds only.
+
 Enters: fetched bytes with their response headers (or a seed document, or an OPML list).
 Leaves: `ParsedFeed`, then normalised `Item`s (normalise.py). Imports the model and
 errors (and the registry's type for OPML); never fetch, dedupe, store, publish or the scheduler.
