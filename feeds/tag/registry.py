@@ -85,6 +85,7 @@ class NotParty:
     texts: tuple[str, ...]
     meaning: str
     cues: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # where the outside meaning is written; () = any language
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +345,8 @@ def _not_parties(doc: _Entry, path: str) -> Iterable[NotParty]:
         e = _Entry(raw, path, f"not_parties[{index}]")
         text = raw.get("text")
         texts = (text,) if isinstance(text, str) else e.strings("text")
-        yield NotParty(texts=texts, meaning=e.str_("meaning") or "", cues=e.strings("cues"))
+        yield NotParty(texts=texts, meaning=e.str_("meaning") or "", cues=e.strings("cues"),
+                       languages=e.strings("languages"))
 
 
 def _expansions(norm: _Entry) -> dict[str, str]:
