@@ -180,6 +180,24 @@ def arabic_forms(word: str) -> list[str]:
     return forms
 
 
+def hebrew_forms(word: str) -> list[str]:
+    """A Hebrew word without its prefixes: "ובעזה" -> "בעזה", "עזה"; "הכיבוש" -> "כיבוש".
+    Each form keeps three letters or more."""
+    forms = []
+    if word[0] == "ו" and len(word) > 3:  # and
+        word = word[1:]
+        forms.append(word)
+    if word[0] in "שמ" and len(word) > 3:  # that, from
+        word = word[1:]
+        forms.append(word)
+    if word[0] in "בלכ" and len(word) > 3:  # in, to, as
+        word = word[1:]
+        forms.append(word)
+    if word[0] == "ה" and len(word) > 3:  # the
+        forms.append(word[1:])
+    return forms
+
+
 def phrase_tokens(phrase: str, *, turkish: bool = False) -> tuple[tuple[str, bool, bool], ...]:
     """(folded word, is stem, needs capitals) for each word of a registry phrase."""
     phrase = unicodedata.normalize("NFC", phrase)
@@ -308,13 +326,15 @@ class PhraseIndex:
         return found
 
     def _starting(self, word: str) -> list[_Node]:
-        """The trie nodes a phrase starting with `word` goes on from; an Arabic word also as
-        itself without the clitics written onto it (و ف ب ل ك, the article ال)."""
+        """The trie nodes a phrase starting with `word` goes on from; an Arabic or Hebrew word
+        also as itself without the clitics written onto it (و ف ب ل ك, ال; ו ה ב ל מ ש כ)."""
         found = self._root.children(word)
-        if "\u0620" <= word[:1] <= "\u064a":
-            for form in arabic_forms(word):
-                seen = {id(node) for node in found}
-                found += [node for node in self._root.children(form) if id(node) not in seen]
+        first = word[:1]
+        forms = (arabic_forms(word) if "\u0620" <= first <= "\u064a"
+                 else hebrew_forms(word) if "\u05d0" <= first <= "\u05ea" else ())
+        for form in forms:
+            seen = {id(node) for node in found}
+            found += [node for node in self._root.children(form) if id(node) not in seen]
         return found
 
     def _summary(self, tokens: Tokens, first: int, node: _Node) -> Any:
