@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from feeds.errors import RegistryError
 from feeds.model import Item
 from feeds.tag.registry import Registry
 from feeds.tag.tagrules import (
@@ -124,7 +125,10 @@ class Tagger:
     # -- compiling the registry ------------------------------------------------
 
     def _add(self, phrase: str, payload: object, *, turkish: bool = False) -> None:
-        self._index.add(phrase, payload)
+        try:
+            self._index.add(phrase, payload)
+        except ValueError as exc:  # a stem too short, a phrase of punctuation only
+            raise RegistryError(str(exc), key=f"phrase {phrase!r}") from exc
         if (turkish or looks_turkish(phrase, None)) and (
                 phrase_tokens(phrase, turkish=True) != phrase_tokens(phrase)):
             self._index.add(phrase, payload, turkish=True)

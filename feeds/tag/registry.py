@@ -130,6 +130,19 @@ class Registry:
         return next((name for name, codes in self.regions.items() if country in codes), None)
 
 
+def describe(registry: Registry) -> str:
+    """Its size in one line: "122 parties, 1,391 names and abbreviations, 47 languages; 18 topics,
+    3,512 keywords in 47 languages"."""
+    parties = registry.parties.values()
+    names = {name for party in parties for name in (*party.names, *party.abbreviations)}
+    languages = {language for party in parties for language in party.languages}
+    topics = registry.topics.values()
+    keywords = sum(len(words) for topic in topics for words in topic.keywords.values())
+    keyword_languages = {language for topic in topics for language in topic.keywords}
+    return (f"{len(registry.parties)} parties, {len(names):,} names and abbreviations, {len(languages)} languages; "
+            f"{len(registry.topics)} topics, {keywords:,} keywords in {len(keyword_languages)} languages")
+
+
 def load_registry(parties_path: Path, topics_path: Path, overrides: Sequence[Path] = ()) -> Registry:
     """Read, merge and validate the registry files."""
     parties_doc = load_yaml(parties_path, RegistryError)
