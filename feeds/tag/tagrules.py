@@ -89,9 +89,21 @@ def merged_spans(matches: list[Match], *, ordered: bool = True) -> list[Match]:
         if prev is None or (prev.first, prev.last) != (match.first, match.last):
             merged.append(match)
         elif prev.summary is not match.summary:  # two trie paths or two foldings meet here
-            payloads = tuple(dict.fromkeys(prev.summary.payloads + match.summary.payloads))
-            merged[-1] = Match(match.first, match.last, summarise(payloads))
+            merged[-1] = Match(match.first, match.last, _merged(prev.summary.payloads + match.summary.payloads))
     return merged
+
+
+_MERGED: dict[tuple[object, ...], Summary] = {}
+
+
+def _merged(payloads: tuple[object, ...]) -> Summary:
+    """The summary of two spans' payloads together; the same pairs meet in text after text."""
+    summary = _MERGED.get(payloads)
+    if summary is None:
+        if len(_MERGED) > 50_000:
+            _MERGED.clear()
+        summary = _MERGED[payloads] = summarise(tuple(dict.fromkeys(payloads)))
+    return summary
 
 
 def choose(spans: list[Match], facet: str) -> list[Match]:
