@@ -51,7 +51,8 @@ def cases(folder: Path = HEADLINES) -> list[Case]:
     for path in sorted(folder.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for raw in doc["headlines"]:
-            found.append(Case(doc["language"], raw["text"], frozenset(raw["parties"]), frozenset(raw["topics"])))
+            parties, topics = frozenset(raw["parties"]), frozenset(raw["topics"])
+            found.append(Case(doc["language"], raw["text"], parties, topics))
     return found
 
 
@@ -76,8 +77,9 @@ def table(results: list[Outcome]) -> str:
                 f"{sum(r.topics_found for r in results) / total:>14.1%}")
     for r in results:
         if not (r.parties_exact and r.topics_found):
-            rows.append(f"miss [{r.case.language}] {r.case.text}: parties {sorted(r.parties)} "
-                        f"(want {sorted(r.case.parties)}), topics {sorted(r.topics)} (want {sorted(r.case.topics)})")
+            rows.append(f"miss [{r.case.language}] {r.case.text}: "
+                        f"parties {sorted(r.parties)} (want {sorted(r.case.parties)}), "
+                        f"topics {sorted(r.topics)} (want {sorted(r.case.topics)})")
     return "\n".join(rows)
 
 

@@ -139,8 +139,9 @@ def describe(registry: Registry) -> str:
     topics = registry.topics.values()
     keywords = sum(len(words) for topic in topics for words in topic.keywords.values())
     keyword_languages = {language for topic in topics for language in topic.keywords}
-    return (f"{len(registry.parties)} parties, {len(names):,} names and abbreviations, {len(languages)} languages; "
-            f"{len(registry.topics)} topics, {keywords:,} keywords in {len(keyword_languages)} languages")
+    return (f"{len(registry.parties)} parties, {len(names):,} names and abbreviations, "
+            f"{len(languages)} languages; {len(registry.topics)} topics, {keywords:,} keywords "
+            f"in {len(keyword_languages)} languages")
 
 
 def load_registry(parties_path: Path, topics_path: Path, overrides: Sequence[Path] = ()) -> Registry:

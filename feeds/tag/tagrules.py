@@ -89,7 +89,8 @@ def merged_spans(matches: list[Match], *, ordered: bool = True) -> list[Match]:
         if prev is None or (prev.first, prev.last) != (match.first, match.last):
             merged.append(match)
         elif prev.summary is not match.summary:  # two trie paths or two foldings meet here
-            merged[-1] = Match(match.first, match.last, _merged(prev.summary.payloads + match.summary.payloads))
+            payloads = prev.summary.payloads + match.summary.payloads
+            merged[-1] = Match(match.first, match.last, _merged(payloads))
     return merged
 
 
