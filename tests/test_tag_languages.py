@@ -76,6 +76,12 @@ def test_a_cjk_abbreviation_glued_to_the_word_before_is_inside_that_word() -> No
     assert tag("自民党と共産党が対立").parties == ("jcp",)
 
 
+def test_a_katakana_word_is_matched_whole() -> None:
+    assert "middle_east_wars" in tag("シリア内戦").topics
+    assert "middle_east_wars" not in tag("シリアルを食べた").topics  # cereal
+    assert "palestine" in tag("ガザ地区").topics
+
+
 def test_thai_and_lao_are_matched_as_characters() -> None:
     words = tokenize("ພັກປະຊາຊົນປະຕິວັດລາວ").words
     assert len(words) == len("ພັກປະຊາຊົນປະຕິວັດລາວ")
@@ -99,6 +105,8 @@ def test_arabic_and_hebrew_prefixes_come_off() -> None:
     assert "palestine" in tag("تضامن مع الشعب وفلسطين", "ar").topics
     assert tag("بيان للحزب الشيوعي اللبناني").parties == ("lcp",)
     assert "palestine" in tag("הפגנה נגד הכיבוש", "he").topics
+    assert "labour" not in tag("Vaga de emprego em Lisboa", "pt").topics  # Catalan strike, Portuguese vacancy
+    assert tag("My car is red and the rat ran away").topics == ()
     assert "elections" in tag("חד\"ש בבחירות", "he").topics
 
 

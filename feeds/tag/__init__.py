@@ -38,7 +38,16 @@ from feeds.tag.tagrules import (
     merged_spans,
     summarise,
 )
-from feeds.tag.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
+from feeds.tag.textfold import (
+    KATAKANA,
+    Match,
+    PhraseIndex,
+    Tokens,
+    fold,
+    looks_turkish,
+    phrase_tokens,
+    tokenize,
+)
 
 # Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
 _EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",
@@ -106,6 +115,8 @@ class Tagger:
     def _match(self, text: str, language: str | None) -> tuple[Tokens, list[Match]]:
         tokens = tokenize(text)
         found = self._index.find(tokens)
+        if not text.isascii() and KATAKANA.search(text):
+            found = [m for m in found if not tokens.inside_katakana_word(m.first, m.last)]
         if "I" not in text or not looks_turkish(text, language):
             return tokens, merged_spans(found)
         turkish = tokens.folded(turkish=True)  # Turkish capitals: I is ı, not i

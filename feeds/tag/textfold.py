@@ -55,6 +55,7 @@ _WORDS = re.compile(rf"([^\w{_MARKS}{NO_SPACE}]*)([{NO_SPACE}]|(?:[^\W{NO_SPACE}
 _BREAK = re.compile(r"[.!?;:]\s|\n|[。！？：；।॥؟؛]")  # a sentence end or line break: no phrase spans one
 _GLUE = re.compile("[\u3005-\u3007\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HANGUL = re.compile("[\uac00-\ud7a3]")
+KATAKANA = re.compile("[\u30a1-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]")  # letters, not ・
 _TURKISH_LETTERS = re.compile("[ğĞşŞıİ]")
 _MEMO_LIMIT = 200_000
 MIN_STEM = 3  # a shorter first-word stem would match nearly anything
@@ -138,6 +139,15 @@ class Tokens:
         compound ("ロシア連邦共産党", "集中共同"), not at its start."""
         return index > 0 and not self.gaps[index] and bool(_GLUE.match(self.originals[index - 1])) and (
             bool(_GLUE.match(self.originals[index])))
+
+    def inside_katakana_word(self, first: int, last: int) -> bool:
+        """Words `first` to `last - 1` start or end inside a longer katakana word: katakana is
+        written without spaces, but a run of it is one word ("シリア" in "シリアル")."""
+        originals, gaps = self.originals, self.gaps
+        before = first > 0 and not gaps[first] and bool(
+            KATAKANA.match(originals[first - 1]) and KATAKANA.match(originals[first]))
+        return before or (last < len(originals) and not gaps[last] and bool(
+            KATAKANA.match(originals[last - 1]) and KATAKANA.match(originals[last])))
 
     def folded(self, *, turkish: bool) -> Tokens:
         """The same words folded the other way (Turkish or not)."""
