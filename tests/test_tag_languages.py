@@ -119,6 +119,25 @@ def test_hangul_stems_take_the_particles() -> None:
     assert "elections" in tag("일본공산당은 선거에서").topics
 
 
+@pytest.mark.parametrize("text", [
+    "My car is red and the rat ran away",  # Croatian rat (war)
+    "Vaga de emprego em Lisboa",  # Catalan vaga (strike)
+    "A Marxist-Leninist reading group",  # Czech Marx*, Finnish Lenin*
+    "Il est au milieu de la place",  # Dutch milieu (environment)
+    "Centenares de personas en la plaza",  # Romanian centenar (centenary)
+    "Det er nok nå",  # Hungarian nők (women)
+    "È nato a Roma",  # NATO written small
+    "La carte d'identité",  # Romanian carte (book)
+    "Saab Gripen order",  # Swedish gripen (arrested)
+    "La nación celebra",  # Hungarian náci
+    "Kurul karar verdi",  # Latvian kar (war)
+    "Apple's Siri and Syriza",  # Polish Syri*
+])
+def test_keywords_are_no_ordinary_words_elsewhere(text: str) -> None:
+    assert tag(text) == Tagger(REGISTRY).tag(text)
+    assert (tag(text).parties, tag(text).topics) == ((), ())
+
+
 # -- the item's language decides a shared abbreviation ---------------------------------
 
 
