@@ -56,13 +56,16 @@ _COMBINING = re.compile("[\u0300-\u036f]")
 _DATE = r"(?:\d{1,2}\s+\w+\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4}|\d{4}-\d{2}-\d{2})"
 
 
+_NO_RULES: Mapping[str, str] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Tags:
     parties: tuple[str, ...]  # sorted codes
     topics: tuple[str, ...]  # sorted ids
     evidence: Mapping[str, Mapping[str, tuple[str, ...]]]  # {"parties": {code: words}, "topics": {...}}
     # {code: the rule that decided}, for the parties a context rule decided ("language pt", "pair" ...)
-    rules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    rules: Mapping[str, str] = field(default_factory=lambda: _NO_RULES)
 
 
 def tag_item(tagger: Tagger, item: Item) -> Item:
@@ -225,7 +228,7 @@ def _tags(parties: Mapping[str, list[str]], topics: Mapping[str, list[str]], rul
 
     return Tags(parties=tuple(sorted(parties)), topics=tuple(sorted(topics)),
                 evidence=MappingProxyType({"parties": frozen(parties), "topics": frozen(topics)}),
-                rules=MappingProxyType(dict(sorted(rules.items()))))
+                rules=MappingProxyType(dict(sorted(rules.items()))) if rules else _NO_RULES)
 
 
 def _clean(text: str) -> str:

@@ -50,7 +50,8 @@ def _mark_ranges() -> str:
 
 
 _MARKS = _mark_ranges()
-_ASCII_WORDS = re.compile(r"(\W*)(\w+)")
+_PLAIN_WORDS = re.compile(r"(\W*)(\w+)")  # the whole text is words of \w, no marks, no CJK
+_SPECIAL = re.compile(f"[{_MARKS}{NO_SPACE}]")
 _WORDS = re.compile(rf"([^\w{_MARKS}{NO_SPACE}]*)([{NO_SPACE}]|(?:[^\W{NO_SPACE}]|[{_MARKS}])+)")
 _BREAK = re.compile(r"[.!?;:]\s|\n|[。！？：；।॥؟؛]")  # a sentence end or line break: no phrase spans one
 _GLUE = re.compile("[\u3005-\u3007\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -156,7 +157,8 @@ class Tokens:
 
 def tokenize(text: str, *, turkish: bool = False) -> Tokens:
     """Split NFC `text` into words."""
-    pairs = (_ASCII_WORDS if text.isascii() else _WORDS).findall(text)
+    plain = text.isascii() or _SPECIAL.search(text) is None
+    pairs = (_PLAIN_WORDS if plain else _WORDS).findall(text)
     gaps = list(map(itemgetter(0), pairs))
     originals = list(map(itemgetter(1), pairs))
     consumed = sum(map(len, gaps)) + sum(map(len, originals))
@@ -302,7 +304,7 @@ class PhraseIndex:
 
         With `around`, only phrases that may cover one of those word indices.
         """
-        words, found = tokens.words, []
+        words, gaps, found = tokens.words, tokens.gaps, []
         count = len(words)
         for word in _missing(self._first, words):
             self._first[word] = self._starting(word)
@@ -313,23 +315,21 @@ class PhraseIndex:
         for first in compress(starts, map(frontiers.__getitem__, starts)):  # words that start a phrase
             frontier = frontiers[first]
             last = first + 1
-            while frontier:
+            while True:  # one turn per word of the phrases under way (CJK: per character)
+                extended = []
                 for node in frontier:
                     if node.terminal:
                         summary = self._summary(tokens, first, node) if node.capped else node.summary
                         if summary is not None:
                             found.append(Match(first, last, summary))
-                if last == count or not any(node.inner for node in frontier):
-                    break
-                word = words[last]
-                extended = []
-                for node in frontier:
-                    child = node.exact.get(word)
-                    if child is not None:
-                        extended.append(child)
-                    if node.stem_lengths:
-                        extended += node.stem_children(word)
-                if extended and tokens.breaks_before(last):
+                    if node.inner and last < count:
+                        child = node.exact.get(words[last])
+                        if child is not None:
+                            extended.append(child)
+                        if node.stem_lengths:
+                            extended += node.stem_children(words[last])
+                gap = gaps[last] if extended else ""
+                if not extended or (gap and gap != " " and _BREAK.search(gap)):  # Tokens.breaks_before
                     break
                 frontier = extended
                 last += 1
