@@ -9,7 +9,7 @@ import pytest
 
 from feeds.errors import RegistryError
 from feeds.parse.yamldoc import parse_yaml
-from feeds.tag.registry import Registry, build_registry, load_registry
+from feeds.tag.registry import Registry, build_registry, describe, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = ROOT / "registry" / "parties.yaml"
@@ -68,6 +68,12 @@ def test_shipped_registry_has_every_party_and_topic(shipped: Registry) -> None:
     assert set(shipped.parties) >= FIRST_CODES  # codes are feed URLs: none is ever renamed
     assert len(shipped.topics) == 18
     assert shipped.topics["palestine"].label == "Palestine / Israeli occupation"
+
+
+def test_describe_counts_parties_names_and_languages(shipped: Registry) -> None:
+    assert describe(build()) == ("1 party, 3 names and abbreviations, 1 language; "
+                                 "1 topic, 1 keyword in 1 language")
+    assert describe(shipped).startswith("122 parties, ")
 
 
 def test_shipped_party_fields(shipped: Registry) -> None:

@@ -131,17 +131,22 @@ class Registry:
 
 
 def describe(registry: Registry) -> str:
-    """Its size in one line: "122 parties, 1,391 names and abbreviations, 47 languages; 18 topics,
-    3,512 keywords in 47 languages"."""
+    """Its size in one line: "122 parties, 824 names and abbreviations, 47 languages; 18 topics,
+    3,934 keywords in 47 languages"."""
     parties = registry.parties.values()
     names = {name for party in parties for name in (*party.names, *party.abbreviations)}
     languages = {language for party in parties for language in party.languages}
     topics = registry.topics.values()
     keywords = sum(len(words) for topic in topics for words in topic.keywords.values())
     keyword_languages = {language for topic in topics for language in topic.keywords}
-    return (f"{len(registry.parties)} parties, {len(names):,} names and abbreviations, "
-            f"{len(languages)} languages; {len(registry.topics)} topics, {keywords:,} keywords "
-            f"in {len(keyword_languages)} languages")
+    return (f"{_count(len(registry.parties), 'party', 'parties')}, "
+            f"{_count(len(names), 'name and abbreviation', 'names and abbreviations')}, "
+            f"{_count(len(languages), 'language')}; {_count(len(registry.topics), 'topic')}, "
+            f"{_count(keywords, 'keyword')} in {_count(len(keyword_languages), 'language')}")
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
 
 
 def load_registry(parties_path: Path, topics_path: Path, overrides: Sequence[Path] = ()) -> Registry:
