@@ -129,7 +129,7 @@ def test_default_config_lists_real_party_feeds() -> None:
     assert "https://www.902.gr/feed/recent" in urls and len(urls) >= 10
     result = partyfeeds("check-config", cwd=ROOT)
     assert result.returncode == 0
-    assert "registry: ok (122 parties, " in result.stdout
+    assert "registry: ok (126 parties, " in result.stdout
 
 
 def test_unknown_party_of_a_source_is_a_config_error(project: Path) -> None:

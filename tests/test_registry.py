@@ -64,7 +64,7 @@ def shipped() -> Registry:
 
 
 def test_shipped_registry_has_every_party_and_topic(shipped: Registry) -> None:
-    assert len(shipped.parties) == 122
+    assert len(shipped.parties) == 126
     assert set(shipped.parties) >= FIRST_CODES  # codes are feed URLs: none is ever renamed
     assert len(shipped.topics) == 18
     assert shipped.topics["palestine"].label == "Palestine / Israeli occupation"
@@ -73,7 +73,7 @@ def test_shipped_registry_has_every_party_and_topic(shipped: Registry) -> None:
 def test_describe_counts_parties_names_and_languages(shipped: Registry) -> None:
     assert describe(build()) == ("1 party, 3 names and abbreviations, 1 language; "
                                  "1 topic, 1 keyword in 1 language")
-    assert describe(shipped).startswith("122 parties, ")
+    assert describe(shipped).startswith("126 parties, ")
 
 
 def test_shipped_party_fields(shipped: Registry) -> None:

@@ -131,8 +131,8 @@ class Registry:
 
 
 def describe(registry: Registry) -> str:
-    """Its size in one line: "122 parties, 824 names and abbreviations, 47 languages; 18 topics,
-    3,934 keywords in 47 languages"."""
+    """Its size in one line: "126 parties, 839 names and abbreviations, 49 languages; 18 topics,
+    4,102 keywords in 49 languages"."""
     parties = registry.parties.values()
     names = {name for party in parties for name in (*party.names, *party.abbreviations)}
     languages = {language for party in parties for language in party.languages}
