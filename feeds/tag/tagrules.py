@@ -131,8 +131,9 @@ class Context(NamedTuple):
 
     heads: frozenset[tuple[str, ...]]  # folded token runs that introduce a country list
     defaults: Mapping[str, str | None]  # country -> the party "the CP of <country>" means
-    outside: Mapping[str, frozenset[str]]  # folded abbreviation -> languages of its outside meanings
-    language: str | None = None  # ("*" among them: any language)
+    outside: Mapping[str, frozenset[str]]  # folded abbreviation -> languages of its outside
+    #                                        meanings ("*" among them: any language)
+    language: str | None = None  # the item's
 
 
 class PartyResolver:

@@ -131,10 +131,6 @@ class Tokens:
             text += ")"  # "Communist Party of India (Marxist)"
         return " ".join(text.split())
 
-    def breaks_before(self, index: int) -> bool:
-        gap = self.gaps[index]
-        return bool(gap) and gap != " " and _BREAK.search(gap) is not None
-
     def glued_before(self, index: int) -> bool:
         """Word `index` is a Chinese character or katakana written right after another: inside a
         compound ("ロシア連邦共産党", "集中共同"), not at its start."""
@@ -329,7 +325,7 @@ class PhraseIndex:
                         if node.stem_lengths:
                             extended += node.stem_children(words[last])
                 gap = gaps[last] if extended else ""
-                if not extended or (gap and gap != " " and _BREAK.search(gap)):  # Tokens.breaks_before
+                if not extended or (gap and gap != " " and _BREAK.search(gap)):  # a sentence ends
                     break
                 frontier = extended
                 last += 1
