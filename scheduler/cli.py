@@ -20,7 +20,7 @@ from feeds.errors import PartyfeedsError
 from feeds.fetch import make_client
 from feeds.kinds import KINDS
 from feeds.tag import Tagger, explain, tags_as_json
-from feeds.tag.registry import load_registry
+from feeds.tag.registry import describe, load_registry
 from scheduler import jobs, logs, newsources, sources
 from scheduler.config import load_config
 from scheduler.progress import progress_bars
@@ -95,9 +95,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    jobs.check_source_parties(config, load_registry(config.parties_path, config.topics_path,
-                                                    config.registry_overrides))
+    registry = load_registry(config.parties_path, config.topics_path, config.registry_overrides)
+    jobs.check_source_parties(config, registry)
+    Tagger(registry)  # every name and keyword compiles
     print(f"{config.path}: ok ({len(config.sources)} sources, {len(config.seed_paths)} seed paths)")
+    print(f"registry: ok ({describe(registry)})")
     return 0
 
 

@@ -109,6 +109,13 @@ def test_tag_json_resolves_abbreviations_by_context(project: Path) -> None:
     assert tags["evidence"]["parties"]["pcch"]
 
 
+def test_tag_says_which_rule_decided_with_the_language(project: Path) -> None:
+    result = partyfeeds("tag", "--language", "pt", "O PCP apoia a greve", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "party  pcp: Portuguese Communist Party (PCP) <- PCP  [rule: language pt]" in result.stdout
+    assert "rules" not in json.loads(partyfeeds("tag", "--json", "O PCP apoia a greve", cwd=project).stdout)
+
+
 def test_tag_reads_stdin_and_explains(project: Path) -> None:
     result = partyfeeds("tag", cwd=project, stdin="Η ανακοίνωση του ΚΚΕ για την Παλαιστίνη")
     assert result.returncode == 0, result.stderr
@@ -120,7 +127,9 @@ def test_default_config_lists_real_party_feeds() -> None:
     config = yaml.safe_load((ROOT / "config.yaml").read_text("utf-8"))
     urls = {source["url"] for source in config["sources"]}
     assert "https://www.902.gr/feed/recent" in urls and len(urls) >= 10
-    assert partyfeeds("check-config", cwd=ROOT).returncode == 0
+    result = partyfeeds("check-config", cwd=ROOT)
+    assert result.returncode == 0
+    assert "registry: ok (126 parties, " in result.stdout
 
 
 def test_unknown_party_of_a_source_is_a_config_error(project: Path) -> None:

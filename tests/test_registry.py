@@ -9,7 +9,7 @@ import pytest
 
 from feeds.errors import RegistryError
 from feeds.parse.yamldoc import parse_yaml
-from feeds.tag.registry import Registry, build_registry, load_registry
+from feeds.tag.registry import Registry, build_registry, describe, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTIES = ROOT / "registry" / "parties.yaml"
@@ -42,6 +42,14 @@ regions:
 """
 
 
+# The codes of the first registry.
+FIRST_CODES = frozenset({"kke", "tkp", "cpim", "ppp_ps", "pcp_ps", "cpi_israel", "hadash", "cprf",
+    "eci", "eca", "kpp", "answer", "psl", "dkp", "pcch", "pcdob", "pcpe", "pc_italy", "imcwp",
+    "icp_press", "pcp", "pce", "pcte", "pcf", "akel", "kscm", "cpusa", "cpb", "sacp", "pcc_cuba",
+    "cpc_china", "cpv_vietnam", "cpi_india", "jcp", "pcv", "pcm_mexico", "pcb_brazil", "lcp",
+    "icp_iraq", "tudeh", "scp_syria", "scp_sudan", "hwp", "rcwp", "kpu", "ptb", "pda_austria", "emep"})
+
+
 def build(parties: str = MINIMAL_PARTIES, topics: str = MINIMAL_TOPICS,
           overrides: tuple[tuple[str, str], ...] = ()) -> Registry:
     docs = [(parse_yaml(text, path, RegistryError), path) for text, path in overrides]
@@ -56,10 +64,16 @@ def shipped() -> Registry:
 
 
 def test_shipped_registry_has_every_party_and_topic(shipped: Registry) -> None:
-    assert len(shipped.parties) == 48
-    assert {"kke", "tkp", "pcch", "cpc_china", "imcwp", "icp_press"} <= set(shipped.parties)
+    assert len(shipped.parties) == 126
+    assert set(shipped.parties) >= FIRST_CODES  # codes are feed URLs: none is ever renamed
     assert len(shipped.topics) == 18
     assert shipped.topics["palestine"].label == "Palestine / Israeli occupation"
+
+
+def test_describe_counts_parties_names_and_languages(shipped: Registry) -> None:
+    assert describe(build()) == ("1 party, 3 names and abbreviations, 1 language; "
+                                 "1 topic, 1 keyword in 1 language")
+    assert describe(shipped).startswith("126 parties, ")
 
 
 def test_shipped_party_fields(shipped: Registry) -> None:

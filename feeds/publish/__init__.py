@@ -230,17 +230,26 @@ def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,
     pages = [job for job in jobs if job.doc.is_archive]
     if len(pages) >= HEADS_FIRST_PAGES:
         early = [_unlinked(job, target) for job in heads]
+        again = [job for job, first in zip(heads, early, strict=True) if first is not job]
+        progress = _of_total(progress, len(formats.FORMATS) * (len(jobs) + len(again)))
         summaries = _write_jobs(store, early, target, progress)
         target.report.heads_live = time.monotonic() - target.started
         _write_jobs(store, pages, target, progress)
-        summaries.update(_write_jobs(store, [job for job, first in zip(heads, early, strict=True)
-                                             if first is not job], target, progress))
+        summaries.update(_write_jobs(store, again, target, progress))
     else:
+        progress = _of_total(progress, len(formats.FORMATS) * len(jobs))
         _write_jobs(store, pages, target, progress)
         summaries = _write_jobs(store, heads, target, progress)
         target.report.heads_live = time.monotonic() - target.started
     target.report.written = list(dict.fromkeys(target.report.written))  # a head written twice, once
     return summaries
+
+
+def _of_total(progress: Progress | None, total: int) -> Progress | None:
+    """`progress`, told the run's total of files rather than each call's."""
+    if progress is None:
+        return None
+    return lambda step: progress(replace(step, total=total))
 
 
 def _unlinked(head: documents.Job, target: _Target) -> documents.Job:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +28,7 @@ from feeds.model import Item, SiteInfo
 from feeds.publish import formats
 from feeds.publish.archive import Document
 from feeds.publish.compose import PlannedFeed
-from feeds.publish.entryparts import Labels
+from feeds.publish.entryparts import Labels, newest_first
 from feeds.publish.pages import LATEST_PER_FEED, FeedSummary
 from feeds.publish.write import Writer
 from feeds.reports import Progress, Step
@@ -212,9 +212,3 @@ def summary(job: Job, entries: Sequence[Entry]) -> FeedSummary:
     """The index page's summary of a head: FeedSummary.from_items of the same items."""
     latest = tuple((e.title, e.link) for e in entries[:LATEST_PER_FEED])
     return FeedSummary(job.feed.spec, job.total, entries[0].updated if entries else None, latest)
-
-
-def newest_first(entries: Iterable[Entry]) -> list[Entry]:
-    """entryparts.newest_first's order: `updated` descending, ties by id."""
-    by_id = sorted(entries, key=lambda e: e.id)
-    return sorted(by_id, key=lambda e: e.updated, reverse=True)

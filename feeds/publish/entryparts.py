@@ -16,6 +16,8 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from feeds.model import ITEM_NAMESPACE, Item, SiteInfo, SourceRef, atom_id
@@ -60,7 +62,20 @@ def feed_url(site: SiteInfo, path: str) -> str:
     return site.base_url + path.lstrip("/")
 
 
-def newest_first(items: Iterable[Item]) -> list[Item]:
+class Dated(Protocol):
+    """An item, or an item's rendering: what ordering a feed needs."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def updated(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def newest_first(items: Iterable[D]) -> list[D]:
     """Items by `updated` descending, ties broken by id: one order for one input."""
     by_id = sorted(items, key=lambda item: item.id)
     return sorted(by_id, key=lambda item: item.updated, reverse=True)  # stable: keeps id order

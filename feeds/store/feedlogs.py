@@ -8,7 +8,7 @@ pages are ranges of that sequence. Only the publisher reads and writes these row
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
 
@@ -24,9 +24,7 @@ class FeedLogStore:
     """Feed histories and publish marks; `Store` opens the connection and reads items."""
 
     _db: sqlite3.Connection
-
-    def get_many(self, ids: Sequence[str]) -> list[StoredItem]:
-        raise NotImplementedError  # Store's
+    get_many: Callable[[Sequence[str]], list[StoredItem]]  # Store's
 
     def sync_feed_log(self, feed: str, query: Query | None) -> bool:
         """Keep `feed`'s history if it still selects what `query` selects; else (or if new) start

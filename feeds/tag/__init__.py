@@ -19,13 +19,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from feeds.errors import RegistryError
 from feeds.model import Item
 from feeds.tag.registry import Registry
 from feeds.tag.tagrules import (
+    DIRECT,
     Block,
+    Context,
     Country,
     Cue,
     Keyword,
@@ -35,7 +38,16 @@ from feeds.tag.tagrules import (
     merged_spans,
     summarise,
 )
-from feeds.tag.textfold import Match, PhraseIndex, Tokens, fold, looks_turkish, phrase_tokens, tokenize
+from feeds.tag.textfold import (
+    KATAKANA,
+    Match,
+    PhraseIndex,
+    Tokens,
+    fold,
+    looks_turkish,
+    phrase_tokens,
+    tokenize,
+)
 
 # Spanish/Portuguese forms of "Communist Party of" that start a "<head> <Country>" list.
 _EXTRA_HEADS = ("Partido Comunista de", "Partidos Comunistas de", "Partido Comunista do",
@@ -44,11 +56,16 @@ _COMBINING = re.compile("[\u0300-\u036f]")
 _DATE = r"(?:\d{1,2}\s+\w+\s+\d{4}|\w+\s+\d{1,2},?\s+\d{4}|\d{4}-\d{2}-\d{2})"
 
 
+_NO_RULES: Mapping[str, str] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Tags:
     parties: tuple[str, ...]  # sorted codes
     topics: tuple[str, ...]  # sorted ids
     evidence: Mapping[str, Mapping[str, tuple[str, ...]]]  # {"parties": {code: words}, "topics": {...}}
+    # {code: the rule that decided}, for the parties a context rule decided ("language pt", "pair" ...)
+    rules: Mapping[str, str] = field(default_factory=lambda: _NO_RULES)
 
 
 def tag_item(tagger: Tagger, item: Item) -> Item:
@@ -76,8 +93,9 @@ class Tagger:
         self._bylines = _byline_pattern(registry.bylines)
         self._topic_names = {fold(t): t for t in registry.topics} | {
             fold(topic.label): topic.id for topic in registry.topics.values()}
-        self._heads = _heads(registry)
-        self._defaults = {code: _country_default(registry, code) for code in registry.countries}
+        self._context = Context(_heads(registry),
+                                {code: _country_default(registry, code) for code in registry.countries},
+                                _outside_languages(registry))
 
     def tag(self, text: str, *, language: str | None = None, categories: Sequence[str] = (),
             source_party: str | None = None) -> Tags:
@@ -88,17 +106,20 @@ class Tagger:
         if self._bylines is not None:
             text = self._bylines.sub("\n", text)
         tokens, spans = self._match(text, language)
-        resolver = PartyResolver(self.registry, tokens, spans, self._heads, self._defaults)
+        resolver = PartyResolver(self.registry, tokens, spans, self._context._replace(language=language))
         parties = resolver.run(source_party)
         topics = _Topics()
         topics.collect(tokens, spans)
         for category in categories:
             self._category(category, language, topics)
-        return _tags(parties, topics.result(has_party=bool(parties)))
+        rules = {code: rule for code, rule in resolver.rules.items() if rule not in DIRECT}
+        return _tags(parties, topics.result(has_party=bool(parties)), rules)
 
     def _match(self, text: str, language: str | None) -> tuple[Tokens, list[Match]]:
         tokens = tokenize(text)
         found = self._index.find(tokens)
+        if not text.isascii() and KATAKANA.search(text):
+            found = [m for m in found if not tokens.inside_katakana_word(m.first, m.last)]
         if "I" not in text or not looks_turkish(text, language):
             return tokens, merged_spans(found)
         turkish = tokens.folded(turkish=True)  # Turkish capitals: I is ı, not i
@@ -118,7 +139,10 @@ class Tagger:
     # -- compiling the registry ------------------------------------------------
 
     def _add(self, phrase: str, payload: object, *, turkish: bool = False) -> None:
-        self._index.add(phrase, payload)
+        try:
+            self._index.add(phrase, payload)
+        except ValueError as exc:  # a stem too short, a phrase of punctuation only
+            raise RegistryError(str(exc), key=f"phrase {phrase!r}") from exc
         if (turkish or looks_turkish(phrase, None)) and (
                 phrase_tokens(phrase, turkish=True) != phrase_tokens(phrase)):
             self._index.add(phrase, payload, turkish=True)
@@ -176,13 +200,13 @@ class _Topics:
 
 
 def tags_as_json(tags: Tags) -> dict[str, object]:
-    """Plain JSON-ready form: {"parties": [...], "topics": [...], "evidence": {...}}."""
-    return {
-        "parties": list(tags.parties),
-        "topics": list(tags.topics),
-        "evidence": {facet: {key: list(words) for key, words in found.items()}
-                     for facet, found in tags.evidence.items()},
-    }
+    """Plain JSON-ready form: {"parties": [...], "topics": [...], "evidence": {...}}; evidence has
+    "rules": {code: rule} too when a context rule decided a party."""
+    evidence: dict[str, object] = {facet: {key: list(words) for key, words in found.items()}
+                                   for facet, found in tags.evidence.items()}
+    if tags.rules:
+        evidence["rules"] = dict(tags.rules)
+    return {"parties": list(tags.parties), "topics": list(tags.topics), "evidence": evidence}
 
 
 def explain(tags: Tags, registry: Registry) -> str:
@@ -190,19 +214,21 @@ def explain(tags: Tags, registry: Registry) -> str:
     lines = []
     for code in tags.parties:
         words = ", ".join(tags.evidence["parties"].get(code, ()))
-        lines.append(f"party  {code}: {registry.party_label(code)} <- {words}")
+        rule = f"  [rule: {tags.rules[code]}]" if code in tags.rules else ""
+        lines.append(f"party  {code}: {registry.party_label(code)} <- {words}{rule}")
     for topic_id in tags.topics:
         words = ", ".join(tags.evidence["topics"].get(topic_id, ()))
         lines.append(f"topic  {topic_id}: {registry.topics[topic_id].label} <- {words}")
     return "\n".join(lines) if lines else "no parties, no topics"
 
 
-def _tags(parties: Mapping[str, list[str]], topics: Mapping[str, list[str]]) -> Tags:
+def _tags(parties: Mapping[str, list[str]], topics: Mapping[str, list[str]], rules: dict[str, str]) -> Tags:
     def frozen(found: Mapping[str, list[str]]) -> Mapping[str, tuple[str, ...]]:
         return MappingProxyType({key: tuple(dict.fromkeys(words)) for key, words in sorted(found.items())})
 
     return Tags(parties=tuple(sorted(parties)), topics=tuple(sorted(topics)),
-                evidence=MappingProxyType({"parties": frozen(parties), "topics": frozen(topics)}))
+                evidence=MappingProxyType({"parties": frozen(parties), "topics": frozen(topics)}),
+                rules=MappingProxyType(dict(sorted(rules.items()))) if rules else _NO_RULES)
 
 
 def _clean(text: str) -> str:
@@ -216,6 +242,17 @@ def _outside_abbreviations(registry: Registry) -> frozenset[str]:
     """Registry abbreviations that `not_parties` says also mean something else."""
     abbreviations = {a for party in registry.parties.values() for a in party.abbreviations}
     return frozenset(t for entry in registry.not_parties for t in entry.texts if t in abbreviations)
+
+
+def _outside_languages(registry: Registry) -> dict[str, frozenset[str]]:
+    """Folded abbreviation -> the languages its outside meanings are written in ("*": any)."""
+    abbreviations = {a for party in registry.parties.values() for a in party.abbreviations}
+    languages: dict[str, set[str]] = {}
+    for entry in registry.not_parties:
+        for text in entry.texts:
+            if text in abbreviations:
+                languages.setdefault(fold(text), set()).update(entry.languages or ("*",))
+    return {text: frozenset(found) for text, found in languages.items()}
 
 
 def _name_variants(names: Iterable[str], expansions: Mapping[str, str]) -> Iterable[str]:

@@ -85,6 +85,7 @@ class NotParty:
     texts: tuple[str, ...]
     meaning: str
     cues: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # where the outside meaning is written; () = any language
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,25 @@ class Registry:
 
     def region_of(self, country: str) -> str | None:
         return next((name for name, codes in self.regions.items() if country in codes), None)
+
+
+def describe(registry: Registry) -> str:
+    """Its size in one line: "126 parties, 839 names and abbreviations, 49 languages; 18 topics,
+    4,102 keywords in 49 languages"."""
+    parties = registry.parties.values()
+    names = {name for party in parties for name in (*party.names, *party.abbreviations)}
+    languages = {language for party in parties for language in party.languages}
+    topics = registry.topics.values()
+    keywords = sum(len(words) for topic in topics for words in topic.keywords.values())
+    keyword_languages = {language for topic in topics for language in topic.keywords}
+    return (f"{_count(len(registry.parties), 'party', 'parties')}, "
+            f"{_count(len(names), 'name and abbreviation', 'names and abbreviations')}, "
+            f"{_count(len(languages), 'language')}; {_count(len(registry.topics), 'topic')}, "
+            f"{_count(keywords, 'keyword')} in {_count(len(keyword_languages), 'language')}")
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
 
 
 def load_registry(parties_path: Path, topics_path: Path, overrides: Sequence[Path] = ()) -> Registry:
@@ -344,7 +364,8 @@ def _not_parties(doc: _Entry, path: str) -> Iterable[NotParty]:
         e = _Entry(raw, path, f"not_parties[{index}]")
         text = raw.get("text")
         texts = (text,) if isinstance(text, str) else e.strings("text")
-        yield NotParty(texts=texts, meaning=e.str_("meaning") or "", cues=e.strings("cues"))
+        yield NotParty(texts=texts, meaning=e.str_("meaning") or "", cues=e.strings("cues"),
+                       languages=e.strings("languages"))
 
 
 def _expansions(norm: _Entry) -> dict[str, str]:
