@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from feeds.tag import Tagger
 from feeds.tag.registry import Registry, load_registry
+from tests.localserver import LocalServer
 
 # No timing in tests: hypothesis's per-example deadline and its "generation is slow" check
 # fail on a loaded machine without any change in behaviour.
@@ -39,3 +41,11 @@ def now() -> datetime:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A scripted HTTP server on 127.0.0.1 (tests/localserver.py); modules with a server of their
+    own (scripted up front, or the daemon's FeedServer) define theirs."""
+    with LocalServer() as local:
+        yield local

@@ -65,12 +65,6 @@ def mock_fetch(
 
 
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture
 def client() -> Iterator[HttpClient]:
     with make_client(SETTINGS) as c:
         yield c

@@ -25,12 +25,6 @@ HUGE_DATE = "Wed, 01 May 2024 10:00:00 GMT" + " " * 2_000 + "x"
 
 
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture
 def client() -> Iterator[HttpClient]:
     with make_client(SETTINGS) as c:
         yield c

@@ -46,12 +46,6 @@ def store() -> Iterator[Store]:
 
 
 @pytest.fixture
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as local:
-        yield local
-
-
-@pytest.fixture
 def client() -> Iterator[HttpClient]:
     with make_client(SETTINGS) as opened:
         yield opened
