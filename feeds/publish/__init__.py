@@ -132,7 +132,6 @@ class _Target:
     workers: int
     started: float  # time.monotonic() at the start of the run
     moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
-    ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
 
 @dataclass(slots=True)
@@ -177,7 +176,7 @@ def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, m
             target.report.unchanged += 2
         else:
             todo.append(doc)
-    plan.jobs = documents.jobs(store, feed, total, todo, target.ids, from_text(mark.first_published))
+    plan.jobs = documents.jobs(store, feed, total, todo, from_text(mark.first_published))
     return plan
 
 
