@@ -9,7 +9,7 @@ import pytest
 
 from feeds.errors import StoreError
 from feeds.model import SourceRef, SourceState
-from feeds.store import NewItem, Store
+from feeds.store import NewItem, Store, to_text
 from feeds.store.schema import MIGRATIONS
 from tests.factories import T0, make_item
 
@@ -248,6 +248,19 @@ def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
         assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
         assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
 
+
+
+def test_band_members_older_than_since_are_not_read() -> None:
+    """The window of a band read: members updated before `since` are left out, however few the
+    newer ones are (deduplication's date rule would refuse them)."""
+    old, new = (make_item(title, updated=T0 + timedelta(days=n)) for n, title in ((0, "old"), (30, "new")))
+    since = to_text(T0 + timedelta(days=20)) or ""
+    with Store(":memory:") as store, store.transaction():
+        for item in (old, new):
+            store.save(item, keys=[], bands=[1], revision="", first_seen=T0)
+        assert store.band_members([[1]], since=[since])[0] == {1: {new.id}}
+        assert store.band_members([[1]], since=[""])[0] == {1: {old.id, new.id}}
+        assert [c.id for c in store.candidate_facts([1], since=since)] == [new.id]
 
 ITEM_TABLES = ("items", "item_sources", "item_keys", "item_bands", "item_band_lists", "item_tags",
                "item_changes")
