@@ -55,10 +55,11 @@ def ingest_growth(args: Result) -> Result:
 
 def first_publish(args: Result) -> Result:
     """Every feed of the store into an empty folder: heads live and all done."""
+    reg = registry()
     with Store(args["store"]) as store:
         items = store.count_items()
         started = time.perf_counter()
-        report = pipeline.publish(store, registry(), SITE, Path(args["out"]), now=T0, workers=PROCESSES)
+        report = pipeline.publish(store, reg, SITE, Path(args["out"]), now=T0, workers=PROCESSES)
         wall = time.perf_counter() - started
     return {"items": items, "wall": wall, "heads_live": report.heads_live, "files": len(report.written),
             "rss_mb": peak_rss_mb()}
@@ -67,12 +68,12 @@ def first_publish(args: Result) -> Result:
 def one_new_item(args: Result) -> Result:
     """One new item stored (through deduplication), then a publish of a published store: the
     heads and pages it touches."""
-    item = incoming(args["run"], 1, args["sources"])[0]
+    item, reg = incoming(args["run"], 1, args["sources"])[0], registry()
     with Store(args["store"]) as store:
         with store.transaction():
             outcome = accept_batch(store, [(item, "")], T0 + timedelta(hours=1))
         started = time.perf_counter()
-        report = pipeline.publish(store, registry(), SITE, Path(args["out"]), now=T0, workers=PROCESSES)
+        report = pipeline.publish(store, reg, SITE, Path(args["out"]), now=T0, workers=PROCESSES)
         wall = time.perf_counter() - started
     return {"wall": wall, "written": len(report.written), "outcome": outcome[0], "rss_mb": peak_rss_mb()}
 

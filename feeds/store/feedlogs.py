@@ -118,8 +118,12 @@ class FeedLogStore:
         row = self._db.execute("SELECT facet, tag FROM item_tags ORDER BY facet, tag LIMIT 1").fetchone()
         while row is not None:
             found.add((str(row[0]), str(row[1])))
-            row = self._db.execute("SELECT facet, tag FROM item_tags WHERE (facet, tag) > (?, ?) "
-                                   "ORDER BY facet, tag LIMIT 1", row).fetchone()
+            # Not `(facet, tag) > (?, ?)`: SQLite seeks that by facet alone and steps over every
+            # row of the facet before it (4 ms a tag in a store of a million items).
+            row = (self._db.execute("SELECT facet, tag FROM item_tags WHERE facet = ? AND tag > ? "
+                                    "ORDER BY tag LIMIT 1", row).fetchone()
+                   or self._db.execute("SELECT facet, tag FROM item_tags WHERE facet > ? "
+                                       "ORDER BY facet, tag LIMIT 1", row[:1]).fetchone())
         return found
 
     def feed_log_places(self, feed: str, first: int, last: int) -> Iterator[tuple[int, int]]:
