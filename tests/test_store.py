@@ -90,7 +90,9 @@ def test_a_store_from_before_source_sites_reads_them_as_unknown_until_saved_agai
         db.execute("ALTER TABLE item_sources DROP COLUMN site")
         db.execute("ALTER TABLE sources DROP COLUMN malformed")  # and the migration after it
         db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
-        db.execute("DROP TABLE seed_documents")  # and the one after that
+        db.execute("DROP TABLE seed_documents")  # and the ones after that
+        for column in ("pages", "pages_stamp"):
+            db.execute(f"ALTER TABLE feed_marks DROP COLUMN {column}")
         sites = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN site" in script)
         db.execute(f"PRAGMA user_version = {sites}")
     sited = replace(item, sources=(replace(item.sources[0], site="https://a.example/"),))
@@ -113,8 +115,8 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
         store.save(item, keys=["id:a", "link:b"], bands=[1, 2], revision="", first_seen=T0)
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
-        db.execute("ALTER TABLE feed_marks DROP COLUMN pages_base")  # later migrations'
-        db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
+        for column in ("pages_base", "first_published", "pages", "pages_stamp"):  # later migrations'
+            db.execute(f"ALTER TABLE feed_marks DROP COLUMN {column}")
         db.execute("ALTER TABLE sources DROP COLUMN malformed")
         for column in ("title_derived", "enclosures", "source_ids"):
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")

@@ -90,8 +90,8 @@ class FeedLogStore:
 
     def feed_mark(self, feed: str) -> FeedMark:
         """What the last publish recorded for `feed` (all empty if nothing yet)."""
-        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base, first_published "
-                               "FROM feed_marks WHERE feed = ?", (feed,)).fetchone()
+        row = self._db.execute("SELECT seen, fingerprint, files, summary, pages_base, first_published, "
+                               "pages, pages_stamp FROM feed_marks WHERE feed = ?", (feed,)).fetchone()
         return FeedMark(*row) if row else FeedMark()
 
     def save_feed_mark(self, feed: str, mark: FeedMark) -> None:
@@ -157,7 +157,7 @@ class FeedLogStore:
             yield seq, row_to_stored(found[0][1:17], sources).item
 
     def save_feed_marks(self, marks: Mapping[str, FeedMark]) -> None:
-        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self._db.executemany("INSERT OR REPLACE INTO feed_marks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              [(feed, m.seen, m.fingerprint, m.files, m.summary, m.pages_base,
-                               m.first_published) for feed, m in marks.items()])
+                               m.first_published, m.pages, m.pages_stamp) for feed, m in marks.items()])
 
