@@ -8,7 +8,6 @@ Each works on a store the suite prepared (bench/scale.py): a copy of a generated
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from typing import Any
 
 from bench import scalestore
 from bench.corpus import T0, Generator
-from bench.runs import PROCESSES, SITE, peak_rss_mb, registry
+from bench.runs import PROCESSES, SITE, cpu_seconds, peak_rss_mb, registry
 from feeds import pipeline
 from feeds.dedupe.accept import accept_batch
 from feeds.model import Item
@@ -79,15 +78,14 @@ def one_new_item(args: Result) -> Result:
 
 
 def command(args: Result) -> Result:
-    """`partyfeeds <argv>` in this process (scheduler.cli.main): its wall time from the call,
-    this process's peak RSS, and the largest of its worker processes' (reaped) peaks."""
+    """`partyfeeds <argv>` in this process (scheduler.cli.main): its wall and CPU time from the
+    call (the process's and its workers', bench.runs.cpu_seconds), and the process's peak RSS."""
     from scheduler import cli
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     status = cli.main(args["argv"])
-    wall = time.perf_counter() - started
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"status": status, "wall": wall, "rss_mb": peak_rss_mb(), "workers_rss_mb": workers}
+    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    return {"status": status, "wall": wall, "cpu": cpu, "rss_mb": peak_rss_mb()}
 
 
 def daemon(args: Result) -> Result:
