@@ -56,8 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.sources, args.entries, args.hosts, args.runs, args.items = 12, 4, 3, 1, 300
         args.dedupe, args.dedupe_background, args.daemon_seconds = 300, 600, 3
         args.scale_items, args.scale_mid, args.scale_small, args.scale_sources = 3000, 2000, 1000, 40
-    if args.scale and "--runs" not in (argv if argv is not None else sys.argv):
-        args.runs = 3
+    given = argv if argv is not None else sys.argv
+    if args.scale:  # dedupe over 100,000 headlines, unless told otherwise
+        args.runs = args.runs if "--runs" in given or args.quick else 3
+        args.dedupe = args.dedupe if "--dedupe" in given or args.quick else 20_000
+        args.dedupe_background = args.dedupe_background if "--dedupe-background" in given or args.quick \
+            else 80_000
     return args
 
 
@@ -135,10 +139,15 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         daemon = {"store": str(store), "sources": 50, "cycles": args.daemon_seconds}
         watched = repeat("daemon", daemon, 1, workdir)
         rows += report.daemon_rows(watched, args.items)
-    if args.dedupe:
-        corpus_size = {"entries": args.dedupe, "background": args.dedupe_background}
-        rows += report.dedupe_rows(repeat("dedupe", corpus_size, args.runs, workdir))
-    return rows
+    return rows + measure_dedupe(args, workdir)
+
+
+def measure_dedupe(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
+    """Deduplication on the ingest path (bench/dedupe_quality.py): --runs runs, one with --scale."""
+    if not args.dedupe:
+        return []
+    corpus_size = {"entries": args.dedupe, "background": args.dedupe_background}
+    return report.dedupe_rows(repeat("dedupe", corpus_size, 1 if args.scale else args.runs, workdir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="partyfeeds-bench-") as temporary:
         workdir = args.workdir or Path(temporary)
         if args.scale:
-            rows = [*scale.measure(args, workdir), *measure(args, workdir)]
+            rows = [*scale.measure(args, workdir), *measure(args, workdir), *measure_dedupe(args, workdir)]
         else:
             rows = measure(args, workdir)
     stored = f"{args.scale_items:,} stored items, {args.scale_sources:,} sources" if args.scale \
