@@ -14,6 +14,7 @@ file there with another recipe (the `bench_recipe` meta key) is built again.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -89,10 +90,11 @@ def party_sources(parties: Sequence[str], sources: int) -> dict[str, list[str]]:
 
 def to_item(story: Story, by_party: dict[str, list[str]], prefix: str = "") -> Item:
     """The stored item of a generated headline, credited to a source of its party; `prefix`
-    makes its id and link new (the suite's incoming items)."""
+    makes its id and link new (the suite's incoming items), and credits each copy of a story
+    to a source of its own (by its link), as aggregators carry them: copies merge."""
     link = story.link.replace("://", f"://{prefix}", 1) if prefix else story.link
     owners = by_party.get(story.party) or ["bench-00000"]
-    source = owners[story.key % len(owners)]
+    source = owners[(zlib.crc32(link.encode()) if prefix else story.key) % len(owners)]
     return Item(id=item_id(f"{source}\x1f{link}"), title=story.title, link=link, summary=story.summary,
                 content="", published=story.published, updated=story.published, language=story.language,
                 sources=(SourceRef(source, f"{story.party} news ({story.language})", link, story.party),),
