@@ -40,7 +40,7 @@ from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import Job, Prepared, PrepareStage
 from feeds.reports import IngestReport, Progress, SourceReport, Step, health_events, source_line
-from feeds.seedingest import accept_seed_document, read_seeds
+from feeds.seedingest import accept_seed_chunk, log_seed_document, read_seeds, with_last
 from feeds.store.interface import Storage
 from feeds.tag import Tagger
 
@@ -265,12 +265,18 @@ class Ingest:
     def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
                      publisher: str = DEFAULT_PUBLISHER, progress: Progress | None = None) -> IngestReport:
         """Every seed document that changed since it was last ingested, read and tagged on this
-        thread, its new items stored by the writer (feeds/seedingest.py)."""
+        thread a chunk at a time, each chunk stored by the writer (feeds/seedingest.py): sources
+        are stored between two chunks."""
         report = IngestReport()
         marks = self.call(lambda store: store.seed_marks())
         for document in read_seeds(self.setup.tagger, paths, now, language, publisher, report, marks,
                                    progress):
-            self.call(partial(accept_seed_document, document=document, now=now, report=report))
+            before, changed = report.counts(), 0
+            for chunk, last in with_last(document.chunks):  # tagged here, stored by the writer
+                self.call(partial(accept_seed_chunk, document=document, chunk=chunk, last=last, now=now,
+                                  report=report))
+                changed += len(chunk)
+            log_seed_document(document, report, before, changed)
         return report
 
     def busy(self) -> int:
