@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench                # the full suite (several minutes)
     .venv/bin/python -m bench --quick        # a small smoke run (seconds)
+    .venv/bin/python -m bench --scale --workdir DIR   # a million stored items (bench/scale.py)
 
 Every number is the median of --runs fresh processes, shown with its min–max:
 the machine is shared, and the spread is how noisy it was.
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import corpus, report
+from bench import corpus, report, scale
 from bench.runs import ROOT, registry
 
 Result = dict[str, Any]
@@ -44,10 +45,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--daemon-seconds", type=int, default=60, help="how long the daemon run polls")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run: checks that it works")
     parser.add_argument("--workdir", type=Path, help="keep the corpus and databases here")
+    parser.add_argument("--scale", action="store_true", help="the scale suite (bench/scale.py) instead: "
+                        "--scale-items stored items, --scale-sources sources; --runs defaults to 3")
+    parser.add_argument("--scale-items", type=int, default=1_000_000, help="the big store's items "
+                        "(default 1,000,000)")
+    parser.add_argument("--scale-sources", type=int, default=5000, help="sources of `once` (default 5000)")
     args = parser.parse_args(argv)
+    args.scale_mid, args.scale_small = scale.MID_ITEMS, scale.SMALL_ITEMS
     if args.quick:
         args.sources, args.entries, args.hosts, args.runs, args.items = 12, 4, 3, 1, 300
         args.dedupe, args.dedupe_background, args.daemon_seconds = 300, 600, 3
+        args.scale_items, args.scale_mid, args.scale_small, args.scale_sources = 3000, 2000, 1000, 40
+    given = argv if argv is not None else sys.argv
+    if args.scale:  # dedupe over 100,000 headlines, unless told otherwise
+        args.runs = args.runs if "--runs" in given or args.quick else 3
+        args.dedupe = args.dedupe if "--dedupe" in given or args.quick else 20_000
+        args.dedupe_background = args.dedupe_background if "--dedupe-background" in given or args.quick \
+            else 80_000
     return args
 
 
@@ -113,6 +127,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         backlog = repeat("daemon_backlog", base, args.runs, workdir)
         rows += report.ingest_rows(ours, peer, floor)
         rows += report.backlog_rows(ours, backlog)
+        if args.scale:
+            return rows
         rows += report.steady_rows(ours, peer, len(sources))
         store = workdir / "big.sqlite"
         if not store.exists():
@@ -123,10 +139,15 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
         daemon = {"store": str(store), "sources": 50, "cycles": args.daemon_seconds}
         watched = repeat("daemon", daemon, 1, workdir)
         rows += report.daemon_rows(watched, args.items)
-    if args.dedupe:
-        corpus_size = {"entries": args.dedupe, "background": args.dedupe_background}
-        rows += report.dedupe_rows(repeat("dedupe", corpus_size, args.runs, workdir))
-    return rows
+    return rows + measure_dedupe(args, workdir)
+
+
+def measure_dedupe(args: argparse.Namespace, workdir: Path) -> list[report.Row]:
+    """Deduplication on the ingest path (bench/dedupe_quality.py): --runs runs, one with --scale."""
+    if not args.dedupe:
+        return []
+    corpus_size = {"entries": args.dedupe, "background": args.dedupe_background}
+    return report.dedupe_rows(repeat("dedupe", corpus_size, 1 if args.scale else args.runs, workdir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,9 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="partyfeeds-bench-") as temporary:
         workdir = args.workdir or Path(temporary)
-        rows = measure(args, workdir)
-    print(f"partyfeeds benchmark: {args.sources} sources × {args.entries} entries on {args.hosts} hosts "
-          f"(127.0.0.1), {args.items:,} stored items, {args.runs} runs each; "
+        if args.scale:
+            rows = [*scale.measure(args, workdir), *measure(args, workdir), *measure_dedupe(args, workdir)]
+        else:
+            rows = measure(args, workdir)
+    stored = f"{args.scale_items:,} stored items, {args.scale_sources:,} sources" if args.scale \
+        else f"{args.items:,} stored items"
+    print(f"partyfeeds benchmark{' --scale' if args.scale else ''}: {args.sources} sources × {args.entries} "
+          f"entries on {args.hosts} hosts (127.0.0.1), {stored}, {args.runs} runs each; "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"took {time.perf_counter() - started:.0f} s")
     print(report.table(rows))

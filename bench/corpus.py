@@ -10,6 +10,7 @@ Same seed, same corpus, byte for byte.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -137,6 +138,22 @@ class Generator:
                 originals.append(self.story())
                 stories.append(originals[-1])
         return stories
+
+    def stream(self, count: int, recent: int = 2_000) -> Iterator[Story]:
+        """`count` headlines drawn as `headlines` draws them, one at a time: copies and rivals are
+        of the `recent` newest originals, so memory does not grow with `count` (the scale suite's
+        million-item store)."""
+        self.days = max(self.days, count // PER_DAY)
+        originals: deque[Story] = deque(maxlen=recent)
+        for _ in range(count):
+            roll = self.rng.random()
+            if originals and roll < COPY_SHARE:
+                yield self.copy(self.rng.choice(originals))
+            elif originals and roll < COPY_SHARE + RIVAL_SHARE:
+                yield self.rival(self.rng.choice(originals))
+            else:
+                originals.append(self.story())
+                yield originals[-1]
 
     def _name(self) -> str:
         """Who or what the story is about: a known name, or a made-up one (people, towns, firms)."""

@@ -63,17 +63,21 @@ def served(port: int, path: str, text: str) -> bool:
 
 
 def watch(sources: int, items: int, cycles: int, store: Path | None = None,
-          log_file: Path | None = None) -> dict[str, float]:
-    """Run the daemon for `cycles` seconds; its RSS samples, requests and update latency."""
+          log_file: Path | None = None, in_place: Path | None = None) -> dict[str, float]:
+    """Run the daemon for `cycles` seconds; its RSS samples, requests and update latency.
+
+    `store`: start on a copy of this database; with `in_place` (an output folder), on the
+    database itself, publishing into that folder (the scale suite's published store)."""
     log: list[str] = []
     try:
-        return _watch(sources, items, cycles, store, log)
+        return _watch(sources, items, cycles, store, log, in_place)
     finally:
         if log_file is not None:
             log_file.write_text("".join(log))
 
 
-def _watch(sources: int, items: int, cycles: int, store: Path | None, log: list[str]) -> dict[str, float]:
+def _watch(sources: int, items: int, cycles: int, store: Path | None, log: list[str],
+           in_place: Path | None) -> dict[str, float]:
     with LocalServer() as local, tempfile.TemporaryDirectory() as folder:
         for n in range(sources):
             local.script(f"/{n}.rss", Reply(200, feed(n, items), (("ETag", f'"{n}"'),)))
@@ -87,8 +91,10 @@ def _watch(sources: int, items: int, cycles: int, store: Path | None, log: list[
             "sources": [{"id": f"s{n}", "url": local.url(f"/{n}.rss"), "interval": 1}
                         for n in range(sources)],
         }
+        if in_place is not None and store is not None:
+            config.update(storage={"database": str(store)}, output={"directory": str(in_place)})
         Path(folder, "config.yaml").write_text(yaml.safe_dump(config))
-        if store is not None:
+        if store is not None and in_place is None:
             Path(folder, "state").mkdir()
             shutil.copy(store, Path(folder, "state", "pf.sqlite"))
         # This checkout's code, not whichever one is installed: the daemon runs in a temporary folder.

@@ -40,7 +40,7 @@ from feeds.model import Item, SourceSpec, SourceState
 from feeds.parse.seeds import DEFAULT_PUBLISHER
 from feeds.prepare import Job, Prepared, PrepareStage
 from feeds.reports import IngestReport, Progress, SourceReport, Step, health_events, source_line
-from feeds.seedingest import accept_seed_document, read_seeds
+from feeds.seedingest import accept_seed_chunk, log_seed_document, read_seeds, with_last
 from feeds.store.interface import Storage
 from feeds.tag import Tagger
 
@@ -265,12 +265,18 @@ class Ingest:
     def ingest_seeds(self, paths: Sequence[Path], now: datetime, language: str | None = None,
                      publisher: str = DEFAULT_PUBLISHER, progress: Progress | None = None) -> IngestReport:
         """Every seed document that changed since it was last ingested, read and tagged on this
-        thread, its new items stored by the writer (feeds/seedingest.py)."""
+        thread a chunk at a time, each chunk stored by the writer (feeds/seedingest.py): sources
+        are stored between two chunks."""
         report = IngestReport()
         marks = self.call(lambda store: store.seed_marks())
         for document in read_seeds(self.setup.tagger, paths, now, language, publisher, report, marks,
                                    progress):
-            self.call(partial(accept_seed_document, document=document, now=now, report=report))
+            before, changed = report.counts(), 0
+            for chunk, last in with_last(document.chunks):  # tagged here, stored by the writer
+                self.call(partial(accept_seed_chunk, document=document, chunk=chunk, last=last, now=now,
+                                  report=report))
+                changed += len(chunk)
+            log_seed_document(document, report, before, changed)
         return report
 
     def busy(self) -> int:
@@ -553,16 +559,22 @@ def store_prepared(store: Storage, spec: SourceSpec, state: SourceState, result:
 
 def _store_quiet(store: Storage, polls: Sequence[_Poll]) -> list[tuple[SourceReport, SourceState]]:
     """Record fetches that brought no new body inside the caller's transaction: the same states
-    and health events `_store_prepared` gives them, in a few statements for all."""
+    and health events `_store_prepared` gives them, in a few statements for all.
+
+    Nothing of a quiet source's items changed, so its state keeps its item count: only a count
+    of 0 (not known: a state from before counts were kept) is counted, not the items of every
+    source of a cycle (a million rows in a store of a million). What else moves a count (an
+    operator's split, an upgrade of the rules) makes the source's next poll bring a body."""
     if not polls:
         return []
-    counts = store.source_item_counts([poll.spec.id for poll in polls])
+    unknown = [poll.spec.id for poll in polls if not poll.state.item_count]
+    counts = store.source_item_counts(unknown) if unknown else {}
     done, events = [], []
     for poll in polls:
         result = poll.result
         assert result is not None and poll.now is not None
         new_state = polling.next_state(poll.state, result, poll.spec, poll.now)
-        count = counts.get(poll.spec.id, 0)
+        count = counts.get(poll.spec.id, new_state.item_count)
         if new_state.item_count != count:
             new_state = replace(new_state, item_count=count)
         events += health_events(poll.state, new_state, poll.now)

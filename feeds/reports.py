@@ -31,6 +31,10 @@ class IngestReport:
     def count(self, outcome: str) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def counts(self) -> tuple[int, int, int]:
+        """(new, merged, revised) so far."""
+        return self.new, self.merged, self.revised
+
 
 @dataclass(frozen=True, slots=True)
 class Step:

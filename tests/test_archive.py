@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from feeds import pipeline
 from feeds.model import Item, SiteInfo, SourceRef, atom_id, item_id
+from feeds.publish import write
 from feeds.publish.archive import chain, full_pages, page_path
 from feeds.publish.compose import ComposedFeed, PublishOptions
 from feeds.store import Store
@@ -245,3 +249,72 @@ def test_pages_of_a_store_from_before_base_urls_were_recorded_stay_as_they_are(
     assert pipeline.publish(store, registry, site, out, OPTIONS, now=T0).written == []
     assert {p: p.stat().st_mtime_ns for p in pages} == pages
     assert {store.feed_mark(feed).pages_base for feed in store.feed_logs()} == {site.base_url}
+
+
+def _age(folders: Iterator[Path]) -> None:
+    """Date folders an hour back, as if the publish that filled them was long ago."""
+    for folder in folders:
+        os.utime(folder, (time.time() - 3600, time.time() - 3600))
+
+
+def test_an_untouched_archive_folder_is_not_listed_and_a_touched_one_is_put_right(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder whose stamp is the one its feed's mark recorded holds just the pages the mark
+    counts: a publish after a change lists none of them. A page deleted by hand or a stray
+    file put there change the stamp: that folder is listed again, the page put back, the stray
+    removed, and the files are those of a fresh publish."""
+    out, site = tmp_path / "public", site_for_path()
+    store = Store(":memory:")
+    save(store, [make(n) for n in range(40)])
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    folders = [p for p in (out / "archive").rglob("*") if p.is_dir() and any(p.glob("*.atom"))]
+    _age(iter(folders))  # a folder changed under SETTLED_SECONDS ago gets no stamp
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)  # lists them, stamps them
+    assert all(store.feed_mark(feed).pages_stamp for feed in ("all", "party/kke"))
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def spy(path: str) -> Any:
+        listed.append(Path(path).relative_to(out).as_posix())
+        return scandir(path)
+
+    monkeypatch.setattr(write.os, "scandir", spy)
+    save(store, [make(40)])
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    feed_folders = {p.relative_to(out).as_posix() for p in folders}
+    assert "archive/all" in feed_folders and not feed_folders & set(listed)
+    (out / "archive/all/2.atom").unlink()
+    (out / "archive/party/kke/99.json").write_text("{}")
+    listed.clear()
+    report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    assert "archive/all/2.atom" in report.written and report.removed == ["archive/party/kke/99.json"]
+    # Listed: the two touched, and those the last publish added a page to (changed too lately
+    # to be stamped); not the others.
+    assert {"archive/all", "archive/party/kke"} <= set(listed) and "archive/party/psl" not in listed
+    monkeypatch.undo()
+    pipeline.publish(store, registry, site, tmp_path / "fresh", OPTIONS, now=T0)
+    assert _tree(out) == _tree(tmp_path / "fresh")
+
+
+def test_a_stray_folder_inside_an_archive_folder_is_listed_and_its_feed_files_removed(
+        tmp_path: Path, registry: Registry) -> None:
+    out, site = tmp_path / "public", site_for_path()
+    store = Store(":memory:")
+    save(store, [make(n) for n in range(30)])
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    _age(p for p in (out / "archive").rglob("*") if p.is_dir())
+    pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    (out / "archive/all/extra").mkdir()
+    (out / "archive/all/extra/1.atom").write_text("<feed/>")
+    _age(iter([out / "archive/all"]))  # even with its old mtime back: it has a subfolder now
+    report = pipeline.publish(store, registry, site, out, OPTIONS, now=T0)
+    assert report.removed == ["archive/all/extra/1.atom"]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def site_for_path() -> SiteInfo:
+    return SiteInfo(title="archive test", base_url="https://example.org/", author_name="partyfeeds",
+                    entries_per_feed=HEAD)

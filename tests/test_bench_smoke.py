@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import (
@@ -13,6 +15,7 @@ from bench import (
     publish_floor,
     references,
     report,
+    scalestore,
     tls_cost,
 )
 from bench import serving as serving_bench
@@ -69,6 +72,45 @@ def test_quick_benchmark_prints_the_table(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for measure in ("cold ingest", "steady state", "publish all feeds", "dedupe on ingest", "floor"):
         assert measure in out
+
+
+def test_the_scale_stores_items_as_ingest_would_with_their_keys_bands_tags_and_sources(
+        tmp_path: Path) -> None:
+    path = tmp_path / "scale.sqlite"
+    scalestore.build(path, registry(), 300, 70)
+    with Store(path) as store:
+        db = store._db
+        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for table in ("items", "item_keys", "item_bands", "item_tags", "item_sources")}
+        sources = {row[0] for row in db.execute("SELECT source_id FROM item_sources")}
+    assert counts["items"] == counts["item_sources"] == 300 and counts["item_tags"] == 600
+    assert counts["item_keys"] >= 600 and counts["item_bands"] > 300 * 8
+    assert len(sources) > 20 and sources <= {f"bench-{n:05d}" for n in range(70)}
+
+
+def test_the_stream_of_headlines_is_deterministic_and_copies_only_recent_stories() -> None:
+    first = list(corpus.Generator(registry(), seed=4).stream(2000))
+    assert first == list(corpus.Generator(registry(), seed=4).stream(2000))
+    assert corpus.planted_pairs(first)
+    seen, last = set(), None  # remembering one original: copies and rivals are of the last one
+    for story in corpus.Generator(registry(), seed=4).stream(500, recent=1):
+        if story.key in seen:
+            assert last is not None and story.key == last.key  # a copy
+        elif last is None or story.parts[1:] != last.parts[1:]:
+            last = story  # an original (a rival is the last one's subject from another party)
+        seen.add(story.key)
+
+
+@pytest.mark.slow
+def test_quick_scale_benchmark_prints_the_scale_rows(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--scale", "--quick", "--no-reader", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for measure in ("one new item published", "`once` with nothing changed", "ingest 1,000 new items",
+                    "one-shot `once` peak RSS", "daemon peak RSS", "store on disk", "first publish of",
+                    "cold ingest", "daemon backlog", "dedupe on ingest"):
+        assert measure in out
+    assert not (tmp_path / "scale-run").exists()  # its copies and folders are removed
 
 
 def test_table_lines_up() -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.dedupe import bandcache
-from feeds.dedupe.accept import accept_batch
+from feeds.dedupe import accept, bandcache
+from feeds.dedupe.accept import accept_batch, neighbours_since
 from feeds.dedupe.keys import identity_keys
 from feeds.dedupe.lookup import Lookup
 from feeds.dedupe.titles import title_bands
@@ -36,11 +36,14 @@ def batches(draw: st.DrawFn) -> tuple[list, list]:
         return f"https://example.org/{draw(st.integers(0, 8))}" if draw(st.booleans()) else None
 
     def items(count: int, source: str) -> list:
-        return [make_item(title, source=draw(st.sampled_from([source, "shared"])), link=link(),
-                          parties=draw(st.sampled_from(PARTIES)),
-                          language=draw(st.sampled_from(["en", "el"])),
-                          updated=T0 + timedelta(hours=draw(st.integers(0, 5))))
-                for title in _titles(draw, count)]
+        found = []
+        for title in _titles(draw, count):  # days apart: some neighbours too old to be the same story
+            published = T0 + timedelta(days=draw(st.integers(0, 20)))
+            found.append(make_item(title, source=draw(st.sampled_from([source, "shared"])), link=link(),
+                                   parties=draw(st.sampled_from(PARTIES)),
+                                   language=draw(st.sampled_from(["en", "el"])), published=published,
+                                   updated=published + timedelta(hours=draw(st.integers(0, 5)))))
+        return found
     return items(draw(st.integers(0, 12)), "stored"), items(draw(st.integers(1, 12)), "incoming")
 
 
@@ -56,10 +59,12 @@ def test_lookup_matches_the_store_queries_while_a_batch_is_saved(data: tuple[lis
         assert (store.band_cache() is not None) == cache_bands
         keys = [identity_keys(item) for item in incoming]
         bands = title_bands([item.title for item in incoming])
-        lookup = Lookup.read(store, keys, bands, newest)
-        for item, item_keys, item_bands in zip(incoming, keys, bands, strict=True):
+        since = [neighbours_since(item) for item in incoming]
+        lookup = Lookup.read(store, keys, bands, newest, since)
+        for item, item_keys, item_bands, item_since in zip(incoming, keys, bands, since, strict=True):
             assert lookup.find(item_keys) == store.find_by_keys(item_keys)
-            assert lookup.candidates(item_bands) == store.candidate_facts(item_bands, limit=newest)
+            expected = store.candidate_facts(item_bands, newest, item_since)
+            assert lookup.candidates(item_bands, item_since) == expected
             # What accept does next: store the item (or its merge) and tell the lookup.
             saved = item if lookup.find(item_keys) is None else store.get(lookup.find(item_keys)).item
             all_keys = (*item_keys, *identity_keys(saved))
@@ -93,17 +98,20 @@ def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory
                                                                  feeds: list[tuple[list, list]]) -> None:
     """Batches (feeds) of new, repeated and reworded items, then the same revised a day later
     (merges that redate items), accepted by a store that keeps every band in memory, by one
-    that drops it part way, and by one that reads each batch's band neighbours; then revised
-    again in the store reopened (no longer empty: all read). The same outcomes and rows."""
+    that drops it part way, by one that reads each batch's band neighbours, and by one that
+    reads them however old (no window: the window leaves out only neighbours the date rule
+    refuses); then revised again in the store reopened (no longer empty: all read). The same
+    outcomes and rows."""
     first = [[(item, "") for item in stored + incoming] for stored, incoming in feeds]
     folder = tmp_path_factory.mktemp("bands")
     results = []
-    # Every band in memory throughout; dropped mid-batch (past 5 items); never (reads).
-    for cache_bands, limit in ((True, 10_000), (True, 5), (False, 0)):
-        path = folder / f"{cache_bands}-{limit}.sqlite"
+    # Every band in memory throughout; dropped mid-batch (past 5 items); never (reads); no window.
+    for cache_bands, limit, window in ((True, 10_000, 8), (True, 5, 8), (False, 0, 8), (False, 0, 100_000)):
+        path = folder / f"{cache_bands}-{limit}-{window}.sqlite"
         outcomes = []
         with Store(path, cache_bands=cache_bands) as store, pytest.MonkeyPatch.context() as patch:
             patch.setattr(bandcache, "ITEMS_CACHED", limit)  # read by the store at each batch
+            patch.setattr(accept, "NEIGHBOUR_WINDOW", timedelta(days=window))
             for tagged in [*first, *(_later(tagged, 1) for tagged in first)]:
                 with store.transaction():
                     outcomes.append(accept_batch(store, tagged, T0))
@@ -111,7 +119,8 @@ def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory
                 assert store.band_cache() is None
             elif limit == 10_000:
                 assert store.band_cache() is not None
-        with Store(path) as store:
+        with Store(path) as store, pytest.MonkeyPatch.context() as patch:
+            patch.setattr(accept, "NEIGHBOUR_WINDOW", timedelta(days=window))
             assert store.band_cache() is None
             for tagged in first:
                 with store.transaction():
@@ -119,7 +128,7 @@ def test_a_store_that_knows_every_band_makes_the_same_decisions(tmp_path_factory
         with sqlite3.connect(path) as db:
             results.append((outcomes, {table: sorted(db.execute(f"SELECT * FROM {table}"))
                                        for table in ITEM_TABLES}))
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1] == results[2] == results[3]
 
 
 def test_a_store_forgets_its_bands_when_it_cannot_be_sure(tmp_path: Path,

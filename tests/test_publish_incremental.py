@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import sqlite3
+import tracemalloc
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from feeds import publish as publish_module
 from feeds import store as store_module
 from feeds.model import SiteInfo
 from feeds.publish import documents, write
+from feeds.publish.compose import PublishOptions
 from feeds.store import Store
 from feeds.store.schema import MIGRATIONS
 from feeds.tag.registry import Registry
@@ -156,28 +158,31 @@ def test_a_publish_deletes_the_temporary_files_a_crashed_one_left(tmp_path: Path
     assert not leftover.exists()
 
 
-def test_a_runs_jobs_hold_each_item_id_once(tmp_path: Path, registry: Registry,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """An item sits in "all" and in its party's and topic's feeds: a first publish of 100,000
-    items plans ~300,000 places, and one string per place was ~35 MB of the publish's peak."""
-    planned: list[documents.Job] = []
-    original = documents.jobs
-
-    def spy(*args: Any, **kwargs: Any) -> list[documents.Job]:
-        found = original(*args, **kwargs)
-        planned.extend(found)
-        return found
-
-    monkeypatch.setattr(documents, "jobs", spy)
+def _first_publish_peak(tmp_path: Path, registry: Registry, items: int) -> int:
+    """tracemalloc's peak over a first publish of `items` items (pages of 50, as configured by
+    default), in bytes."""
+    site = replace(_site(tmp_path), entries_per_feed=50)
     with Store(tmp_path / "s.sqlite") as store:
-        save(store, [make(n) for n in range(120)])
-        pipeline.publish(store, registry, _site(tmp_path), tmp_path / "public", OPTIONS, now=T0)
-    held: dict[str, list[int]] = {}
-    for job in planned:
-        for item_id in job.item_ids:
-            held.setdefault(item_id, []).append(id(item_id))
-    assert len(held) == 120 and all(len(places) >= 3 for places in held.values())
-    assert all(len(set(objects)) == 1 for objects in held.values())  # the same string object
+        save(store, [make(n) for n in range(items)])
+        tracemalloc.start()
+        try:
+            pipeline.publish(store, registry, site, tmp_path / "public", PublishOptions(by_country=True),
+                             now=T0)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_a_first_publish_holds_a_chunk_of_items_not_the_store(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory is bounded by the documents rendered together (CHUNK_ENTRIES) and the files
+    written together (BATCH_BYTES), both made small here, not by the items stored: four times
+    the items add only what is kept per file written (its job, its path). Holding every
+    item's id, its uses and its places cost ~280 bytes an item."""
+    monkeypatch.setattr(documents, "CHUNK_ENTRIES", 500)
+    monkeypatch.setattr(write, "BATCH_BYTES", 256 * 1024)
+    small, large = (_first_publish_peak(tmp_path / str(n), registry, n) for n in (1000, 4000))
+    assert (large - small) / 3000 < 150  # bytes per item added
 
 
 def test_a_backlog_starts_the_render_workers_before_the_histories_and_a_few_changes_do_not(

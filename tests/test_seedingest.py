@@ -30,9 +30,9 @@ def folder(tmp_path: Path) -> Path:
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How many documents were read and items tagged."""
     calls = {"read": 0, "tagged": 0}
-    read, tag = seeds.read_seed_file, seedingest.tag_item
+    read, tag = seeds.open_seed_file, seedingest.tag_item
 
-    def read_counted(*args: object, **kwargs: object) -> list[seeds.SeedItem]:
+    def read_counted(*args: object, **kwargs: object) -> seeds.SeedFile:
         calls["read"] += 1
         return read(*args, **kwargs)  # type: ignore[arg-type]
 
@@ -40,7 +40,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["tagged"] += 1
         return tag(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(seedingest, "read_seed_file", read_counted)
+    monkeypatch.setattr(seedingest, "open_seed_file", read_counted)
     monkeypatch.setattr(seedingest, "tag_item", tag_counted)
     return calls
 
@@ -103,3 +103,34 @@ def test_a_malformed_document_is_reported_on_every_run_until_fixed(folder: Path,
         (folder / "broken.yaml").write_text("- title: PCP statement on wages\n", "utf-8")
         report = pipeline.ingest_seeds(store, tagger, [folder], now + timedelta(hours=2))
         assert (report.errors, report.new) == ([], 1)
+
+
+def test_a_document_is_tagged_and_stored_a_chunk_at_a_time(folder: Path, tagger: Tagger, now: datetime,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory holds a chunk or two of a document's items, not the document: each chunk is
+    stored in its own transaction once the next is tagged (so the last, with the mark, is known)."""
+    events: list[str] = []
+    tag, accept = seedingest.tag_item, seedingest.accept_batch
+    monkeypatch.setattr(seedingest, "SEED_ITEMS_PER_COMMIT", 5)
+    monkeypatch.setattr(seedingest, "tag_item", lambda *args: events.append("tag") or tag(*args))
+    monkeypatch.setattr(seedingest, "accept_batch", lambda store, chunk, now: events.append(
+        f"store {len(chunk)}") or accept(store, chunk, now))
+    (folder / "more.yaml").unlink()
+    with Store(folder / "s.sqlite") as store:
+        report = pipeline.ingest_seeds(store, tagger, [folder], now)
+        assert report.new == 22 and store.seed_marks()
+    stored = [event for event in events if event != "tag"]
+    assert stored == ["store 5", "store 5", "store 5", "store 5", "store 2"]
+    assert events[:16] == ["tag"] * 10 + ["store 5"] + ["tag"] * 5  # two chunks ahead of the store, no more
+
+
+def test_a_document_malformed_near_its_end_stores_none_of_its_items(folder: Path, tagger: Tagger,
+                                                                     now: datetime,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seedingest, "SEED_ITEMS_PER_COMMIT", 2)
+    lines = "".join(f"- title: KKE statement number {n} on the strike in Piraeus\n" for n in range(9))
+    (folder / "more.yaml").write_text(lines + "- title: KKE rally\n  parties: [no-such-party]\n", "utf-8")
+    with Store(folder / "s.sqlite") as store:
+        report = pipeline.ingest_seeds(store, tagger, [folder / "more.yaml"], now)
+        assert len(report.errors) == 1 and "no-such-party" in report.errors[0]
+        assert store.count_items() == 0 and not store.seed_marks()

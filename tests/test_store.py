@@ -9,7 +9,7 @@ import pytest
 
 from feeds.errors import StoreError
 from feeds.model import SourceRef, SourceState
-from feeds.store import NewItem, Store
+from feeds.store import NewItem, Store, to_text
 from feeds.store.schema import MIGRATIONS
 from tests.factories import T0, make_item
 
@@ -90,7 +90,9 @@ def test_a_store_from_before_source_sites_reads_them_as_unknown_until_saved_agai
         db.execute("ALTER TABLE item_sources DROP COLUMN site")
         db.execute("ALTER TABLE sources DROP COLUMN malformed")  # and the migration after it
         db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
-        db.execute("DROP TABLE seed_documents")  # and the one after that
+        db.execute("DROP TABLE seed_documents")  # and the ones after that
+        for column in ("pages", "pages_stamp"):
+            db.execute(f"ALTER TABLE feed_marks DROP COLUMN {column}")
         sites = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN site" in script)
         db.execute(f"PRAGMA user_version = {sites}")
     sited = replace(item, sources=(replace(item.sources[0], site="https://a.example/"),))
@@ -113,8 +115,8 @@ def test_a_store_from_before_the_keys_index_was_dropped_keeps_its_rows(tmp_path:
         store.save(item, keys=["id:a", "link:b"], bands=[1, 2], revision="", first_seen=T0)
     with sqlite3.connect(path) as db:  # as the code before the migration left it
         db.execute("CREATE INDEX item_keys_by_item ON item_keys (item_id)")
-        db.execute("ALTER TABLE feed_marks DROP COLUMN pages_base")  # later migrations'
-        db.execute("ALTER TABLE feed_marks DROP COLUMN first_published")
+        for column in ("pages_base", "first_published", "pages", "pages_stamp"):  # later migrations'
+            db.execute(f"ALTER TABLE feed_marks DROP COLUMN {column}")
         db.execute("ALTER TABLE sources DROP COLUMN malformed")
         for column in ("title_derived", "enclosures", "source_ids"):
             db.execute(f"ALTER TABLE items DROP COLUMN {column}")
@@ -248,6 +250,19 @@ def test_band_members_are_the_newest_of_each_items_union_of_bands() -> None:
         assert store.band_members([[1, 2]], newest=2)[0] == {1: {mid.id}, 2: {mid.id, new.id}}
         assert store.band_members([[1], [1, 2]], newest=1)[0] == {1: {mid.id}, 2: {new.id}}
 
+
+
+def test_band_members_older_than_since_are_not_read() -> None:
+    """The window of a band read: members updated before `since` are left out, however few the
+    newer ones are (deduplication's date rule would refuse them)."""
+    old, new = (make_item(title, updated=T0 + timedelta(days=n)) for n, title in ((0, "old"), (30, "new")))
+    since = to_text(T0 + timedelta(days=20)) or ""
+    with Store(":memory:") as store, store.transaction():
+        for item in (old, new):
+            store.save(item, keys=[], bands=[1], revision="", first_seen=T0)
+        assert store.band_members([[1]], since=[since])[0] == {1: {new.id}}
+        assert store.band_members([[1]], since=[""])[0] == {1: {old.id, new.id}}
+        assert [c.id for c in store.candidate_facts([1], since=since)] == [new.id]
 
 ITEM_TABLES = ("items", "item_sources", "item_keys", "item_bands", "item_band_lists", "item_tags",
                "item_changes")

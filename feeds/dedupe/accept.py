@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from feeds.dedupe import rules
 from feeds.dedupe.keys import batch_keys, identity_keys
@@ -23,9 +23,11 @@ from feeds.dedupe.titles import title_bands
 from feeds.model import Item
 from feeds.store import NewItem, StoredItem
 from feeds.store.interface import ItemStorage
-from feeds.store.rows import facts_of
+from feeds.store.rows import facts_of, to_text
 
 log = logging.getLogger(__name__)
+
+NEIGHBOUR_WINDOW = timedelta(days=rules.MAX_DAYS_APART + 1)  # see neighbours_since
 
 
 def accept_batch(store: ItemStorage, tagged: Sequence[tuple[Item, str]], now: datetime,
@@ -45,11 +47,12 @@ def accept_batch(store: ItemStorage, tagged: Sequence[tuple[Item, str]], now: da
         bands = title_bands([item.title for item in items], [item.title_derived for item in items])
     if keys is None:
         keys = batch_keys(items)
-    lookup = Lookup.read(store, keys, bands)
+    since = [neighbours_since(item) for item in items]
+    lookup = Lookup.read(store, keys, bands, since=since)
     new: list[NewItem] = []
     outcomes = []
-    for (item, revision), item_keys, item_bands in zip(tagged, keys, bands, strict=True):
-        existing_id = lookup.find(item_keys) or _near_duplicate(lookup, item, item_bands)
+    for (item, revision), item_keys, item_bands, item_since in zip(tagged, keys, bands, since, strict=True):
+        existing_id = lookup.find(item_keys) or _near_duplicate(lookup, item, item_bands, item_since)
         if existing_id is None:
             new.append(NewItem(item, item_keys, item_bands, revision))
             lookup.saved(item, item_keys, item_bands)
@@ -103,13 +106,22 @@ def _keep_entries(store: ItemStorage, stored: StoredItem, item: Item) -> None:
     store.save_entries(before.id, [item])
 
 
-def _near_duplicate(lookup: Lookup, item: Item, bands: tuple[int, ...]) -> str | None:
+def neighbours_since(item: Item) -> str:
+    """The oldest `updated` (stored time text) a band neighbour of `item` can have and still be
+    its story: rule 4 (feeds.dedupe.rules) wants the two published at most MAX_DAYS_APART days
+    apart, and a stored item's `updated` is never before its `published` (normalise, the seed
+    reader and merge keep it so). A day more, so no neighbour is left out by a rounding: the
+    bound only spares reading the band members that could not match."""
+    return to_text(item.published - NEIGHBOUR_WINDOW) or ""
+
+
+def _near_duplicate(lookup: Lookup, item: Item, bands: tuple[int, ...], since: str) -> str | None:
     """The first band neighbour that is the same story, logged; None if there is none."""
     if not bands or item.title_derived:
         return None
     explain = log.isEnabledFor(logging.DEBUG)  # reasons cost more than the decisions
     incoming = facts_of(item)  # its facts once, not once per neighbour
-    for candidate in lookup.candidates(bands):
+    for candidate in lookup.candidates(bands, since):
         verdict = rules.same_story(candidate, incoming, lookup.splits, explain=explain)
         if explain:
             log.debug("dedupe item=%s candidate=%s same=%s rule=%s reason=%r", item.id, candidate.id,

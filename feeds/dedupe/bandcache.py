@@ -48,9 +48,9 @@ class BandCache:
         """How many items it knows."""
         return len(self._facts)
 
-    def candidates(self, bands: Sequence[int], newest: int) -> list[CandidateFacts]:
-        """The `newest` items filed under any of `bands`, newest first, then by id (as
-        `Store.candidate_facts` orders them)."""
+    def candidates(self, bands: Sequence[int], newest: int, since: str = "") -> list[CandidateFacts]:
+        """The `newest` items filed under any of `bands` and updated `since` (stored time text),
+        newest first, then by id (as `Store.candidate_facts` orders them)."""
         ids: set[str] = set()
         members_of = self._ids_by_band.get
         for band in bands:
@@ -61,7 +61,7 @@ class BandCache:
                 ids.add(members)
             else:
                 ids.update(members)
-        found = [self._facts[i] for i in sorted(ids)]
+        found = [facts for facts in (self._facts[i] for i in sorted(ids)) if facts.updated >= since]
         found.sort(key=_UPDATED, reverse=True)  # stable: ties stay in id order
         return found[:newest]
 

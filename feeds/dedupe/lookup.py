@@ -33,12 +33,13 @@ class Lookup:
 
     @classmethod
     def read(cls, store: ItemStorage, keys: Iterable[Sequence[str]], bands: Iterable[Sequence[int]],
-             newest: int = NEIGHBOURS) -> Lookup:
+             newest: int = NEIGHBOURS, since: Iterable[str] | None = None) -> Lookup:
         """The batch's answers: a store that knows every band answers from memory (its band
-        cache, shared), any other reads the batch's band neighbours into a cache of its own."""
+        cache, shared), any other reads the batch's band neighbours into a cache of its own.
+        `since`: for each item, the oldest `updated` (stored time text) a neighbour may have."""
         cache = store.band_cache()
         if cache is None:
-            cache = BandCache(*store.band_members(bands, newest=newest))
+            cache = BandCache(*store.band_members(bands, newest=newest, since=since))
         return cls(store.ids_by_key({key for item_keys in keys for key in item_keys}), cache, newest,
                    store.splits())
 
@@ -46,14 +47,16 @@ class Lookup:
         """The id of the item known under any of `keys` (first key wins), as `Store.find_by_keys`."""
         return next((self._ids_by_key[key] for key in keys if key in self._ids_by_key), None)
 
-    def candidates(self, bands: Sequence[int]) -> list[CandidateFacts]:
-        """Items sharing a band with `bands`, newest first, as `Store.candidate_facts`.
+    def candidates(self, bands: Sequence[int], since: str = "") -> list[CandidateFacts]:
+        """Items sharing a band with `bands`, updated `since`, newest first, as
+        `Store.candidate_facts`.
 
-        Either every band is known whole, or for each band set of the batch the newest of its
-        union were read (`Store.band_members`); every item saved since is added to its bands;
-        so `bands` (one item's) finds its newest among what is filed under them.
+        Either every band is known whole, or for each band set of the batch (and its `since`)
+        the newest of its union were read (`Store.band_members`); every item saved since is
+        added to its bands; so `bands` (one item's) finds its newest among what is filed under
+        them and updated `since`.
         """
-        return self._bands.candidates(bands, self._newest)
+        return self._bands.candidates(bands, self._newest, since)
 
     def saved(self, item: Item, keys: Iterable[str], bands: Iterable[int], also: Iterable[int] = (),
               titles: Sequence[str] = ()) -> None:

@@ -106,13 +106,31 @@ def read_seed_file(path: Path, now: datetime, publisher: str = DEFAULT_PUBLISHER
     `now` is the first-seen time of its first item; each next item's is SEED_STEP earlier.
     `publisher` is credited unless the document names its own.
     """
-    text = _decode(_read_bounded(path), str(path))
-    if path.suffix == ".txt":
-        return list(_read_text(text, str(path), now, publisher))
-    if path.suffix in (".yaml", ".yml"):
-        return list(_read_yaml(text, str(path), now, publisher))
-    raise SeedError(f"unknown seed document type {path.suffix!r} (want {', '.join(SEED_SUFFIXES)})",
-                    path=str(path))
+    return list(open_seed_file(path, now, publisher).items())
+
+
+@dataclass(frozen=True, slots=True)
+class SeedFile:
+    """A seed document's text, read once; its items are made each time `items` is walked, so a
+    reader holds one at a time (a document may hold tens of thousands)."""
+
+    path: Path
+    text: str
+    now: datetime
+    publisher: str
+
+    def items(self) -> Iterator[SeedItem]:
+        """Its items in order (see `read_seed_file`); a problem raises SeedError when reached."""
+        read = _read_text if self.path.suffix == ".txt" else _read_yaml
+        return read(self.text, str(self.path), self.now, self.publisher)
+
+
+def open_seed_file(path: Path, now: datetime, publisher: str = DEFAULT_PUBLISHER) -> SeedFile:
+    """Read one seed document's text (refused if too big, not UTF-8, or of another kind)."""
+    if path.suffix not in SEED_SUFFIXES:
+        raise SeedError(f"unknown seed document type {path.suffix!r} (want {', '.join(SEED_SUFFIXES)})",
+                        path=str(path))
+    return SeedFile(path, _decode(_read_bounded(path), str(path)), now, publisher)
 
 
 def check_tags(seeds: Iterable[SeedItem], parties: Collection[str], topics: Collection[str]) -> None:

@@ -26,20 +26,13 @@ from pathlib import Path, PurePosixPath
 from feeds import forkserver
 from feeds.errors import StoreError
 from feeds.model import FeedSpec, Item, SiteInfo, SourceEvent, item_id
-from feeds.publish import archive, compose, documents, formats, freshness
+from feeds.publish import archive, compose, documents, formats, freshness, inplace
 from feeds.publish.compose import PublishOptions
 from feeds.publish.entryparts import Labels
 from feeds.publish.jsonfeed import render_json
 from feeds.publish.pages import INDEX_PATH, OPML_PATH, FeedSummary, render_index, render_opml
 from feeds.publish.render import render_atom
-from feeds.publish.write import (
-    PUBLISHED_DIRS,
-    is_published,
-    published_feeds,
-    remove_leftovers,
-    remove_stale,
-    write_if_changed,
-)
+from feeds.publish.write import PUBLISHED_DIRS, remove_leftovers, remove_stale, write_if_changed
 from feeds.reports import Progress
 from feeds.store import FeedMark, from_text, to_text
 from feeds.store.interface import FeedStorage, Storage
@@ -93,24 +86,27 @@ def publish(store: FeedStorage, registry: Registry, site: SiteInfo, output_dir: 
     if opener is not None:
         _start_workers_early(store, feeds)
     folders = sorted({str(PurePosixPath(f.spec.path).parent) for f in feeds} - {"."} | set(PUBLISHED_DIRS))
-    leftovers: list[str] = []
-    found = published_feeds(output_dir, folders, leftovers=leftovers)
-    target = _Target(site, labels, options, output_dir, report, set(), found,
-                     freshness.context(site, labels, options), opener, workers, started)
     with store.transaction():  # every history grows, or none: one commit, not one per feed
         histories = [_extend_history(store, feed, now) for feed in feeds]
-    plans = [_plan_feed(store, feed, *done, target) for feed, done in zip(feeds, histories, strict=True)]
+    totals = [store.feed_log_size(feed.log_key) for feed in feeds]
+    known = inplace.known_folders(output_dir, feeds, histories, totals, options.archive_page_size,
+                                  site.entries_per_feed)
+    target = _Target(site, labels, options, output_dir, report, inplace.Kept(),
+                     inplace.Folders(output_dir, folders, known), freshness.context(site, labels, options),
+                     opener, workers, started)
+    plans = [_plan_feed(store, feed, *done, total, target)
+             for feed, done, total in zip(feeds, histories, totals, strict=True)]
     if target.moved:
         log.info("publish site_moved base_url=%s feeds=%d: their archive pages are rewritten",
                  site.base_url, len(target.moved))
     heads = _render(store, [job for plan in plans for job in plan.jobs], target, progress)
     summaries = [plan.summary or heads[plan.feed.log_key] for plan in plans]
-    _save_marks(store, plans, heads, target)
     specs = [feed.spec for feed in feeds]
     _write(output_dir, OPML_PATH, render_opml(specs, site), report)
     _write(output_dir, INDEX_PATH, render_index(summaries, site), report)
-    report.removed = remove_stale(output_dir, target.published, dirs=folders, found=found)
-    remove_leftovers(output_dir, leftovers)
+    report.removed = remove_stale(output_dir, target.kept, dirs=folders, found=target.folders.found)
+    remove_leftovers(output_dir, target.folders.leftovers)
+    _save_marks(store, plans, heads, target)  # after the last file added or removed: the folders' stamps
     log.info("publish status=ok feeds=%d written=%d unchanged=%d removed=%d", len(specs),
              len(report.written), report.unchanged, len(report.removed))
     return report
@@ -125,14 +121,13 @@ class _Target:
     options: PublishOptions
     output_dir: Path
     report: PublishReport
-    published: set[str]
-    found: set[str]  # feed files in place when the run started (one walk, not a stat per page)
+    kept: inplace.Kept  # the feed files this run publishes (the others are removed)
+    folders: inplace.Folders  # what was in place when the run started
     shared: str  # freshness.context of this run
     opener: Callable[[], Storage] | None  # for render workers; None: render in this process
     workers: int
     started: float  # time.monotonic() at the start of the run
     moved: list[str] = field(default_factory=list)  # feeds whose archive pages name another base URL
-    ids: dict[str, str] = field(default_factory=dict)  # item ids of the run's jobs, each held once
 
 
 @dataclass(slots=True)
@@ -146,20 +141,19 @@ class _FeedPlan:
     summary: FeedSummary | None = None
     fingerprint: str = ""
     pages_base: str = ""  # the base URL its archive pages held before this run (FeedMark)
+    pages: int = 0  # archive pages of its chain
 
 
-def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark,
+def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, mark: FeedMark, total: int,
                target: _Target) -> _FeedPlan:
     """List the feed's head (if its inputs changed) and every archive page not in place."""
-    total = store.feed_log_size(feed.log_key)
-    chain = archive.chain(feed.spec.path, total, target.options.archive_page_size,
-                          target.site.entries_per_feed)
-    for doc in chain:
-        target.published.update(formats.paths(doc.path))
-    head, pages = chain[0], chain[1:]
+    size, head_min = target.options.archive_page_size, target.site.entries_per_feed
+    head = archive.head(feed.spec.path, total, size, head_min)
+    pages = archive.full_pages(total, size, head_min)
+    target.kept.add(feed.spec.path, pages)
     stamps = store.feed_log_stamps(feed.log_key, head.first, head.last)
     fingerprint = freshness.fingerprint(target.shared, feed, head, stamps, mark.first_published)
-    plan = _FeedPlan(feed, head, [], fingerprint=fingerprint, pages_base=mark.pages_base)
+    plan = _FeedPlan(feed, head, [], fingerprint=fingerprint, pages_base=mark.pages_base, pages=pages)
     files = freshness.files_stamp(target.output_dir, head)
     todo = []
     if mark.fingerprint == plan.fingerprint and files and mark.files == files:
@@ -170,14 +164,18 @@ def _plan_feed(store: FeedStorage, feed: compose.PlannedFeed, restarted: bool, m
     moved = mark.pages_base not in ("", target.site.base_url)
     if moved and pages:
         target.moved.append(feed.log_key)
-    for doc in pages:
-        # A page in place never changes, unless the site moved: its links name the old URLs.
-        # A restarted history may have left another page there.
-        if not restarted and not moved and _in_place(target, doc):
+    # A page in place never changes, unless the site moved: its links name the old URLs.
+    # A restarted history may have left another page there.
+    rewrite = restarted or moved
+    known = 0 if rewrite else target.folders.known_pages(feed.spec.path)
+    target.report.unchanged += 2 * known
+    for number in range(pages, known, -1):  # newest first, as a client walks them
+        doc = archive.page(feed.spec.path, number, size)
+        if not rewrite and target.folders.in_place(doc.path):
             target.report.unchanged += 2
         else:
             todo.append(doc)
-    plan.jobs = documents.jobs(store, feed, total, todo, target.ids, from_text(mark.first_published))
+    plan.jobs = documents.jobs(store, feed, total, todo, from_text(mark.first_published))
     return plan
 
 
@@ -210,13 +208,6 @@ def _start_workers_early(store: FeedStorage, feeds: Sequence[compose.PlannedFeed
     behind = min(store.feed_mark(feed.log_key).seen for feed in feeds)
     if store.change_mark() - behind >= EARLY_START_CHANGES:
         forkserver.start_in_background()
-
-
-def _in_place(target: _Target, doc: archive.Document) -> bool:
-    files = formats.paths(doc.path)
-    if all(path in target.found for path in files):
-        return True
-    return all(is_published(target.output_dir, path) for path in files)
 
 
 def _render(store: FeedStorage, jobs: list[documents.Job], target: _Target,
@@ -255,7 +246,7 @@ def _of_total(progress: Progress | None, total: int) -> Progress | None:
 def _unlinked(head: documents.Job, target: _Target) -> documents.Job:
     """`head` without its link to the newest archive page while that page is not in place."""
     newest = head.doc.prev_archive
-    if newest is None or _in_place(target, replace(head.doc, path=newest)):
+    if newest is None or target.folders.in_place(newest):
         return head
     return replace(head, doc=replace(head.doc, prev_archive=None))
 
@@ -285,20 +276,24 @@ def _write_jobs(store: FeedStorage, jobs: list[documents.Job], target: _Target,
 
 def _save_marks(store: FeedStorage, plans: Sequence[_FeedPlan], heads: Mapping[str, FeedSummary],
                 target: _Target) -> None:
-    """Remember what each rendered head was rendered from, its files as written, and the base
-    URL the feed's archive pages now hold."""
+    """Remember what each rendered head was rendered from, its files as written, the base URL
+    the feed's archive pages now hold, and how many pages its folder holds with the folder's
+    stamp (every page of the chain is in place now)."""
     marks = {}
     base = target.site.base_url
     for plan in plans:
         summary = heads.get(plan.feed.log_key)
-        if summary is None and plan.pages_base == base:
+        mark = store.feed_mark(plan.feed.log_key)
+        folder = freshness.folder_stamp(target.output_dir, archive.folder(plan.feed.spec.path)) \
+            if plan.pages else ""
+        pages = replace(mark, pages_base=base, pages=plan.pages, pages_stamp=folder)
+        if summary is None and pages == mark:
             continue
-        mark = replace(store.feed_mark(plan.feed.log_key), pages_base=base)
         if summary is not None:
             files = freshness.files_stamp(target.output_dir, plan.head)
             text = freshness.summary_text(summary)
-            mark = replace(mark, fingerprint=plan.fingerprint, files=files, summary=text)
-        marks[plan.feed.log_key] = mark
+            pages = replace(pages, fingerprint=plan.fingerprint, files=files, summary=text)
+        marks[plan.feed.log_key] = pages
     with store.transaction():
         store.save_feed_marks(marks)
 

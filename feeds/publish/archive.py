@@ -52,7 +52,12 @@ def json_twin(path: str) -> str:
 
 def page_path(head_path: str, page: int) -> str:
     """`archive/party/kke/3.atom` for page 3 of `party/kke.atom`."""
-    return f"{ARCHIVE_DIR}/{posixpath.splitext(head_path)[0]}/{page}.atom"
+    return f"{folder(head_path)}/{page}.atom"
+
+
+def folder(head_path: str) -> str:
+    """`archive/party/kke`: where the pages of `party/kke.atom` are (and only they, with their twins)."""
+    return f"{ARCHIVE_DIR}/{posixpath.splitext(head_path)[0]}"
 
 
 def full_pages(total: int, size: int, head_min: int) -> int:
@@ -60,16 +65,22 @@ def full_pages(total: int, size: int, head_min: int) -> int:
     return max(0, (total - head_min) // size)
 
 
+def head(head_path: str, total: int, size: int, head_min: int) -> Document:
+    """The head of a history of `total` entries: every entry after its last page."""
+    pages = full_pages(total, size, head_min)
+    return Document(head_path, pages * size + 1, total, head_path,
+                    prev_archive=page_path(head_path, pages) if pages else None)
+
+
+def page(head_path: str, number: int, size: int) -> Document:
+    """Archive page `number` (from 1, the oldest) of the feed at `head_path`."""
+    return Document(page_path(head_path, number), (number - 1) * size + 1, number * size, head_path,
+                    prev_archive=page_path(head_path, number - 1) if number > 1 else None,
+                    # Names the next page even before it exists: a full page never changes.
+                    next_archive=page_path(head_path, number + 1), page=number)
+
+
 def chain(head_path: str, total: int, size: int, head_min: int) -> list[Document]:
     """The head, then pages newest to oldest: the order a client walks them."""
     pages = full_pages(total, size, head_min)
-    newest = page_path(head_path, pages) if pages else None
-    documents = [Document(head_path, pages * size + 1, total, head_path, prev_archive=newest)]
-    for page in range(pages, 0, -1):
-        documents.append(Document(
-            page_path(head_path, page), (page - 1) * size + 1, page * size, head_path,
-            prev_archive=page_path(head_path, page - 1) if page > 1 else None,
-            # Names the next page even before it exists: a full page never changes.
-            next_archive=page_path(head_path, page + 1), page=page,
-        ))
-    return documents
+    return [head(head_path, total, size, head_min), *(page(head_path, n, size) for n in range(pages, 0, -1))]

@@ -1,20 +1,23 @@
 """Render a publish run's documents, each item once (the publish chain's select → render).
 
-A first publish of 100,000 items writes ~6,000 documents holding ~300,000 entries: every
-item sits in all.atom and in its party and topic feeds (and country, language, composed
-ones). Each item is read from the store and rendered (Atom entry, JSON Feed item) once per
-run, kept while some document still needs it, and spliced as text into every document that
-holds it (feeds/publish/atomtext.py, feeds/publish/jsonfeed.py).
+A first publish of 100,000 items writes ~12,000 files holding ~300,000 entries: every item
+sits in all.atom and in its party and topic feeds (and country, language, composed ones).
+Each item is read from the store and rendered (Atom entry, JSON Feed item) once where it can
+be, and spliced as text into every document that holds it (feeds/publish/atomtext.py,
+feeds/publish/jsonfeed.py).
 
-Memory stays bounded without a cache policy to tune: documents are rendered in the order
-their newest item joined the "all" history, so the documents that share an item come close
-together, and an item's rendering is dropped as soon as the last document needing it is done
-(each item's uses are counted before rendering starts).
+Memory is bounded by CHUNK_ENTRIES, not by the size of the store. A job names its document
+(a feed's head or archive page: a range of the feed's history), not its items. Documents are
+rendered in the order their newest item joined the "all" history, so the documents that
+share an item come close together, in chunks of about CHUNK_ENTRIES entries: a chunk's item
+ids are read, each item's uses in the chunk counted, and its rendering dropped as soon as the
+chunk's last document needing it is done. An item whose documents fall in two chunks (or two
+worker processes' runs) is rendered in each.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,21 +37,27 @@ from feeds.publish.write import Writer
 from feeds.reports import Progress, Step
 from feeds.store.interface import FeedStorage, Storage
 
-STREAM_MIN = 1_000  # items a run needs before they are read off one cursor (see _stream)
+STREAM_MIN = 1_000  # "all" entries a run renders before its items are read off one cursor (_stream)
+CHUNK_ENTRIES = 20_000  # entries of the documents rendered together (their item ids and renderings held)
+ALL = "all"  # the history of every item: places are its sequence numbers
 PARTS_PER_WORKER = 4  # runs of jobs per worker process: progress is heard as each ends
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One document to render: its feed, its place in the chain, its items in history order."""
+    """One document to render: its feed, its place in the chain, where its items lie in "all"."""
 
     feed: PlannedFeed
     doc: Document
     total: int  # entries in the feed's whole history (the index shows it)
-    item_ids: tuple[str, ...]
     place: int  # the newest place of its items in the "all" history: the rendering order
     start: int = 0  # the oldest place of its items there (0: none is in it)
     updated_if_empty: datetime | None = None  # when the feed was first published: an empty head's `updated`
+
+    @property
+    def entries(self) -> int:
+        """How many entries it holds at most (an item deleted since it joined leaves a gap)."""
+        return max(0, self.doc.last - self.doc.first + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,24 +71,23 @@ class Entry:
     link: str | None
 
 
-def jobs(store: FeedStorage, feed: PlannedFeed, total: int, docs: Sequence[Document], ids: dict[str, str],
+def jobs(store: FeedStorage, feed: PlannedFeed, total: int, docs: Sequence[Document],
          first_published: datetime | None = None) -> list[Job]:
-    """The jobs for `docs` of `feed`, reading their items' ids in one query. `ids`: the ids
-    already held by a run's other jobs (an item sits in three or four feeds), so each is one
-    string in memory, not one per feed; the new ones are added. `first_published`: when the
-    feed was first published, the `updated` of its head while it is empty."""
+    """The jobs for `docs` of `feed`: where each one's items lie in the "all" history, read off
+    one cursor over the feed's history (no item id is kept). `first_published`: when the feed
+    was first published, the `updated` of its head while it is empty."""
     if not docs:
         return []
-    first = min(doc.first for doc in docs)
-    places = store.feed_log_places(feed.log_key, first, max(doc.last for doc in docs))
-    seqs = [seq for seq, _, _ in places]
-    result = []
-    for doc in docs:  # a slice: a deleted item leaves a gap in the numbers
-        rows = places[bisect_left(seqs, doc.first):bisect_right(seqs, doc.last)]
-        in_all = [place for _, _, place in rows if place]
-        result.append(Job(feed, doc, total, tuple(ids.setdefault(item_id, item_id) for _, item_id, _ in rows),
-                          max(in_all, default=0), min(in_all, default=0), first_published))
-    return result
+    ordered = sorted(docs, key=lambda doc: doc.first)
+    firsts = [doc.first for doc in ordered]
+    newest, oldest = [0] * len(ordered), [0] * len(ordered)
+    for seq, place in store.feed_log_places(feed.log_key, firsts[0], max(doc.last for doc in ordered)):
+        index = bisect_right(firsts, seq) - 1
+        if not place or seq > ordered[index].last:  # not in "all", or between two documents
+            continue
+        newest[index] = max(newest[index], place)
+        oldest[index] = min(oldest[index], place) if oldest[index] else place
+    return [Job(feed, doc, total, newest[n], oldest[n], first_published) for n, doc in enumerate(ordered)]
 
 
 @dataclass(slots=True)
@@ -147,24 +155,39 @@ def _write_part(args: tuple[Callable[[], Storage], Sequence[Job], SiteInfo, Labe
 
 def render(store: FeedStorage, todo: Sequence[Job], site: SiteInfo, labels: Labels
            ) -> Iterator[tuple[Job, list[Entry]]]:
-    """Each job with its entries, newest first; items are read and rendered once."""
-    uses = Counter(item_id for job in todo for item_id in job.item_ids)
-    rendered: dict[str, Entry] = {}
-    stream = _stream(store, todo, uses)
-    for job in sorted(todo, key=lambda job: job.place):
-        if stream is not None:  # up to the job's place: every item of it that "all" holds
-            for item in stream.until(job.place):
-                if uses[item.id] and item.id not in rendered:
-                    rendered[item.id] = entry(item, site, labels)
-        missing = [item_id for item_id in job.item_ids if item_id not in rendered]
-        for stored in store.get_many(missing) if missing else ():
-            rendered[stored.item.id] = entry(stored.item, site, labels)
-        entries = [rendered[item_id] for item_id in job.item_ids if item_id in rendered]
-        yield job, newest_first(entries)
-        for item_id in job.item_ids:
-            uses[item_id] -= 1
-            if not uses[item_id]:
-                rendered.pop(item_id, None)
+    """Each job with its entries, newest first, in place order, a chunk at a time (see the
+    module doc); an item is read and rendered once per chunk."""
+    ordered = sorted(todo, key=lambda job: job.place)
+    stream = _stream(store, ordered)
+    for chunk in _chunks(ordered):
+        ids = [store.feed_log_ids(job.feed.log_key, job.doc.first, job.doc.last) for job in chunk]
+        uses = Counter(item_id for item_ids in ids for item_id in item_ids)
+        rendered: dict[str, Entry] = {}
+        for job, item_ids in zip(chunk, ids, strict=True):
+            if stream is not None:  # up to the job's place: every item of it that "all" holds
+                for item in stream.until(job.place):
+                    if uses[item.id] and item.id not in rendered:
+                        rendered[item.id] = entry(item, site, labels)
+            missing = [item_id for item_id in item_ids if item_id not in rendered]
+            for stored in store.get_many(missing) if missing else ():
+                rendered[stored.item.id] = entry(stored.item, site, labels)
+            yield job, newest_first([rendered[item_id] for item_id in item_ids if item_id in rendered])
+            for item_id in item_ids:
+                uses[item_id] -= 1
+                if not uses[item_id]:
+                    rendered.pop(item_id, None)
+
+
+def _chunks(ordered: Sequence[Job]) -> Iterator[Sequence[Job]]:
+    """Runs of consecutive jobs of about CHUNK_ENTRIES entries (one job at least)."""
+    start, held = 0, 0
+    for end, job in enumerate(ordered):
+        if held and held + job.entries > CHUNK_ENTRIES:
+            yield ordered[start:end]
+            start, held = end, 0
+        held += job.entries
+    if start < len(ordered):
+        yield ordered[start:]
 
 
 class _Stream:
@@ -180,17 +203,19 @@ class _Stream:
             self._next = next(self._rows, None)
 
 
-def _stream(store: FeedStorage, todo: Sequence[Job], uses: Counter[str]) -> _Stream | None:
-    """One cursor over the stretch of the "all" history the run's items lie in, when they are
-    most of it (a first publish: ~10× cheaper than reading them by id); None when a run needs
-    a few items scattered over it (the heads a change touched), which `get_many` reads."""
-    starts = [job.start for job in todo if job.start]
-    if len(uses) < STREAM_MIN or not starts:
+def _stream(store: FeedStorage, ordered: Sequence[Job]) -> _Stream | None:
+    """One cursor over the stretch of the "all" history that the run's "all" documents cover,
+    up to the newest place of any job, when they are most of it (a first publish, a backlog, a
+    worker's run of one: ~10× cheaper than reading the items by id); None when a run renders a
+    few "all" entries (the heads a change touched), whose items `get_many` reads."""
+    in_all = [job for job in ordered if job.feed.log_key == ALL and job.start]
+    held = sum(job.entries for job in in_all)
+    if held < STREAM_MIN:
         return None
-    first, last = min(starts), max(job.place for job in todo)
-    if 2 * len(uses) < last - first + 1:
+    first, last = min(job.start for job in in_all), max(job.place for job in ordered)
+    if 2 * held < last - first + 1:
         return None
-    return _Stream(store.feed_log_stream("all", first, last))  # places are "all" seqs (feed_log_places)
+    return _Stream(store.feed_log_stream(ALL, first, last))
 
 
 def entry(item: Item, site: SiteInfo, labels: Labels) -> Entry:

@@ -11,6 +11,17 @@ head deleted or edited by hand is still put back, as before.
 
 The code is part of the fingerprint (a hash of the rendering modules' source) so an upgrade
 that renders differently rewrites every head once instead of leaving stale bytes.
+
+Archive pages never change once in place, so what a publish needs to know of a feed's pages
+is which are there. Listing a folder of 40,000 pages on every publish cost more than the
+publish of a new item; instead each feed remembers how many pages its folder held after its
+last publish and the folder's `folder_stamp` then. A file added, removed or renamed in the
+folder changes its mtime: an unchanged stamp means it still holds exactly those pages, and
+it is not listed. A folder with subfolders in it is always listed, and so is one changed
+within a tick of the stamp being taken: file systems keep mtimes in ticks, and a file deleted
+in the same tick as our last write would leave the mtime as it was. A tick is taken to be
+SETTLED_SECONDS where mtimes come in whole seconds (some file systems keep no more), else
+SETTLED_FRACTION (Linux's coarse clock ticks every 1 to 10 ms).
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
+import time
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +55,8 @@ def _code_stamp() -> str:
 
 
 CODE_STAMP = _code_stamp()
+SETTLED_SECONDS = 3.0  # see folder_stamp: the mtime is in whole seconds (FAT keeps two)
+SETTLED_FRACTION = 0.05  # the mtime has a fraction of a second
 
 
 def context(site: SiteInfo, labels: Labels, options: PublishOptions) -> str:
@@ -69,6 +84,22 @@ def files_stamp(output_dir: Path, head: archive.Document) -> str:
             return ""
         parts.append(f"{info.st_size}:{info.st_mtime_ns}")
     return " ".join(parts)
+
+
+def folder_stamp(output_dir: Path, relpath: str) -> str:
+    """A folder's mtime and inode; "" if it is missing, has subfolders (its link count is not
+    2; a file system that does not count subfolders in a folder's links never gives a stamp)
+    or changed less than a tick ago: such a folder is listed by the next publish."""
+    try:
+        info = os.stat(output_dir / relpath, follow_symlinks=False)
+    except OSError:
+        return ""
+    if not stat.S_ISDIR(info.st_mode) or info.st_nlink != 2:
+        return ""
+    settled = SETTLED_SECONDS if info.st_mtime_ns % 1_000_000_000 == 0 else SETTLED_FRACTION
+    if time.time_ns() - info.st_mtime_ns < settled * 1e9:
+        return ""
+    return f"{info.st_mtime_ns}:{info.st_ino}"
 
 
 def summary_text(summary: FeedSummary) -> str:

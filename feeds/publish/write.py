@@ -18,7 +18,7 @@ import posixpath
 import secrets
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
@@ -218,11 +218,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
-                    deep: Sequence[str] = ARCHIVE_DIRS, leftovers: list[str] | None = None) -> set[str]:
+                    deep: Sequence[str] = ARCHIVE_DIRS, leftovers: list[str] | None = None,
+                    known: Collection[str] = ()) -> set[str]:
     """Relpaths of the feed files `remove_stale` would consider, in one walk of the folders:
     the publisher asks this set, not the disk, whether thousands of archive pages are in place.
     `leftovers`, if given, collects the temporary files a crashed publish left in the root and
-    these folders (see `remove_leftovers`)."""
+    these folders (see `remove_leftovers`). `known`: folders (relpaths) inside `deep` whose
+    files the caller knows already (feeds/publish/freshness.py): not listed, nor in the set."""
     found: set[str] = set()
     sink = _Leftovers(leftovers, time.time() - LEFTOVER_SECONDS)
     if leftovers is not None and root.is_dir():
@@ -231,7 +233,7 @@ def published_feeds(root: Path, dirs: Sequence[str] = PUBLISHED_DIRS,
         directory = resolve_inside(root, folder)
         if directory.is_dir() and not directory.is_symlink():
             relpath = PurePosixPath(directory.relative_to(root)).as_posix()
-            _scan(str(directory), relpath, recursive, found, sink)
+            _scan(str(directory), relpath, recursive, found, sink, frozenset(known))
     return found
 
 
@@ -242,19 +244,18 @@ def remove_leftovers(root: Path, leftovers: Iterable[str]) -> None:
         log.info("removed leftover temporary file path=%s", relpath)
 
 
-def remove_stale(root: Path, keep: Iterable[str], dirs: Sequence[str] = PUBLISHED_DIRS,
+def remove_stale(root: Path, keep: Container[str], dirs: Sequence[str] = PUBLISHED_DIRS,
                  deep: Sequence[str] = ARCHIVE_DIRS, found: Iterable[str] | None = None) -> list[str]:
-    """Delete feed files (`.atom`, `.json`) under `root` that are not in `keep`; return their
-    relpaths, sorted.
+    """Delete feed files (`.atom`, `.json`) under `root` that are not in `keep` (relpaths, as
+    `posixpath.normpath` gives them); return their relpaths, sorted.
 
     Candidates are regular files with a feed suffix directly inside `dirs`, or at any
     depth inside `deep`: anything else (other files, other subfolders, symlinks, our own
     temp files) is never touched. `found`: the candidates as `published_feeds` listed them
     earlier in the same run (files written since are all in `keep`), so the tree is walked once.
     """
-    wanted = {posixpath.normpath(path) for path in keep}
     candidates = published_feeds(root, dirs, deep) if found is None else found
-    removed = sorted(relpath for relpath in candidates if relpath not in wanted)
+    removed = sorted(relpath for relpath in candidates if relpath not in keep)
     for relpath in removed:
         _unlink(resolve_inside(root, relpath))
     if len(removed) > 20:
@@ -277,15 +278,18 @@ class _Leftovers:
             self.paths.append(posixpath.normpath(f"{relpath}/{entry.name}"))
 
 
-def _scan(directory: str, relpath: str, recursive: bool, found: set[str], leftovers: _Leftovers) -> None:
+def _scan(directory: str, relpath: str, recursive: bool, found: set[str], leftovers: _Leftovers,
+          known: frozenset[str] = frozenset()) -> None:
     """os.scandir, not Path.rglob: the entry types come with the listing (no stat per file),
-    which matters with 12,000 archive pages. Symlinks are neither followed nor listed."""
+    which matters with 12,000 archive pages. Symlinks are neither followed nor listed; nor
+    are the `known` folders."""
     suffixes = formats.suffixes()
     with os.scandir(directory) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if recursive:
-                    _scan(entry.path, f"{relpath}/{entry.name}", recursive, found, leftovers)
+                inner = f"{relpath}/{entry.name}"
+                if recursive and inner not in known:
+                    _scan(entry.path, inner, recursive, found, leftovers, known)
             elif not entry.is_file(follow_symlinks=False):
                 continue
             elif entry.name.startswith("."):  # hidden: never published; maybe our temporary file

@@ -1,9 +1,12 @@
 """The store's reads of LSH band neighbours (a mixin of feeds.store.Store).
 
 What dedupe compares an incoming title with: the newest NEIGHBOURS stored items sharing one
-of its bands. `candidate_facts` asks it for one item, the reference; `band_members` reads it
-for a whole batch; `band_cache` is every band held in memory, while the store knows them
-all (feeds.dedupe.bandcache), and then nothing is read.
+of its bands, updated `since` a time (the oldest an item can be and still be the same story:
+feeds.dedupe.accept). `candidate_facts` asks it for one item, the reference; `band_members`
+reads it for a whole batch; `band_cache` is every band held in memory, while the store knows
+them all (feeds.dedupe.bandcache), and then nothing is read. The band rows carry their item's
+`updated`, so each band is read by an index range from its newest member down to `since`,
+whatever the store's size: a band's members of other years are never touched.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ class BandStore:
     _facts: dict[str, CandidateFacts]  # read so far; see Store.__init__
     _bands: bandcache.BandCache | None  # every band, while the store knows them all
 
-    def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS) -> list[CandidateFacts]:
-        """What dedupe compares of the items that share a band with `bands`, newest first.
+    def candidate_facts(self, bands: Sequence[int], limit: int = NEIGHBOURS, since: str = ""
+                        ) -> list[CandidateFacts]:
+        """What dedupe compares of the items that share a band with `bands` and were updated
+        `since` (stored time text; "": ever), newest first.
 
         The reference for one item: ingest answers it for a whole feed (feeds.dedupe.lookup).
         """
@@ -38,16 +43,18 @@ class BandStore:
         marks = ",".join("?" * len(bands))
         rows = self._db.execute(
             f"SELECT {FACT_COLUMNS} FROM items i WHERE i.id IN "
-            f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) ORDER BY i.updated DESC, i.id LIMIT ?",
-            (*bands, limit),
+            f"(SELECT item_id FROM item_bands WHERE band IN ({marks})) AND i.updated >= ? "
+            "ORDER BY i.updated DESC, i.id LIMIT ?",
+            (*bands, since, limit),
         ).fetchall()
         return [row_to_facts(row) for row in rows]
 
-    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS
+    def band_members(self, bands: Iterable[Collection[int]], newest: int = NEIGHBOURS,
+                     since: Iterable[str] | None = None
                      ) -> tuple[dict[int, set[str]], dict[str, CandidateFacts]]:
         """For each band set in `bands` (one per incoming item), the `newest` ids of their
-        union (by `updated`, as `candidate_facts` orders), filed under the bands that hold them;
-        and the candidate facts of every one of them.
+        union updated since its time in `since` (by `updated`, as `candidate_facts` orders),
+        filed under the bands that hold them; and the candidate facts of every one of them.
 
         `Lookup.candidates` of any of those band sets then finds its newest `newest` among what
         is filed under its bands. Each band is read by at most `newest` primary-key steps, and
@@ -55,8 +62,9 @@ class BandStore:
         read whole nor turned into thousands of facts.
         """
         ids_by_band: dict[int, set[str]] = {}
-        for item_bands in bands:
-            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest):
+        pairs = zip(bands, since, strict=True) if since is not None else ((b, "") for b in bands)
+        for item_bands, item_since in pairs:
+            for band, item_id in self._newest_of_union(sorted(set(item_bands)), newest, item_since):
                 ids_by_band.setdefault(band, set()).add(item_id)
         ids = set().union(*ids_by_band.values())
         if len(self._facts) > _FACTS_CACHED:
@@ -83,13 +91,14 @@ class BandStore:
         for item, bands in saved:
             self._bands.add(item, bands)
 
-    def _newest_of_union(self, bands: Sequence[int], newest: int) -> list[tuple[int, str]]:
-        """(band, id) rows of the `newest` distinct ids in the union of `bands`."""
+    def _newest_of_union(self, bands: Sequence[int], newest: int, since: str) -> list[tuple[int, str]]:
+        """(band, id) rows of the `newest` distinct ids in the union of `bands`, updated `since`."""
         if not bands:
             return []
-        each = " UNION ALL ".join(["SELECT * FROM (SELECT band, updated, item_id FROM item_bands "
-                                   "WHERE band = ? ORDER BY updated DESC, item_id LIMIT ?)"] * len(bands))
-        rows = self._db.execute(each, [value for band in bands for value in (band, newest)]).fetchall()
+        one = ("SELECT * FROM (SELECT band, updated, item_id FROM item_bands WHERE band = ? AND updated >= ? "
+               "ORDER BY updated DESC, item_id LIMIT ?)")
+        each = " UNION ALL ".join([one] * len(bands))
+        rows = self._db.execute(each, [value for band in bands for value in (band, since, newest)]).fetchall()
         # The union's order, as candidate_facts: updated descending, then id (a stable sort).
         ranked = sorted({(updated, item_id) for _, updated, item_id in rows}, key=itemgetter(1))
         ranked.sort(key=itemgetter(0), reverse=True)

@@ -70,6 +70,8 @@ class FeedMark:
     summary: str = ""  # JSON of the index page's FeedSummary
     pages_base: str = ""  # the site.base_url its archive pages in place were rendered for ("": not known)
     first_published: str = ""  # UTC ISO time of its first publish (migration 11): an empty feed's `updated`
+    pages: int = 0  # archive pages its folder held after that publish (migration 14)
+    pages_stamp: str = ""  # the folder's stamp then ("": not known): unchanged, it holds just those
 
 
 STATE_FIELDS = tuple(f.name for f in fields(SourceState))

@@ -248,4 +248,11 @@ MIGRATIONS: tuple[str, ...] = (
         items TEXT NOT NULL               -- JSON list of the digests of its items
     ) WITHOUT ROWID;
     """,
+    # 14: a feed remembers how many archive pages its folder held after its last publish and the
+    # folder's stamp then (feeds/publish/freshness.py), so a publish does not list a folder of
+    # thousands of pages that nothing has touched since. 0 and '': not known (listed).
+    """
+    ALTER TABLE feed_marks ADD COLUMN pages INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feed_marks ADD COLUMN pages_stamp TEXT NOT NULL DEFAULT '';
+    """,
 )
