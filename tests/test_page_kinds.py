@@ -14,12 +14,13 @@ import pytest
 from feeds import kinds
 from feeds.errors import ParseError
 from feeds.model import SourceSpec
-from feeds.parse import ParsedEntry, ParsedFeed
+from feeds.parse import ParsedFeed
 from feeds.parse.listing import check_select, parse_listing
 from feeds.parse.normalise import normalise_feed
 from feeds.parse.pages import selector
 from feeds.parse.telegram import parse_channel
 from feeds.parse.xmlguard import MAX_ENTRIES
+from tests.test_parse import project
 
 PAGES = Path(__file__).parent / "data" / "pages"
 EXPECTED = sorted(PAGES.glob("*.expected.json"))
@@ -44,15 +45,6 @@ def wordpress(name: str = "wordpress-listing.html", select: tuple[tuple[str, str
     spec = SourceSpec("wp", "https://inter.kke.example/en/category/articles/", language="en", kind="html",
                       select=select)
     return parse(spec, name)
-
-
-def project(obj: ParsedFeed | ParsedEntry, keys: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in keys:
-        value = getattr(obj, key)
-        out[key] = value.isoformat() if isinstance(value, datetime) else list(value) if isinstance(
-            value, tuple) else value
-    return out
 
 
 @pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.name.removesuffix(".expected.json"))
