@@ -72,7 +72,8 @@ def ingest(context: Context, now: datetime, *, force: bool = False,
     polls = pipeline.due_polls(context.store, config.sources, now, force=force)
     setup = pipeline.Setup(context.client, config.fetch, context.tagger)
     with pipeline.Ingest(context.store, setup, fetch_workers=config.fetch_workers,
-                         parse_workers=config.processes, ordered=True, expected=len(polls)) as engine:
+                         parse_workers=config.processes, ordered=True,
+                         expected=pipeline.expected_bodies(polls)) as engine:
         report = engine.ingest_seeds(config.seed_paths, now, config.seed_language, config.seed_publisher,
                                      progress)
         for source in engine.run(polls, now, progress):

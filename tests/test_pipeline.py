@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from feeds import pipeline
-from feeds.model import SiteInfo, SourceRef
+from feeds.model import SiteInfo, SourceRef, SourceSpec, SourceState
 from feeds.parse.seeds import read_seed_file
 from feeds.store import Store
 from feeds.tag import Tagger
@@ -198,3 +198,14 @@ def test_unknown_explicit_party_in_a_seed_file_is_an_error_naming_file_and_line(
     report = pipeline.ingest_seeds(store, tagger, [tmp_path], now)
     assert report.new == 1 and len(report.errors) == 1
     assert f"{tmp_path / 'typo.yaml'}:3: parties: unknown party 'kkee'" in report.errors[0]
+
+
+def test_only_sources_never_fetched_are_expected_to_bring_a_body_to_prepare() -> None:
+    """A cycle of sources fetched before (most answer 304) does not start the parse workers
+    ahead of need; a first start, with sources never fetched, does."""
+    specs = [SourceSpec(id=name, url=f"https://example.org/{name}") for name in "abc"]
+    fresh = [SourceState(spec.id, spec.url) for spec in specs]
+    fetched = [replace(state, last_success=T0, etag='"1"') for state in fresh]
+    assert pipeline.expected_bodies(list(zip(specs, fresh, strict=True))) == 3
+    assert pipeline.expected_bodies(list(zip(specs, [fresh[0], *fetched[1:]], strict=True))) == 1
+    assert pipeline.expected_bodies(list(zip(specs, fetched, strict=True))) == 0
